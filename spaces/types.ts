@@ -1,0 +1,97 @@
+import type { Rng } from '../search/rng.js';
+
+/** Sizes a cost is computed for. FLOPs are per token (one sequence of seqLen tokens / seqLen). */
+export interface Shape {
+  seqLen: number;
+  vocabSize: number;
+  numClasses: number;
+}
+
+export const DEFAULT_SHAPE: Shape = { seqLen: 64, vocabSize: 8192, numClasses: 2 };
+
+export interface Cost {
+  params: number;
+  flops: number;
+}
+
+/** Per-op weights that steer which op a mutation inserts or replaces (operation priority). */
+export type OpPriority = Readonly<Record<string, number>>;
+
+export interface CheckResult<G> {
+  genome?: G;
+  errors: string[];
+}
+
+export interface SearchSpace<G> {
+  name: string;
+  description: string;
+  sample(rng: Rng): G;
+  mutate(g: G, rng: Rng, opts?: { priority?: OpPriority }): G;
+  /** Validate unknown input; collect every problem; never throws. */
+  check(x: unknown): CheckResult<G>;
+  /** Stable hash: equal for functionally equal genomes, stable across processes. */
+  id(g: G): string;
+  /** Human-readable formula. */
+  render(g: G): string;
+  cost(g: G, shape?: Shape): Cost;
+  /** The primitive ops a genome uses (for operation-priority statistics). */
+  ops(g: G): string[];
+  /** Every op a mutation can draw from. */
+  opSet(): string[];
+}
+
+// ---- attention as a graph of primitive ops (AutoBERT-Zero intra-layer space) ----
+
+/** An input of the graph ('Q', 'K', 'V': per-head projections) or the index of an earlier node. */
+export type AttnRef = 'Q' | 'K' | 'V' | number;
+
+export interface AttnNode {
+  op: string;
+  in: AttnRef[];
+}
+
+/** 'none' | 'no-diagonal' | 'band:W' (keep |i-j| <= W). Applied to [T,T] scores before softmax. */
+export type MaskSpec = string;
+
+export interface AttentionGraph {
+  /** Nodes in topological order; the last node is the output. */
+  nodes: AttnNode[];
+  mask?: MaskSpec;
+}
+
+// ---- feed-forward as an expression tree (EfficientBERT) ----
+
+export interface FfnNode {
+  op: string;
+  in?: FfnNode[];
+}
+
+export interface FfnGenome {
+  tree: FfnNode;
+  /** How many FFNs (each with its own residual and LayerNorm) are stacked in the layer: 1..4. */
+  stack: number;
+  /** Expansion ratio r: L1 maps d -> r*d. */
+  ratio: number;
+}
+
+// ---- token mixer per layer ----
+
+export type MixerGenome =
+  | { type: 'attention'; graph: AttentionGraph }
+  | { type: 'conv'; kernel: number };
+
+export interface LayerGenome {
+  mixer: MixerGenome;
+  ffn: FfnGenome;
+}
+
+export const GENOME_VERSION = 1;
+
+/** A whole BERT-style encoder: macro choices plus one mixer and FFN per layer. */
+export interface BackboneGenome {
+  version: number;
+  space: 'backbone';
+  hidden: number;
+  heads: number;
+  layers: LayerGenome[];
+}
