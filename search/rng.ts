@@ -8,10 +8,12 @@ export type RngState = object;
  * seed and generator state can be saved and restored (ARC4 via seedrandom, which exposes its state).
  */
 export class Rng {
-  private gen: seedrandom.State.Arc4 & seedrandom.PRNG;
+  private gen: seedrandom.PRNG & { state(): RngState };
 
   constructor(seed: number | string, state?: RngState) {
-    this.gen = seedrandom(String(seed), { state: (state as seedrandom.State) ?? true }) as seedrandom.State.Arc4 & seedrandom.PRNG;
+    // seedrandom accepts a saved state object in place of `true`; its typings only know booleans
+    const options = { state: state ?? true } as unknown as Parameters<typeof seedrandom>[1];
+    this.gen = seedrandom(String(seed), options) as unknown as seedrandom.PRNG & { state(): RngState };
   }
 
   static fromState(state: RngState): Rng {
