@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node build registers no gradients; the umbrella package registers all of them.
+import '@tensorflow/tfjs';
 
 /**
  * The primitive operations an attention graph is built from (AutoBERT-Zero, Table 1 of

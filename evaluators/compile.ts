@@ -1,0 +1,204 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../search/rng.js';
+import { analyse, maskMatrix, parseMask } from '../spaces/attention-graph.js';
+import { evalFfnTree } from '../spaces/ffn-tree.js';
+import { ffnBinaryTf, ffnUnaryTf } from '../spaces/ffn-ops.js';
+import { ATTN_OPS, NEG_INF, type AttnTfCtx } from '../spaces/ops.js';
+import type { AttentionGraph, BackboneGenome, FfnGenome } from '../spaces/types.js';
+
+/**
+ * Genome -> a tfjs BERT-style classifier. Post-LN encoder as in BERT:
+ *   x = LN(tok[ids] + pos)                      embeddings
+ *   per layer: x = LN(x + mixer(x))             attention graph or lightweight conv
+ *              x = LN(x + ffn_k(x)), k = 1..stack
+ *   logits = W_c tanh(W_p x[CLS])               pooler + classifier
+ * Weights live in one flat parameter store (name -> Variable), so a supernet or a checkpoint can
+ * address them by name.
+ */
+
+export interface ModelConfig {
+  /** Token vocabulary size (embedding rows). */
+  vocabSize: number;
+  /** Longest sequence the position table covers. */
+  maxLen: number;
+  numClasses: number;
+  /** Std of the normal initialiser (BERT uses 0.02). */
+  initStd?: number;
+}
+
+export interface ForwardOut {
+  logits: tf.Tensor2D;
+  /** Hidden state after each layer, [B, T, d] (for distillation). */
+  hidden: tf.Tensor3D[];
+}
+
+const LN_EPS = 1e-6;
+
+export class Model {
+  readonly params = new Map<string, tf.Variable>();
+  private readonly d: number;
+  private readonly dh: number;
+
+  constructor(readonly genome: BackboneGenome, readonly cfg: ModelConfig, rng: Rng) {
+    const std = cfg.initStd ?? 0.02;
+    const d = (this.d = genome.hidden);
+    this.dh = d / genome.heads;
+    const normal = (name: string, shape: number[]) => this.add(name, shape, () => rng.normal() * std);
+    const zeros = (name: string, shape: number[]) => this.add(name, shape, () => 0);
+    const ones = (name: string, shape: number[]) => this.add(name, shape, () => 1);
+    const dense = (name: string, i: number, o: number) => (normal(`${name}.w`, [i, o]), zeros(`${name}.b`, [o]));
+    const layerNorm = (name: string) => (ones(`${name}.g`, [d]), zeros(`${name}.b`, [d]));
+
+    normal('emb.tok', [cfg.vocabSize, d]);
+    normal('emb.pos', [cfg.maxLen, d]);
+    layerNorm('emb.ln');
+    genome.layers.forEach((layer, i) => {
+      const p = `l${i}`;
+      if (layer.mixer.type === 'attention') {
+        for (const input of usedInputs(layer.mixer.graph)) dense(`${p}.att.${input}`, d, d);
+        dense(`${p}.att.O`, d, d);
+      } else {
+        dense(`${p}.conv.in`, d, 2 * d);
+        normal(`${p}.conv.k`, [genome.heads, layer.mixer.kernel]);
+        dense(`${p}.conv.out`, d, d);
+      }
+      layerNorm(`${p}.mix.ln`);
+      for (let s = 0; s < layer.ffn.stack; s++) {
+        const r = Math.round(layer.ffn.ratio * d);
+        dense(`${p}.ffn${s}.L1`, d, r);
+        dense(`${p}.ffn${s}.L2`, r, d);
+        layerNorm(`${p}.ffn${s}.ln`);
+      }
+    });
+    dense('pool', d, d);
+    dense('cls', d, cfg.numClasses);
+  }
+
+  private add(name: string, shape: number[], init: () => number): void {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = init();
+    this.params.set(name, tf.variable(tf.tensor(data, shape), true, name));
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`Model: no parameter '${name}'`);
+    return v;
+  }
+
+  /** ids: int32 [B, T]; mask: float32 [B, T], 1 for real tokens. Call inside tf.tidy. */
+  forward(ids: tf.Tensor2D, mask: tf.Tensor2D): ForwardOut {
+    const [B, T] = ids.shape;
+    if (T > this.cfg.maxLen) throw new Error(`Model: sequence length ${T} exceeds maxLen ${this.cfg.maxLen}`);
+    const d = this.d;
+    const rowMask = tf.reshape(mask, [B * T, 1]);
+    const keyPad = tf.reshape(tf.mul(tf.sub(1, mask), NEG_INF), [B, 1, T]);
+
+    const tok = tf.gather(this.p('emb.tok'), tf.reshape(ids, [B * T]));
+    const pos = tf.tile(tf.slice(this.p('emb.pos'), [0, 0], [T, d]), [B, 1]);
+    let x = this.layerNorm(tf.add(tok, pos), 'emb.ln') as tf.Tensor2D; // [B*T, d]
+    const hidden: tf.Tensor3D[] = [];
+    this.genome.layers.forEach((layer, i) => {
+      const p = `l${i}`;
+      const mixed =
+        layer.mixer.type === 'attention'
+          ? this.attention(x, layer.mixer.graph, p, { B, T, rowMask, keyPad })
+          : this.conv(x, layer.mixer.kernel, p, { B, T, rowMask });
+      x = this.layerNorm(tf.add(x, mixed), `${p}.mix.ln`);
+      for (let s = 0; s < layer.ffn.stack; s++) x = this.layerNorm(tf.add(x, this.ffn(x, layer.ffn, `${p}.ffn${s}`)), `${p}.ffn${s}.ln`);
+      hidden.push(tf.reshape(x, [B, T, d]));
+    });
+    const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, d]), [0, 0, 0], [B, 1, d]), [B, d]);
+    const pooled = tf.tanh(this.dense(cls, 'pool'));
+    return { logits: this.dense(pooled, 'cls') as tf.Tensor2D, hidden };
+  }
+
+  private dense(x: tf.Tensor, name: string): tf.Tensor2D {
+    return tf.add(tf.matMul(x as tf.Tensor2D, this.p(`${name}.w`) as tf.Tensor2D), this.p(`${name}.b`));
+  }
+
+  private layerNorm(x: tf.Tensor, name: string): tf.Tensor2D {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const norm = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS)));
+    return tf.add(tf.mul(norm, this.p(`${name}.g`)), this.p(`${name}.b`));
+  }
+
+  /** Per head, the graph's primitive ops run over [B, T, d_h] slices of the Q/K/V projections. */
+  private attention(x: tf.Tensor2D, graph: AttentionGraph, p: string, s: { B: number; T: number; rowMask: tf.Tensor; keyPad: tf.Tensor }) {
+    const { B, T } = s;
+    const { dh } = this;
+    const heads = this.genome.heads;
+    const proj: Record<string, tf.Tensor2D> = {};
+    for (const input of usedInputs(graph)) proj[input] = tf.mul(this.dense(x, `${p}.att.${input}`), s.rowMask);
+    const parsed = parseMask(graph.mask);
+    const keep = typeof parsed === 'string' ? undefined : maskMatrix(parsed, T);
+    const ctx: AttnTfCtx = {
+      dh,
+      keyPad: s.keyPad,
+      scoreMask: keep ? tf.tensor2d(Float32Array.from(keep, (k) => (k ? 0 : NEG_INF)), [T, T]) : undefined,
+    };
+    const outs: tf.Tensor[] = [];
+    for (let h = 0; h < heads; h++) {
+      const head = (input: string) => tf.reshape(tf.slice(proj[input], [0, h * dh], [B * T, dh]), [B, T, dh]);
+      const vals: tf.Tensor[] = [];
+      for (const n of graph.nodes) {
+        const ins = n.in.map((r) => (typeof r === 'number' ? vals[r] : head(r)));
+        vals.push(ATTN_OPS.get(n.op)!.tf(ins, ctx));
+      }
+      outs.push(vals[vals.length - 1]);
+    }
+    const merged = tf.reshape(heads === 1 ? outs[0] : tf.concat(outs, 2), [B * T, this.d]);
+    return this.dense(merged, `${p}.att.O`);
+  }
+
+  /** Lightweight conv (Wu et al. 2019): Linear d->2d, GLU, depthwise conv with one softmaxed kernel per head, Linear. */
+  private conv(x: tf.Tensor2D, kernel: number, p: string, s: { B: number; T: number; rowMask: tf.Tensor }) {
+    const { B, T } = s;
+    const d = this.d;
+    const heads = this.genome.heads;
+    const h2 = this.dense(x, `${p}.conv.in`);
+    const glu = tf.mul(tf.slice(h2, [0, 0], [B * T, d]), tf.sigmoid(tf.slice(h2, [0, d], [B * T, d])));
+    const u = tf.reshape(tf.mul(glu, s.rowMask), [B, T, 1, d]);
+    // [heads, k] -> one filter per channel, channels of a head sharing its kernel
+    const perHead = tf.softmax(this.p(`${p}.conv.k`));
+    const filter = tf.reshape(tf.transpose(tf.tile(tf.expandDims(perHead, 1), [1, d / heads, 1]), [2, 0, 1]), [kernel, 1, d, 1]);
+    const y = tf.depthwiseConv2d(u as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same');
+    return this.dense(tf.reshape(y, [B * T, d]), `${p}.conv.out`);
+  }
+
+  private ffn(x: tf.Tensor2D, ffn: FfnGenome, p: string): tf.Tensor2D {
+    return evalFfnTree<tf.Tensor>(ffn.tree, x, {
+      L1: (t) => this.dense(t, `${p}.L1`),
+      L2: (t) => this.dense(t, `${p}.L2`),
+      unary: (op, t) => ffnUnaryTf(op, t),
+      binary: (op, a, b) => ffnBinaryTf(op, a, b),
+    }) as tf.Tensor2D;
+  }
+
+  weights(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  paramCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
+
+/** Q/K/V projections are allocated only for the inputs a graph reads. */
+export function usedInputs(g: AttentionGraph): ('Q' | 'K' | 'V')[] {
+  const info = analyse(g).info;
+  if (!info) throw new Error('compile: invalid attention graph');
+  return (['Q', 'K', 'V'] as const).filter((i) => info.inputs.has(i));
+}
+
+export function compile(genome: BackboneGenome, cfg: ModelConfig, rng: Rng): Model {
+  return new Model(genome, cfg, rng);
+}

@@ -1,0 +1,187 @@
+import type { Rng } from '../search/rng.js';
+import {
+  attentionCost,
+  attentionId,
+  checkAttention,
+  isObj,
+  mutateAttention,
+  renderAttention,
+  sampleAttention,
+  STANDARD_ATTENTION,
+  typeName,
+} from './attention-graph.js';
+import { checkConv, convCost, mutateConv, renderConv, sampleConv } from './conv.js';
+import { ffnCost, ffnSpace, STANDARD_FFN } from './ffn-tree.js';
+import { hashId } from './hash.js';
+import { ATTN_OPS } from './ops.js';
+import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleWidth } from './macro.js';
+import {
+  type BackboneGenome,
+  type CheckResult,
+  type Cost,
+  DEFAULT_SHAPE,
+  GENOME_VERSION,
+  type LayerGenome,
+  type MixerGenome,
+  type OpPriority,
+  type SearchSpace,
+  type Shape,
+} from './types.js';
+
+/**
+ * A whole BERT-style encoder: macro (depth, width, heads) plus, per layer, a token mixer (an
+ * attention graph or a lightweight convolution: AutoBERT-Zero's inter-layer choice) and a stack of
+ * FFN expression trees (EfficientBERT). Op names are prefixed `attn.` / `ffn.` in `ops()` so the
+ * operation-priority statistics of the two spaces don't mix.
+ */
+
+export function mixerId(m: MixerGenome): string {
+  return m.type === 'conv' ? `conv:${m.kernel}` : attentionId(m.graph);
+}
+
+export function renderMixer(m: MixerGenome): string {
+  return m.type === 'conv' ? renderConv(m) : renderAttention(m.graph);
+}
+
+function layerOf(standard: boolean, rng?: Rng, r?: MacroRanges): LayerGenome {
+  if (standard) return { mixer: { type: 'attention', graph: structuredClone(STANDARD_ATTENTION) }, ffn: structuredClone(STANDARD_FFN) };
+  const mixer: MixerGenome = rng!.bool(r!.convProbability) ? sampleConv(rng!) : { type: 'attention', graph: sampleAttention(rng!) };
+  return { mixer, ffn: ffnSpace.sample(rng!) };
+}
+
+/** The textbook BERT layer at a given size: standard attention, L2(gelu(L1(x))), ratio 4. */
+export function bertBaseline(layers: number, hidden: number, heads: number): BackboneGenome {
+  return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: layers }, () => layerOf(true)) };
+}
+
+/** Named baselines (sizes from Turc et al. 2019, "Well-Read Students Learn Better"). */
+export const BASELINES: Record<string, BackboneGenome> = {
+  'bert-tiny': bertBaseline(2, 128, 2),
+  'bert-mini': bertBaseline(4, 256, 4),
+  'bert-small': bertBaseline(4, 512, 8),
+};
+
+export function checkBackbone(x: unknown): CheckResult<BackboneGenome> {
+  if (!isObj(x)) return { errors: [`genome: expected an object, got ${typeName(x)}`] };
+  const errors: string[] = [];
+  if (x.version !== undefined && x.version !== GENOME_VERSION)
+    errors.push(`version: ${JSON.stringify(x.version)} is not supported (this opnas reads version ${GENOME_VERSION})`);
+  if (x.space !== undefined && x.space !== 'backbone') errors.push(`space: expected 'backbone', got ${JSON.stringify(x.space)}`);
+  errors.push(...checkWidth(x.hidden, x.heads));
+  if (!Array.isArray(x.layers) || x.layers.length === 0) {
+    errors.push(`layers: expected a non-empty array of {mixer, ffn}, got ${typeName(x.layers)}`);
+    return { errors };
+  }
+  if (x.layers.length > 48) errors.push(`layers: ${x.layers.length} layers exceed the maximum 48`);
+  const layers: LayerGenome[] = [];
+  x.layers.forEach((l: unknown, i: number) => {
+    const at = `layers[${i}]`;
+    if (!isObj(l)) return void errors.push(`${at}: expected {mixer, ffn}, got ${typeName(l)}`);
+    let mixer: MixerGenome | undefined;
+    const m = l.mixer;
+    if (!isObj(m)) errors.push(`${at}.mixer: expected {type: 'attention', graph} or {type: 'conv', kernel}, got ${typeName(m)}`);
+    else if (m.type === 'conv') {
+      const e = checkConv(m, `${at}.mixer`);
+      if (e.length) errors.push(...e);
+      else mixer = { type: 'conv', kernel: m.kernel as number };
+    } else if (m.type === 'attention') {
+      const r = checkAttention(m.graph ?? m.formula, `${at}.mixer.graph`);
+      errors.push(...r.errors);
+      if (r.genome) mixer = { type: 'attention', graph: r.genome };
+    } else errors.push(`${at}.mixer.type: expected 'attention' or 'conv', got ${JSON.stringify(m.type)}`);
+    const f = ffnSpace.check(l.ffn);
+    errors.push(...f.errors.map((e) => `${at}.ffn.${e}`));
+    if (mixer && f.genome) layers.push({ mixer, ffn: f.genome });
+  });
+  if (errors.length) return { errors };
+  return { genome: { version: GENOME_VERSION, space: 'backbone', hidden: x.hidden as number, heads: x.heads as number, layers }, errors };
+}
+
+export function backboneCost(g: BackboneGenome, shape: Shape = DEFAULT_SHAPE): Cost {
+  const d = g.hidden;
+  const T = shape.seqLen;
+  // token + position embeddings and their LayerNorm
+  let params = shape.vocabSize * d + T * d + 2 * d;
+  let flops = 0;
+  for (const l of g.layers) {
+    const mix = l.mixer.type === 'conv' ? convCost(l.mixer.kernel, d, g.heads, T) : attentionCost(l.mixer.graph, d, g.heads, T);
+    const ffn = ffnCost(l.ffn, d);
+    params += mix.params + 2 * d + ffn.params;
+    flops += mix.flops + ffn.flops + 10 * d;
+  }
+  // pooler (tanh dense on [CLS]) and classifier
+  params += d * d + d + d * shape.numClasses + shape.numClasses;
+  flops += (2 * d * d + 2 * d * shape.numClasses) / T;
+  return { params, flops };
+}
+
+function renderBackbone(g: BackboneGenome): string {
+  const lines = [`${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads`];
+  g.layers.forEach((l, i) => lines.push(`  L${i}: ${renderMixer(l.mixer)} | ffn ${ffnSpace.render(l.ffn)}`));
+  return lines.join('\n');
+}
+
+function withPrefix(priority: OpPriority | undefined, prefix: string): OpPriority | undefined {
+  if (!priority) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(priority)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out;
+}
+
+export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<BackboneGenome> {
+  const id = (g: BackboneGenome) =>
+    hashId('backbone', String(g.hidden), String(g.heads), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
+
+  const mutateOnce = (g: BackboneGenome, rng: Rng, priority?: OpPriority): BackboneGenome => {
+    const out = structuredClone(g);
+    const i = rng.int(out.layers.length);
+    const layer = out.layers[i];
+    const u = rng.next();
+    if (u < 0.4) {
+      if (layer.mixer.type === 'attention') layer.mixer = { type: 'attention', graph: mutateAttention(layer.mixer.graph, rng, withPrefix(priority, 'attn.')) };
+      else layer.mixer = mutateConv(layer.mixer, rng);
+    } else if (u < 0.75) layer.ffn = ffnSpace.mutate(layer.ffn, rng, { priority: withPrefix(priority, 'ffn.') });
+    else if (u < 0.83) layer.mixer = layer.mixer.type === 'conv' ? { type: 'attention', graph: sampleAttention(rng) } : sampleConv(rng);
+    else if (u < 0.91) {
+      const grow = out.layers.length < ranges.layers[1] && (out.layers.length <= ranges.layers[0] || rng.bool());
+      if (grow) out.layers.splice(i, 0, structuredClone(layer));
+      else if (out.layers.length > ranges.layers[0]) out.layers.splice(i, 1);
+    } else {
+      const w = sampleWidth(rng, ranges);
+      out.hidden = w.hidden;
+      if (out.hidden % out.heads !== 0 || !headsFor(out.hidden, ranges).includes(out.heads)) out.heads = w.heads;
+    }
+    return out;
+  };
+
+  return {
+    name: 'backbone',
+    description: 'a BERT-style encoder: depth/width/heads, per layer attention graph or lightweight conv, and FFN trees',
+    sample(rng) {
+      const { hidden, heads } = sampleWidth(rng, ranges);
+      const n = rng.range(ranges.layers[0], ranges.layers[1]);
+      return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: n }, () => layerOf(false, rng, ranges)) };
+    },
+    mutate(g, rng, opts) {
+      const before = id(g);
+      for (let t = 0; t < 20; t++) {
+        const m = mutateOnce(g, rng, opts?.priority);
+        if (id(m) !== before) return m;
+      }
+      return this.sample(rng);
+    },
+    check: checkBackbone,
+    id,
+    render: renderBackbone,
+    cost: backboneCost,
+    ops: (g) => [
+      ...new Set(
+        g.layers.flatMap((l) => [
+          ...(l.mixer.type === 'attention' ? l.mixer.graph.nodes.map((n) => `attn.${n.op}`) : [`conv.k${l.mixer.kernel}`]),
+          ...ffnSpace.ops(l.ffn).map((o) => `ffn.${o}`),
+        ]),
+      ),
+    ],
+    opSet: () => [...[...ATTN_OPS.keys()].map((o) => `attn.${o}`), ...ffnSpace.opSet().map((o) => `ffn.${o}`)],
+  };
+}

@@ -1,0 +1,54 @@
+import type { Rng } from '../search/rng.js';
+
+/**
+ * Macro choices: depth, hidden width, heads. AutoTinyBERT searches layers 1-8 and hidden 128-768 on
+ * a grid; Bamboo (arXiv 2205.10505) finds deeper-narrower often wins at equal parameters. The
+ * defaults are a CPU-sized slice of that grid; every range is an option of the backbone space.
+ */
+export interface MacroRanges {
+  /** Inclusive range of encoder layers. */
+  layers: [number, number];
+  /** Hidden widths to choose from. */
+  hidden: number[];
+  /** Attention heads to choose from (a width is only paired with heads that divide it). */
+  heads: number[];
+  /** Probability that a sampled layer uses the convolution mixer instead of an attention graph. */
+  convProbability: number;
+}
+
+export const DEFAULT_MACRO: MacroRanges = {
+  layers: [1, 4],
+  hidden: [64, 128, 192, 256],
+  heads: [1, 2, 4],
+  convProbability: 0.3,
+};
+
+/** AutoTinyBERT's full grid, for users with a GPU. */
+export const WIDE_MACRO: MacroRanges = {
+  layers: [1, 8],
+  hidden: [128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768],
+  heads: [1, 2, 4, 8, 12],
+  convProbability: 0.3,
+};
+
+export function headsFor(hidden: number, r: MacroRanges): number[] {
+  return r.heads.filter((h) => hidden % h === 0 && hidden / h >= 8);
+}
+
+export function sampleWidth(rng: Rng, r: MacroRanges): { hidden: number; heads: number } {
+  const hidden = rng.choice(r.hidden);
+  const heads = headsFor(hidden, r);
+  return { hidden, heads: heads.length ? rng.choice(heads) : 1 };
+}
+
+/** Problems with a hidden/heads pair, whatever the ranges (the ranges only steer sampling). */
+export function checkWidth(hidden: unknown, heads: unknown): string[] {
+  const errors: string[] = [];
+  if (!Number.isInteger(hidden) || (hidden as number) < 8 || (hidden as number) > 4096)
+    errors.push(`hidden: must be an integer in 8..4096, got ${JSON.stringify(hidden)}`);
+  if (!Number.isInteger(heads) || (heads as number) < 1 || (heads as number) > 64)
+    errors.push(`heads: must be an integer in 1..64, got ${JSON.stringify(heads)}`);
+  if (!errors.length && (hidden as number) % (heads as number) !== 0)
+    errors.push(`heads: ${heads} does not divide hidden ${hidden}`);
+  return errors;
+}

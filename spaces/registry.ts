@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { attentionSpace, isObj } from './attention-graph.js';
+import { backboneSpace } from './backbone.js';
+import { OpnasError, ValidationError } from './errors.js';
+import { ffnSpace } from './ffn-tree.js';
+import type { SearchSpace } from './types.js';
+
+/** Every space opnas can search, by the name the CLI and run files use. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const SPACES: Record<string, () => SearchSpace<any>> = {
+  backbone: () => backboneSpace(),
+  attention: () => attentionSpace,
+  ffn: () => ffnSpace,
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function getSpace(name: string): SearchSpace<any> {
+  const make = SPACES[name];
+  if (!make) throw new OpnasError(`unknown space '${name}' (known: ${Object.keys(SPACES).join(', ')})`);
+  return make();
+}
+
+/** The space a genome object says it belongs to (`space` field), else guessed from its fields. */
+export function spaceOf(x: unknown): string {
+  if (isObj(x)) {
+    if (typeof x.space === 'string') return x.space;
+    if ('layers' in x) return 'backbone';
+    if ('tree' in x || 'stack' in x) return 'ffn';
+    if ('nodes' in x || 'formula' in x) return 'attention';
+  }
+  return 'backbone';
+}
+
+/** Read and validate a genome file; a file of any problem throws one error listing them all. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function readGenomeFile(path: string, expectSpace?: string): { space: string; genome: any } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OpnasError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read (${code ?? (e as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new OpnasError(`${path}: malformed JSON (${(e as Error).message})`);
+  }
+  // an exported genome file wraps the genome with its formula and costs
+  if (isObj(json) && isObj(json.genome) && 'id' in json) json = json.genome;
+  const name = expectSpace ?? spaceOf(json);
+  if (!SPACES[name]) throw new OpnasError(`${path}: unknown space '${name}' (known: ${Object.keys(SPACES).join(', ')})`);
+  const res = getSpace(name).check(json);
+  if (!res.genome) throw new ValidationError(`${path}: invalid ${name} genome`, res.errors);
+  return { space: name, genome: res.genome };
+}
