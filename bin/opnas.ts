@@ -10,7 +10,6 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 /** The only place that prints errors and sets the exit code. */
 export async function main(args: string[]): Promise<number> {
   const debug = args.includes('--debug');
-  let failure: string | undefined;
   const cli = yargs(args)
     .scriptName('opnas')
     .usage('$0 <command> [options]\n\nSearch for better transformer building blocks.')
@@ -25,8 +24,10 @@ export async function main(args: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
+      // abort before any handler runs; the catch below prints it
       if (err) throw err;
-      failure = msg;
+      if (msg.startsWith('Did you mean')) throw new OpnasError(`unknown command '${args[0]}'. ${msg}`);
+      throw new OpnasError(`${msg}${suggestion(msg)}`);
     });
   try {
     await cli.parseAsync();
@@ -41,11 +42,26 @@ export async function main(args: string[]): Promise<number> {
     else process.stderr.write('(run again with --debug for the stack trace)\n');
     return 2;
   }
-  if (failure !== undefined) {
-    process.stderr.write(`opnas: ${failure}\n`);
-    return 1;
-  }
   return 0;
+}
+
+/** yargs suggests close command names itself; for flags, name the closest known one. */
+function suggestion(msg: string): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (!m) return '';
+  const known = ['json', 'debug', 'help', 'version', 'space', 'seed', 'count', 'backend', 'task', 'steps', 'out', 'runs-dir'];
+  const bad = m[1].split(', ')[0];
+  const best = known.map((k) => [k, editDistance(bad, k)] as const).sort((a, b) => a[1] - b[1])[0];
+  return best && best[1] <= 2 ? ` (did you mean --${best[0]}?)` : ' (opnas --help lists the commands and options)';
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return dp[a.length][b.length];
 }
 
 main(hideBin(process.argv)).then((code) => {

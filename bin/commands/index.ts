@@ -1,6 +1,8 @@
+import type { CommandModule } from 'yargs';
 import { checkCommand } from './check.js';
 import { sampleCommand } from './sample.js';
 import { spacesCommand } from './spaces.js';
 
 /** Every command, in the order `opnas --help` lists them. */
-export const COMMANDS = [spacesCommand, sampleCommand, checkCommand];
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const COMMANDS: CommandModule<any, any>[] = [spacesCommand, sampleCommand, checkCommand];
