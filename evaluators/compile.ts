@@ -78,7 +78,9 @@ export class Model {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = init();
-    this.params.set(name, tf.variable(tf.tensor(data, shape), true, name));
+    const initial = tf.tensor(data, shape);
+    this.params.set(name, tf.variable(initial, true, name));
+    initial.dispose(); // the variable holds its own reference to the data
   }
 
   private p(name: string): tf.Variable {

@@ -11,7 +11,7 @@ import {
   typeName,
 } from './attention-graph.js';
 import { checkConv, convCost, mutateConv, renderConv, sampleConv } from './conv.js';
-import { ffnCost, ffnSpace, STANDARD_FFN } from './ffn-tree.js';
+import { checkFfn, ffnCost, ffnSpace, STANDARD_FFN } from './ffn-tree.js';
 import { hashId } from './hash.js';
 import { ATTN_OPS } from './ops.js';
 import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleWidth } from './macro.js';
@@ -89,8 +89,8 @@ export function checkBackbone(x: unknown): CheckResult<BackboneGenome> {
       errors.push(...r.errors);
       if (r.genome) mixer = { type: 'attention', graph: r.genome };
     } else errors.push(`${at}.mixer.type: expected 'attention' or 'conv', got ${JSON.stringify(m.type)}`);
-    const f = ffnSpace.check(l.ffn);
-    errors.push(...f.errors.map((e) => `${at}.ffn.${e}`));
+    const f = checkFfn(l.ffn, `${at}.ffn`);
+    errors.push(...f.errors);
     if (mixer && f.genome) layers.push({ mixer, ffn: f.genome });
   });
   if (errors.length) return { errors };

@@ -200,7 +200,10 @@ const OPS: AttnOp[] = [
       return tf.softmax(x);
     },
   },
-  elementwise('logsigmoid', 'log(sigmoid(x))', (x) => -softplusJs(-x), (x) => tf.logSigmoid(x), 4),
+  elementwise('logsigmoid', 'log(sigmoid(x))', (x) => -softplusJs(-x), // tf.logSigmoid's custom gradient reads a tensor its tape has already disposed when nested in a larger graph
+    (x) => tf.neg(tf.softplus(tf.neg(x))),
+    4,
+  ),
   elementwise('softsign', 'x / (1 + |x|)', (x) => x / (1 + Math.abs(x)), (x) => tf.div(x, tf.add(tf.abs(x), 1)), 3),
   elementwise('sigmoid', '1 / (1 + exp(-x))', sigmoidJs, (x) => tf.sigmoid(x), 4),
   elementwise('tanh', 'tanh(x)', Math.tanh, (x) => tf.tanh(x), 4),

@@ -1,0 +1,106 @@
+import { describe, it, expect } from 'vitest';
+import { CLS, PAD, SEP, SPECIAL_TOKENS, Tokenizer, UNK, splitWords } from '../../../evaluators/tasks/tokenizer.js';
+import { loadTask } from '../../../evaluators/tasks/named.js';
+import { OpnasError } from '../../../spaces/errors.js';
+
+const corpus = ['The cat sat.', 'the dog sat!', 'A cat, a dog; the end.', 'Café naïve ÉCOLE 42'];
+
+describe('splitWords', () => {
+  it('lower-cases and splits words from punctuation, Unicode-aware', () => {
+    expect(splitWords("Don't stop -- it's 2024!")).toEqual(['don', "'", 't', 'stop', '-', '-', 'it', "'", 's', '2024', '!']);
+    expect(splitWords('Café NAÏVE Über straße')).toEqual(['café', 'naïve', 'über', 'straße']);
+    expect(splitWords('Москва и 東京')).toEqual(['москва', 'и', '東京']);
+    // decomposed é (e + U+0301) is normalised to the composed form
+    expect(splitWords('Cafe\u0301')).toEqual(['caf\u00e9']);
+    expect(splitWords('  \t\n ')).toEqual([]);
+  });
+});
+
+describe('Tokenizer', () => {
+  it('puts the special tokens first, then tokens by frequency, ties alphabetically', () => {
+    const t = Tokenizer.train(corpus, 100);
+    const v = t.toJSON().vocab;
+    expect(v.slice(0, 4)).toEqual([...SPECIAL_TOKENS]);
+    expect([PAD, UNK, CLS, SEP]).toEqual([0, 1, 2, 3]);
+    // counts: the 3, . 2, a 2, cat 2, dog 2, sat 2; then the singletons in code-point order
+    expect(v.slice(4, 10)).toEqual(['the', '.', 'a', 'cat', 'dog', 'sat']);
+    expect(v.slice(10)).toEqual(['!', ',', '42', ';', 'café', 'end', 'naïve', 'école']);
+    expect(t.vocabSize).toBe(18);
+  });
+
+  it('caps the vocabulary at vocabSize including the special tokens', () => {
+    const t = Tokenizer.train(corpus, 7);
+    expect(t.vocabSize).toBe(7);
+    expect(t.toJSON().vocab.slice(4)).toEqual(['the', '.', 'a']);
+  });
+
+  it('encodes [CLS] text [SEP] with UNK for unknown words, truncating to maxLen', () => {
+    const t = Tokenizer.train(corpus, 100);
+    const the = t.id('the');
+    const cat = t.id('cat');
+    const ids = t.encode('The CAT zebra', 16);
+    expect(ids).toBeInstanceOf(Int32Array);
+    expect([...ids]).toEqual([CLS, the, cat, UNK, SEP]);
+    expect([...t.encode('The CAT zebra', 4)]).toEqual([CLS, the, cat, SEP]);
+    expect([...t.encode('', 4)]).toEqual([CLS, SEP]);
+    expect(t.decode(ids)).toBe('[CLS] the cat [UNK] [SEP]');
+  });
+
+  it('encodes pairs with [SEP] between, truncating the longer one first', () => {
+    const t = Tokenizer.train(corpus, 100);
+    const [a, dog, cat, the] = ['a', 'dog', 'cat', 'the'].map((w) => t.id(w));
+    expect([...t.encode('a dog', 'the cat', 32)]).toEqual([CLS, a, dog, SEP, the, cat, SEP]);
+    expect([...t.encode('a dog a dog a dog', 'the cat', 8)]).toEqual([CLS, a, dog, a, SEP, the, cat, SEP]);
+    expect([...t.encode('a dog', undefined, 32)]).toEqual([CLS, a, dog, SEP]);
+    expect(t.encodeAll(['a', 'dog'], ['cat', 'the'], 8).map((x) => [...x])).toEqual([
+      [CLS, a, SEP, cat, SEP],
+      [CLS, dog, SEP, the, SEP],
+    ]);
+    expect(() => t.encode('a', 'b', 2)).toThrow(RangeError);
+  });
+
+  it('is deterministic and round-trips through JSON exactly', () => {
+    const a = Tokenizer.train(corpus, 100);
+    const b = Tokenizer.train([...corpus], 100);
+    expect(a.toJSON()).toEqual(b.toJSON());
+    const json = JSON.stringify(a);
+    const c = Tokenizer.fromJSON(JSON.parse(json));
+    expect(JSON.stringify(c)).toBe(json);
+    for (const s of [...corpus, 'unseen words here']) expect([...c.encode(s, 32)]).toEqual([...a.encode(s, 32)]);
+  });
+
+  it('refuses malformed saved vocabularies with a clear message', () => {
+    const good = Tokenizer.train(corpus, 100).toJSON();
+    const bad = (x: unknown) => {
+      try {
+        Tokenizer.fromJSON(x);
+      } catch (e) {
+        expect(e).toBeInstanceOf(OpnasError);
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(bad(null)).toBe('tokenizer file: expected a JSON object');
+    expect(bad({ ...good, type: 'bpe' })).toBe('tokenizer file: "type" must be "opnas-word-tokenizer", got "bpe"');
+    expect(bad({ ...good, version: 9 })).toContain('unsupported "version" 9');
+    expect(bad({ ...good, vocab: 'x' })).toBe('tokenizer file: "vocab" must be an array of strings');
+    expect(bad({ ...good, vocab: ['[UNK]', '[PAD]', '[CLS]', '[SEP]', 'a'] })).toBe('tokenizer file: vocab[0] must be "[PAD]", got "[UNK]"');
+    expect(bad({ ...good, vocab: [...good.vocab, 'the'] })).toContain('"the" appears twice');
+    expect(bad({ ...good, vocab: [...good.vocab, 7] })).toContain('must be a non-empty string, got 7');
+    expect(bad({ ...good, vocab: [...good.vocab, 'Two Words'] })).toContain('is not a single lower-cased token');
+  });
+
+  it('on SST-2 (vocab 8192): deterministic, and the unknown-word rate on dev is small', () => {
+    const task = loadTask('sst2');
+    const tok = Tokenizer.train(task.train.texts, 8192);
+    expect(tok.vocabSize).toBe(8192);
+    const again = Tokenizer.train(task.train.texts, 8192);
+    expect(again.toJSON().vocab).toEqual(tok.toJSON().vocab);
+    const dev = tok.unknownRate(task.dev.texts);
+    const test = tok.unknownRate(task.test.texts);
+    // measured: dev 4.21% (2,894 of 68,786 tokens), test 7.57% (1,381 of 18,248)
+    expect(dev.rate).toBeLessThan(0.05);
+    expect(test.rate).toBeLessThan(0.09);
+    expect(Tokenizer.fromJSON(JSON.parse(JSON.stringify(tok))).toJSON()).toEqual(tok.toJSON());
+  });
+});
