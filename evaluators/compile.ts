@@ -79,7 +79,7 @@ export class Model {
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = init();
     const initial = tf.tensor(data, shape);
-    this.params.set(name, tf.variable(initial, true, name));
+    this.params.set(name, tf.variable(initial, true)); // tfjs variable names are global; ours live in `params`
     initial.dispose(); // the variable holds its own reference to the data
   }
 

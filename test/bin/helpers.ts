@@ -1,0 +1,29 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'dist/bin/opnas.js');
+
+/** Run the built CLI (npm test builds it first) in a separate process. */
+export function opnas(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, OPNAS_BACKEND: 'cpu', ...opts.env },
+    timeout: opts.timeout ?? 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function tempDir(prefix = 'opnas-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function writeJson(dir: string, name: string, value: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value));
+  return p;
+}
