@@ -3,6 +3,7 @@ import type { Rng } from '../search/rng.js';
 import { analyse, maskMatrix, parseMask } from '../spaces/attention-graph.js';
 import { evalFfnTree } from '../spaces/ffn-tree.js';
 import { ffnBinaryTf, ffnUnaryTf } from '../spaces/ffn-ops.js';
+import { tanh } from '../spaces/tf-math.js';
 import { ATTN_OPS, NEG_INF, type AttnTfCtx } from '../spaces/ops.js';
 import type { AttentionGraph, BackboneGenome, FfnGenome } from '../spaces/types.js';
 
@@ -97,9 +98,9 @@ export class Model {
     const rowMask = tf.reshape(mask, [B * T, 1]);
     const keyPad = tf.reshape(tf.mul(tf.sub(1, mask), NEG_INF), [B, 1, T]);
 
-    const tok = tf.gather(this.p('emb.tok'), tf.reshape(ids, [B * T]));
-    const pos = tf.tile(tf.slice(this.p('emb.pos'), [0, 0], [T, d]), [B, 1]);
-    let x = this.layerNorm(tf.add(tok, pos), 'emb.ln') as tf.Tensor2D; // [B*T, d]
+    const tok = tf.reshape(tf.gather(this.p('emb.tok'), tf.reshape(ids, [B * T])), [B, T, d]);
+    const pos = tf.slice(this.p('emb.pos'), [0, 0], [T, d]);
+    let x = this.layerNorm(tf.reshape(tf.add(tok, pos), [B * T, d]), 'emb.ln') as tf.Tensor2D; // [B*T, d]
     const hidden: tf.Tensor3D[] = [];
     this.genome.layers.forEach((layer, i) => {
       const p = `l${i}`;
@@ -112,7 +113,7 @@ export class Model {
       hidden.push(tf.reshape(x, [B, T, d]));
     });
     const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, d]), [0, 0, 0], [B, 1, d]), [B, d]);
-    const pooled = tf.tanh(this.dense(cls, 'pool'));
+    const pooled = tanh(this.dense(cls, 'pool'));
     return { logits: this.dense(pooled, 'cls') as tf.Tensor2D, hidden };
   }
 
@@ -126,31 +127,30 @@ export class Model {
     return tf.add(tf.mul(norm, this.p(`${name}.g`)), this.p(`${name}.b`));
   }
 
-  /** Per head, the graph's primitive ops run over [B, T, d_h] slices of the Q/K/V projections. */
+  /**
+   * All heads at once: each projection [B*T, d] becomes [B*H, T, d_h] (one 4-D transpose, cheap on
+   * every backend), so the graph's primitive ops run once over the batch of heads.
+   */
   private attention(x: tf.Tensor2D, graph: AttentionGraph, p: string, s: { B: number; T: number; rowMask: tf.Tensor; keyPad: tf.Tensor }) {
     const { B, T } = s;
-    const { dh } = this;
-    const heads = this.genome.heads;
-    const proj: Record<string, tf.Tensor2D> = {};
-    for (const input of usedInputs(graph)) proj[input] = tf.mul(this.dense(x, `${p}.att.${input}`), s.rowMask);
+    const { dh, d } = this;
+    const H = this.genome.heads;
     const parsed = parseMask(graph.mask);
     const keep = typeof parsed === 'string' ? undefined : maskMatrix(parsed, T);
     const ctx: AttnTfCtx = {
       dh,
-      keyPad: s.keyPad,
+      keyPad: H === 1 ? s.keyPad : tf.reshape(tf.tile(s.keyPad, [1, H, 1]), [B * H, 1, T]),
       scoreMask: keep ? tf.tensor2d(Float32Array.from(keep, (k) => (k ? 0 : NEG_INF)), [T, T]) : undefined,
     };
-    const outs: tf.Tensor[] = [];
-    for (let h = 0; h < heads; h++) {
-      const head = (input: string) => tf.reshape(tf.slice(proj[input], [0, h * dh], [B * T, dh]), [B, T, dh]);
-      const vals: tf.Tensor[] = [];
-      for (const n of graph.nodes) {
-        const ins = n.in.map((r) => (typeof r === 'number' ? vals[r] : head(r)));
-        vals.push(ATTN_OPS.get(n.op)!.tf(ins, ctx));
-      }
-      outs.push(vals[vals.length - 1]);
+    const toHeads = (t: tf.Tensor) => (H === 1 ? tf.reshape(t, [B, T, dh]) : tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]), [B * H, T, dh]));
+    const projected = new Map(usedInputs(graph).map((i) => [i, toHeads(tf.mul(this.dense(x, `${p}.att.${i}`), s.rowMask))]));
+    const vals: tf.Tensor[] = [];
+    for (const n of graph.nodes) {
+      const ins = n.in.map((r) => (typeof r === 'number' ? vals[r] : projected.get(r)!));
+      vals.push(ATTN_OPS.get(n.op)!.tf(ins, ctx));
     }
-    const merged = tf.reshape(heads === 1 ? outs[0] : tf.concat(outs, 2), [B * T, this.d]);
+    const out = vals[vals.length - 1];
+    const merged = H === 1 ? tf.reshape(out, [B * T, d]) : tf.reshape(tf.transpose(tf.reshape(out, [B, H, T, dh]), [0, 2, 1, 3]), [B * T, d]);
     return this.dense(merged, `${p}.att.O`);
   }
 

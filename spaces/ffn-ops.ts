@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradients; the umbrella package registers all of them.
 import '@tensorflow/tfjs';
+import { gelu, tanh } from './tf-math.js';
 
 /**
  * The op registry of the feed-forward expression-tree space (EfficientBERT): element-wise
@@ -43,22 +44,17 @@ const LEAKY_SLOPE = 0.01;
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
-/** tfjs-core has no gelu; this is the tanh approximation used by BERT and GPT-2. */
-function geluTf(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), GELU_K)), GELU_C);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-}
 
 export const FFN_UNARY: Readonly<Record<FfnUnaryOp, FfnUnarySpec>> = {
   // x^3 (2), scale (1), add (1), scale (1), tanh (4), add (1), two multiplies (2)
   gelu: {
     arity: 1,
     js: (x) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + GELU_K * x * x * x))),
-    tf: ([x]) => geluTf(x),
+    tf: ([x]) => gelu(x), // tfjs-core has no gelu; BERT's tanh approximation
     flops: 12,
   },
   relu: { arity: 1, js: (x) => (x > 0 ? x : 0), tf: ([x]) => tf.relu(x), flops: 1 },
-  tanh: { arity: 1, js: (x) => Math.tanh(x), tf: ([x]) => tf.tanh(x), flops: 4 },
+  tanh: { arity: 1, js: (x) => Math.tanh(x), tf: ([x]) => tanh(x), flops: 4 },
   // negate (1), exp (4), add (1), divide (1)
   sigmoid: { arity: 1, js: sigmoid, tf: ([x]) => tf.sigmoid(x), flops: 7 },
   leaky_relu: {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradients; the umbrella package registers all of them.
 import '@tensorflow/tfjs';
+import { tanh } from './tf-math.js';
 
 /**
  * The primitive operations an attention graph is built from (AutoBERT-Zero, Table 1 of
@@ -206,7 +207,7 @@ const OPS: AttnOp[] = [
   ),
   elementwise('softsign', 'x / (1 + |x|)', (x) => x / (1 + Math.abs(x)), (x) => tf.div(x, tf.add(tf.abs(x), 1)), 3),
   elementwise('sigmoid', '1 / (1 + exp(-x))', sigmoidJs, (x) => tf.sigmoid(x), 4),
-  elementwise('tanh', 'tanh(x)', Math.tanh, (x) => tf.tanh(x), 4),
+  elementwise('tanh', 'tanh(x)', Math.tanh, tanh, 4),
   elementwise('relu', 'max(x, 0)', (x) => Math.max(x, 0), (x) => tf.relu(x)),
   elementwise('squared_relu', 'max(x, 0)^2 (Primer)', (x) => Math.max(x, 0) ** 2, (x) => tf.square(tf.relu(x)), 2),
   elementwise('softplus', 'log(1 + exp(x))', softplusJs, (x) => tf.softplus(x), 4),
