@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { BACKEND_CHOICES } from '../evaluators/backend.js';
 import { OpnasError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
 
@@ -16,6 +17,7 @@ export async function main(args: string[]): Promise<number> {
     .version(pkg.version)
     .option('json', { type: 'boolean', describe: 'machine-readable output on stdout' })
     .option('debug', { type: 'boolean', describe: 'print stack traces for errors' })
+    .option('backend', { choices: BACKEND_CHOICES, describe: 'tensor backend (default: $OPNAS_BACKEND, else auto)' })
     .command(COMMANDS as never)
     .demandCommand(1, 'name a command (opnas --help lists them)')
     .recommendCommands()

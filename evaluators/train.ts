@@ -233,14 +233,15 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
       pendingLoss = trainStep(model, opt, b, learningRate(step, cfg.steps, cfg.lr, cfg.warmup));
       step++;
       const last = step === cfg.steps;
-      if (step % logEvery === 0 || last) {
+      const evalNow = (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || last;
+      if (step % logEvery === 0 || evalNow) {
         const loss = (await pendingLoss.data())[0];
         const now = performance.now();
         const tps = (windowTokens / (now - windowStart)) * 1000;
         windowStart = now;
         windowTokens = 0;
         let devScore: number | undefined;
-        if ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || last) {
+        if (evalNow) {
           devScore = evaluate();
           windowStart = performance.now();
         }

@@ -2,7 +2,8 @@ import type { CommandModule } from 'yargs';
 import { checkCommand } from './check.js';
 import { sampleCommand } from './sample.js';
 import { spacesCommand } from './spaces.js';
+import { trainCommand } from './train.js';
 
 /** Every command, in the order `opnas --help` lists them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [spacesCommand, sampleCommand, checkCommand];
+export const COMMANDS: CommandModule<any, any>[] = [spacesCommand, sampleCommand, checkCommand, trainCommand];

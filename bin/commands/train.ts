@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
+import { DEFAULT_TRAIN, encodeTask, trainStandalone, type TrainConfig, type TrainResult } from '../../evaluators/train.js';
+import { BASELINES } from '../../spaces/backbone.js';
+import { OpnasError } from '../../spaces/errors.js';
+import { readGenomeFile } from '../../spaces/registry.js';
+import type { BackboneGenome } from '../../spaces/types.js';
+import { fmtCount, note, print } from '../output.js';
+import { makeBar, progressEnabled } from '../progress.js';
+import { loadTaskFrom, taskOptions, type TaskArgs } from '../task-options.js';
+
+interface Args extends TaskArgs {
+  arch?: string;
+  baseline?: string;
+  steps: number;
+  seed: number;
+  'batch-size': number;
+  lr: number;
+  'max-len': number;
+  'vocab-size': number;
+  'eval-every': number;
+  patience: number;
+  bucket: boolean;
+  backend?: BackendChoice;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** A genome file, or the name of a baseline (`bert-tiny`, ...). */
+export function resolveArch(arch: string | undefined, baseline: string | undefined): { name: string; genome: BackboneGenome } {
+  if (arch && baseline) throw new OpnasError('give either an architecture file or --baseline, not both');
+  const name = baseline ?? arch;
+  if (!name) throw new OpnasError(`name an architecture: a genome file or --baseline (${Object.keys(BASELINES).join(', ')})`);
+  if (BASELINES[name] && !existsSync(name)) return { name, genome: structuredClone(BASELINES[name]) };
+  if (baseline) throw new OpnasError(`unknown baseline '${baseline}' (known: ${Object.keys(BASELINES).join(', ')})`);
+  const { space, genome } = readGenomeFile(name);
+  if (space !== 'backbone') throw new OpnasError(`${name}: a ${space} genome is a part of a model; train needs a backbone genome (opnas sample --space backbone shows one)`);
+  return { name, genome };
+}
+
+export function positiveInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new OpnasError(`--${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+export function resultTable(r: TrainResult, metric: string): string {
+  const pct = (x: number) => (100 * x).toFixed(2);
+  return [
+    `               dev      test`,
+    `${metric.padEnd(10)} ${pct(r.dev.score).padStart(8)}  ${pct(r.test.score).padStart(8)}`,
+    `accuracy   ${pct(r.dev.accuracy).padStart(8)}  ${pct(r.test.accuracy).padStart(8)}`,
+    `f1         ${pct(r.dev.f1).padStart(8)}  ${pct(r.test.f1).padStart(8)}`,
+    `mcc        ${pct(r.dev.mcc).padStart(8)}  ${pct(r.test.mcc).padStart(8)}`,
+    ``,
+    `params ${fmtCount(r.params)}   FLOPs/token ${fmtCount(r.flopsPerToken)}   latency ${r.latencyMs.toFixed(2)} ms/example`,
+    `steps ${r.steps} (best at ${r.bestStep}${r.stoppedEarly ? ', stopped early' : ''})   ${r.wallSeconds.toFixed(1)} s   ${Math.round(r.tokensPerSecond)} tokens/s   padding ${(100 * r.paddingFraction).toFixed(1)}%`,
+  ].join('\n');
+}
+
+export const trainCommand: CommandModule<object, Args> = {
+  command: 'train [arch]',
+  describe: 'train one architecture stand-alone and score it on dev and test',
+  builder: (y) =>
+    taskOptions(
+      y
+        .positional('arch', { type: 'string', describe: 'genome JSON file, or a baseline name' })
+        .option('baseline', { type: 'string', describe: `a named baseline (${Object.keys(BASELINES).join(', ')})` })
+        .option('steps', { type: 'number', default: DEFAULT_TRAIN.steps, describe: 'optimizer steps at most' })
+        .option('seed', { type: 'number', default: DEFAULT_TRAIN.seed, describe: 'random seed' })
+        .option('batch-size', { type: 'number', default: DEFAULT_TRAIN.batchSize })
+        .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
+        .option('max-len', { type: 'number', default: DEFAULT_TRAIN.maxLen, describe: 'longest sequence in tokens' })
+        .option('vocab-size', { type: 'number', default: 8192, describe: 'tokenizer vocabulary, trained on the task' })
+        .option('eval-every', { type: 'number', default: DEFAULT_TRAIN.evalEvery, describe: 'dev evaluation interval in steps' })
+        .option('patience', { type: 'number', default: DEFAULT_TRAIN.patience, describe: 'evaluations without improvement before stopping (0: never)' })
+        .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
+        .option('quiet', { type: 'boolean', describe: 'no progress output' }),
+    ) as never,
+  handler: async (argv) => {
+    const { name, genome } = resolveArch(argv.arch, argv.baseline);
+    const cfg: Partial<TrainConfig> = {
+      steps: positiveInt('steps', argv.steps),
+      seed: argv.seed,
+      batchSize: positiveInt('batch-size', argv['batch-size']),
+      lr: argv.lr,
+      maxLen: positiveInt('max-len', argv['max-len']),
+      evalEvery: argv['eval-every'],
+      patience: argv.patience,
+      bucket: argv.bucket,
+    };
+    if (!(argv.lr > 0)) throw new OpnasError(`--lr must be positive, got ${argv.lr}`);
+    const log = argv.quiet ? () => {} : note;
+    await initBackend(argv.backend, { log });
+    const data = loadTaskFrom(argv);
+    const task = encodeTask(data, { vocabSize: positiveInt('vocab-size', argv['vocab-size']), maxLen: cfg.maxLen! });
+    log(`task ${data.name}: ${task.train.seqs.length} train / ${task.dev.seqs.length} dev / ${task.test.seqs.length} test, ${task.numClasses} classes, metric ${task.metric}`);
+    const bar = makeBar('train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | dev {dev} | ETA {eta_formatted}', progressEnabled(argv.quiet));
+    bar?.start(cfg.steps!, 0, { loss: '-', tps: '-', dev: '-' });
+    let dev = '-';
+    const result = await trainStandalone(genome, task, cfg, {
+      onStep: (s) => {
+        if (s.devScore !== undefined) dev = (100 * s.devScore).toFixed(2);
+        bar?.update(s.step, { loss: s.loss.toFixed(4), tps: Math.round(s.tokensPerSecond), dev });
+        if (!bar && s.devScore !== undefined) log(`step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  dev ${dev}`);
+      },
+    });
+    bar?.stop();
+    if (argv.json) return print(JSON.stringify({ arch: name, task: data.name, metric: task.metric, config: { ...DEFAULT_TRAIN, ...cfg }, ...result }, null, 2));
+    print(`${name} on ${data.name}`);
+    print(resultTable(result, task.metric));
+  },
+};
