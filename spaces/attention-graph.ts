@@ -1,5 +1,6 @@
 import type { Rng } from '../search/rng.js';
 import { fingerprint, fixedMatrix, hashId } from './hash.js';
+import { drawOp } from './priority.js';
 import { ATTN_BINARY, ATTN_INPUTS, ATTN_OPS, ATTN_UNARY, type AttnShape, type Mat } from './ops.js';
 import type { AttentionGraph, AttnNode, AttnRef, CheckResult, Cost, OpPriority, SearchSpace, Shape } from './types.js';
 import { DEFAULT_SHAPE } from './types.js';
@@ -297,10 +298,7 @@ export function attentionCost(g: AttentionGraph, d: number, heads: number, seqLe
 
 type Pool = { ref: AttnRef; shape: AttnShape }[];
 
-function pickOp(names: string[], rng: Rng, priority?: OpPriority): string {
-  if (!priority) return rng.choice(names);
-  return names[rng.weighted(names.map((n) => priority[n] ?? 1))];
-}
+const pickOp = drawOp;
 
 /** Try to build node `op` from the pool; inputs favour recent nodes so graphs grow deep. */
 function tryNode(op: string, pool: Pool, rng: Rng): AttnNode | undefined {

@@ -1,3 +1,4 @@
+import { drawOp } from './priority.js';
 import type { Rng } from '../search/rng.js';
 import { OpnasError } from './errors.js';
 import {
@@ -394,12 +395,6 @@ export function ffnCost(g: FfnGenome, d: number): Cost {
  * Draw one of `ops`, proportional to `priority` when given (operation-priority evolution).
  * Ops with no finite priority count as untried and are drawn first; negative priorities count as 0.
  */
-export function drawOp(ops: readonly string[], rng: Rng, priority?: OpPriority): string {
-  if (!priority) return rng.choice(ops);
-  const untried = ops.filter((o) => !Number.isFinite(priority[o]));
-  if (untried.length) return rng.choice(untried);
-  return ops[rng.weighted(ops.map((o) => Math.max(0, priority[o])))];
-}
 
 /** A random subtree without L1/L2 (width d) of height at most maxHeight. */
 function lfree(rng: Rng, maxHeight: number, parentOp: string | undefined, priority?: OpPriority): FfnNode {

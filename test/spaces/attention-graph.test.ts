@@ -11,6 +11,7 @@ import {
   sampleAttention,
   STANDARD_ATTENTION,
 } from '../../spaces/attention-graph.js';
+import { ATTN_OPS } from '../../spaces/ops.js';
 
 const AUTOBERT_L2 = 'matmul(softmax(scale(matmul(Q, transpose(neg(logsigmoid(neg(K))))))), add(Q, K))';
 
@@ -98,7 +99,7 @@ describe('attention graph space', () => {
     const rng = new Rng(3);
     let hits = 0;
     for (let i = 0; i < 200; i++) {
-      const m = mutateAttention(STANDARD_ATTENTION, rng, { tanh: 1000 });
+      const m = mutateAttention(STANDARD_ATTENTION, rng, { ...Object.fromEntries([...ATTN_OPS.keys()].map((o) => [o, 1])), tanh: 1000 });
       if (m.nodes.some((n) => n.op === 'tanh')) hits++;
     }
     expect(hits).toBeGreaterThan(60);

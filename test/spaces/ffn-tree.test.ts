@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../search/rng.js';
+import { drawOp } from '../../spaces/priority.js';
 import {
   FFN_BINARY,
   FFN_BINARY_OPS,
@@ -13,7 +14,6 @@ import {
 import {
   checkFfn,
   checkFfnTree,
-  drawOp,
   evalFfnTree,
   ffnCost,
   ffnHeight,
