@@ -11,7 +11,7 @@ import {
 } from '../../spaces/nb201.js';
 
 const KNOWN = 'known: none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3';
-const BEST = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|';
+const ARCH = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|';
 
 describe('nb201 space', () => {
   it('samples 1000 valid cells that pass check unchanged', () => {
@@ -70,7 +70,7 @@ describe('nb201 space', () => {
       expect(nb201Space.check(s).genome).toEqual(g);
       expect(nb201Space.check({ arch: s }).genome).toEqual(g);
     }
-    expect(parseArchString(BEST).edges).toEqual([
+    expect(parseArchString(ARCH).edges).toEqual([
       'nor_conv_3x3', 'nor_conv_3x3', 'nor_conv_3x3', 'skip_connect', 'nor_conv_3x3', 'nor_conv_3x3',
     ]);
   });
@@ -96,7 +96,7 @@ describe('nb201 space', () => {
       'edges: must have 6 ops, got 1',
       `edges[0]: unknown op "x" (${KNOWN})`,
     ]],
-    ['both edges and arch', { edges: Array(6).fill('none'), arch: BEST }, ['give either edges or arch, not both']],
+    ['both edges and arch', { edges: Array(6).fill('none'), arch: ARCH }, ['give either edges or arch, not both']],
     ['arch not a string', { arch: 3 }, ['arch: must be an arch string, got number']],
     ['an arch string with 2 groups', '|none~0|+|none~0|none~1|', [
       'arch: must have 3 node groups separated by \'+\' (|op~0|+|op~0|op~1|+|op~0|op~1|op~2|), got 2 in "|none~0|+|none~0|none~1|"',
@@ -128,11 +128,11 @@ describe('nb201 space', () => {
 
   it('parseArchString throws listing the problems', () => {
     expect(() => parseArchString('|bad~0|+|none~0|none~1|+|none~0|none~1|none~2|')).toThrow(/unknown op "bad"/);
-    expect(checkArchString(BEST).errors).toEqual([]);
+    expect(checkArchString(ARCH).errors).toEqual([]);
   });
 
   it('ids are stable, hex, and differ between isomorphic cells', () => {
-    const g = parseArchString(BEST);
+    const g = parseArchString(ARCH);
     expect(nb201Space.id(g)).toBe(nb201Space.id({ edges: [...g.edges] }));
     expect(nb201Space.id(g)).toMatch(/^[0-9a-f]{16}$/);
     // pinned: ids must not change across versions (run files store them)

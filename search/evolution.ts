@@ -1,0 +1,102 @@
+import { Rng, type RngState } from './rng.js';
+import type { OpPriority, SearchSpace } from '../spaces/types.js';
+import type { Candidate, Strategy, Trial } from './types.js';
+
+/**
+ * Aging evolution (Real et al. 2019, "Regularized Evolution for Image Classifier Architecture
+ * Search"): a population of P, filled by random samples; then each child mutates the best of S
+ * members drawn at random (tournament), and the oldest member leaves when a child joins.
+ * Operation-priority evolution (search/op-evolution.ts) is this loop plus priorities that steer
+ * which op a mutation draws.
+ */
+
+export interface EvolutionOptions {
+  /** Population size P. */
+  population: number;
+  /** Tournament size S. */
+  tournament: number;
+}
+
+/** Real et al. use P = 100, S = 25 for 20k-model searches; these suit budgets of tens to hundreds. */
+export const DEFAULT_EVOLUTION: EvolutionOptions = { population: 20, tournament: 5 };
+
+interface Member<G> {
+  genome: G;
+  id: string;
+  fitness: number;
+}
+
+export interface EvolutionState<G> {
+  rng: RngState;
+  population: Member<G>[];
+  /** Random samples asked but not yet told (they fill the initial population). */
+  samplesInFlight: number;
+}
+
+export class Evolution<G> implements Strategy<EvolutionState<G>> {
+  protected rng: Rng;
+  protected population: Member<G>[] = [];
+  private samplesInFlight = 0;
+
+  constructor(
+    readonly name: string,
+    protected readonly space: SearchSpace<G>,
+    seed: number,
+    protected readonly opts: EvolutionOptions = DEFAULT_EVOLUTION,
+  ) {
+    if (!(opts.population >= 2)) throw new RangeError(`population must be >= 2, got ${opts.population}`);
+    if (!(opts.tournament >= 1 && opts.tournament <= opts.population))
+      throw new RangeError(`tournament must be in 1..population (${opts.population}), got ${opts.tournament}`);
+    this.rng = new Rng(seed);
+  }
+
+  /** Hook for operation priority; plain regularized evolution mutates uniformly. */
+  protected priority(): OpPriority | undefined {
+    return undefined;
+  }
+
+  ask(n: number): Candidate<G>[] {
+    const out: Candidate<G>[] = [];
+    for (let i = 0; i < n; i++) {
+      if (this.population.length + this.samplesInFlight < this.opts.population) {
+        this.samplesInFlight++;
+        const genome = this.space.sample(this.rng);
+        out.push({ genome, id: this.space.id(genome), origin: 'sample' });
+        continue;
+      }
+      const parent = this.tournamentWinner();
+      const genome = this.space.mutate(parent.genome, this.rng, { priority: this.priority() });
+      out.push({ genome, id: this.space.id(genome), parent: parent.id, origin: 'mutate' });
+    }
+    return out;
+  }
+
+  private tournamentWinner(): Member<G> {
+    if (this.population.length === 0) throw new Error('evolution: empty population (every sample failed?)');
+    let best: Member<G> | undefined;
+    for (let i = 0; i < this.opts.tournament; i++) {
+      const m = this.population[this.rng.int(this.population.length)];
+      if (!best || m.fitness > best.fitness) best = m;
+    }
+    return best!;
+  }
+
+  tell(trials: Trial[]): void {
+    for (const t of trials) {
+      if (t.origin === 'sample') this.samplesInFlight = Math.max(0, this.samplesInFlight - 1);
+      if (t.fitness === undefined || !Number.isFinite(t.fitness)) continue;
+      this.population.push({ genome: t.genome as G, id: t.id, fitness: t.fitness });
+      if (this.population.length > this.opts.population) this.population.shift(); // the oldest leaves
+    }
+  }
+
+  state(): EvolutionState<G> {
+    return { rng: this.rng.state(), population: structuredClone(this.population), samplesInFlight: this.samplesInFlight };
+  }
+
+  restore(s: EvolutionState<G>): void {
+    this.rng = Rng.fromState(s.rng);
+    this.population = structuredClone(s.population);
+    this.samplesInFlight = s.samplesInFlight;
+  }
+}
