@@ -14,7 +14,8 @@ export interface TaskArgs {
   'label-column'?: string;
   'label-map'?: string;
   encoding?: 'utf8' | 'latin1';
-  'no-header'?: boolean;
+  /** False with --no-header (yargs turns `--no-X` into `X: false`). */
+  header?: boolean;
 }
 
 export function taskOptions<T>(y: Argv<T>) {
@@ -29,7 +30,7 @@ export function taskOptions<T>(y: Argv<T>) {
     .option('label-column', { type: 'string', default: 'label', describe: 'column with the label', group: 'Task:' })
     .option('label-map', { type: 'string', describe: 'labels to class ids, e.g. "neg=0,pos=1"', group: 'Task:' })
     .option('encoding', { choices: ['utf8', 'latin1'] as const, default: 'utf8' as const, describe: 'text encoding of your files', group: 'Task:' })
-    .option('no-header', { type: 'boolean', describe: 'files have no header row (columns are then 0-based indexes)', group: 'Task:' });
+    .option('header', { type: 'boolean', default: true, describe: 'files have a header row (--no-header: they do not; columns are then 0-based indexes)', group: 'Task:' });
 }
 
 function column(v: string | undefined): string | number | undefined {
@@ -56,7 +57,7 @@ export function taskSpecFrom(a: TaskArgs): string | TaskSpec {
     dev: a.dev,
     test: a.test,
     format: a.format,
-    header: !a['no-header'],
+    header: a.header ?? true,
     textColumn: column(a['text-column'])!,
     textPairColumn: column(a['pair-column']),
     labelColumn: column(a['label-column'])!,

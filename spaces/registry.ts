@@ -3,6 +3,7 @@ import { attentionSpace, isObj } from './attention-graph.js';
 import { backboneSpace } from './backbone.js';
 import { OpnasError, ValidationError } from './errors.js';
 import { ffnSpace } from './ffn-tree.js';
+import { nb201Space } from './nb201.js';
 import type { SearchSpace } from './types.js';
 
 /** Every space opnas can search, by the name the CLI and run files use. */
@@ -11,6 +12,7 @@ export const SPACES: Record<string, () => SearchSpace<any>> = {
   backbone: () => backboneSpace(),
   attention: () => attentionSpace,
   ffn: () => ffnSpace,
+  nb201: () => nb201Space,
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

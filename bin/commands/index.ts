@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { benchStrategiesCommand } from './bench-strategies.js';
 import { checkCommand } from './check.js';
 import { sampleCommand } from './sample.js';
 import { spacesCommand } from './spaces.js';
@@ -6,4 +7,4 @@ import { trainCommand } from './train.js';
 
 /** Every command, in the order `opnas --help` lists them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [spacesCommand, sampleCommand, checkCommand, trainCommand];
+export const COMMANDS: CommandModule<any, any>[] = [spacesCommand, sampleCommand, checkCommand, trainCommand, benchStrategiesCommand];

@@ -32,7 +32,7 @@ export function resolveArch(arch: string | undefined, baseline: string | undefin
   if (arch && baseline) throw new OpnasError('give either an architecture file or --baseline, not both');
   const name = baseline ?? arch;
   if (!name) throw new OpnasError(`name an architecture: a genome file or --baseline (${Object.keys(BASELINES).join(', ')})`);
-  if (BASELINES[name] && !existsSync(name)) return { name, genome: structuredClone(BASELINES[name]) };
+  if (Object.hasOwn(BASELINES, name) && !existsSync(name)) return { name, genome: structuredClone(BASELINES[name]) };
   if (baseline) throw new OpnasError(`unknown baseline '${baseline}' (known: ${Object.keys(BASELINES).join(', ')})`);
   const { space, genome } = readGenomeFile(name);
   if (space !== 'backbone') throw new OpnasError(`${name}: a ${space} genome is a part of a model; train needs a backbone genome (opnas sample --space backbone shows one)`);

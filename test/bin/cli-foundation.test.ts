@@ -87,6 +87,6 @@ describe('opnas CLI: help, spaces, sample, check', () => {
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(/no such file/);
     const d = opnas(['sample', '--space', 'nope']);
-    expect(d.stderr).toMatch(/unknown space 'nope' \(known: backbone, attention, ffn\)/);
+    expect(d.stderr).toMatch(/unknown space 'nope' \(known: backbone, attention, ffn, nb201\)/);
   });
 });

@@ -1,0 +1,66 @@
+import { Rng } from '../search/rng.js';
+import type { BackboneGenome } from '../spaces/types.js';
+import type { Candidate } from '../search/types.js';
+import { initBackend, type BackendChoice } from './backend.js';
+import { Model } from './compile.js';
+import { loadTask, type TaskSpec } from './tasks/named.js';
+import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
+import { encodeTask, measureLatency, trainStandalone, type EncodedTask, type TrainConfig } from './train.js';
+import type { EvalContext, EvalResult, Evaluator } from './types.js';
+
+/**
+ * Scores a candidate by training it from scratch for a short step budget and reading the dev
+ * metric: the ground truth the cheaper evaluators are checked against. Everything it needs is plain
+ * JSON (StandaloneConfig), so worker processes build the same evaluator from the same config.
+ */
+export interface StandaloneConfig {
+  task: string | TaskSpec;
+  /** Seed of the task's dev split, where one is drawn. */
+  taskSeed: number;
+  /** The run's tokenizer: trained once, saved with the run, shared by every worker. */
+  tokenizer: TokenizerJSON;
+  train: Partial<TrainConfig>;
+  backend?: BackendChoice;
+}
+
+export const STANDALONE_SCORES = ['dev', 'test', 'latency', 'params', 'flops'];
+
+export class StandaloneEvaluator implements Evaluator<BackboneGenome> {
+  readonly name = 'standalone';
+  readonly scoreNames = STANDALONE_SCORES;
+
+  private constructor(
+    readonly task: EncodedTask,
+    private readonly cfg: StandaloneConfig,
+  ) {}
+
+  static async create(cfg: StandaloneConfig, log?: (m: string) => void): Promise<StandaloneEvaluator> {
+    await initBackend(cfg.backend, { log });
+    const data = loadTask(cfg.task, { seed: cfg.taskSeed });
+    const task = encodeTask(data, { vocabSize: cfg.tokenizer.vocab.length, maxLen: cfg.train.maxLen ?? 64, tokenizer: Tokenizer.fromJSON(cfg.tokenizer) });
+    return new StandaloneEvaluator(task, cfg);
+  }
+
+  async score(c: Candidate<BackboneGenome>, ctx: EvalContext): Promise<EvalResult> {
+    const r = await trainStandalone(c.genome, this.task, { ...this.cfg.train, seed: ctx.seed }, { signal: ctx.signal });
+    return { scores: { dev: r.dev.score, test: r.test.score, latency: r.latencyMs }, seconds: r.wallSeconds };
+  }
+
+  /** Forward latency of one example, from freshly initialised weights: no training needed. */
+  async latency(c: Candidate<BackboneGenome>): Promise<number> {
+    const maxLen = this.cfg.train.maxLen ?? 64;
+    const model = new Model(c.genome, { vocabSize: this.task.tokenizer.vocabSize, maxLen, numClasses: this.task.numClasses }, new Rng(0));
+    try {
+      return measureLatency(model, maxLen);
+    } finally {
+      model.dispose();
+    }
+  }
+}
+
+/** Train the run's tokenizer once, in the parent, so every worker encodes the same way. */
+export function trainTokenizer(task: string | TaskSpec, taskSeed: number, vocabSize: number): TokenizerJSON {
+  const data = loadTask(task, { seed: taskSeed });
+  const texts = data.train.pairs ? [...data.train.texts, ...data.train.pairs] : data.train.texts;
+  return Tokenizer.train(texts, vocabSize).toJSON();
+}

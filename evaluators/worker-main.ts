@@ -1,0 +1,36 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Candidate } from '../search/types.js';
+import type { BackboneGenome } from '../spaces/types.js';
+import { StandaloneEvaluator, type StandaloneConfig } from './standalone.js';
+
+/**
+ * A worker process: builds one evaluator from the parent's JSON config, then scores candidates
+ * one at a time. TF.js's wasm backend runs one thread per process under Node, so a search uses the
+ * machine's cores through several of these.
+ */
+type Request =
+  | { type: 'init'; config: StandaloneConfig }
+  | { type: 'score'; job: number; candidate: Candidate<BackboneGenome>; seed: number }
+  | { type: 'latency'; job: number; candidate: Candidate<BackboneGenome> };
+
+let evaluator: StandaloneEvaluator | undefined;
+
+const send = (m: object) => process.send!(m);
+
+process.on('message', async (m: Request) => {
+  try {
+    if (m.type === 'init') {
+      evaluator = await StandaloneEvaluator.create(m.config);
+      send({ type: 'ready' });
+    } else if (m.type === 'score') {
+      const r = await evaluator!.score(m.candidate, { seed: m.seed });
+      send({ type: 'result', job: m.job, result: r, tensors: tf.memory().numTensors });
+    } else if (m.type === 'latency') {
+      send({ type: 'result', job: m.job, result: await evaluator!.latency(m.candidate) });
+    }
+  } catch (e) {
+    send({ type: 'error', job: 'job' in m ? m.job : -1, message: (e as Error)?.message ?? String(e) });
+  }
+});
+
+process.on('disconnect', () => process.exit(0));

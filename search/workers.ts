@@ -1,0 +1,139 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StandaloneConfig } from '../evaluators/standalone.js';
+import { STANDALONE_SCORES } from '../evaluators/standalone.js';
+import { packageRoot } from '../evaluators/tasks/named.js';
+import type { EvalContext, EvalResult, Evaluator } from '../evaluators/types.js';
+import type { BackboneGenome } from '../spaces/types.js';
+import type { Candidate } from './types.js';
+
+/**
+ * Evaluates candidates in N worker processes (one wasm thread each). Jobs go to whichever worker is
+ * free; results come back by job number, so the loop records them in ask order whatever finishes
+ * first. A worker that dies (crash, out of memory) fails its candidate with the reason and is
+ * replaced; the run goes on.
+ */
+
+interface Job {
+  id: number;
+  msg: object;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  child: ChildProcess;
+  ready: Promise<void>;
+  job?: Job;
+}
+
+function workerScript(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return join(here, '../../evaluators/worker-main.js');
+  // running from source (tests): use the build, which `npm test` makes first
+  const built = join(packageRoot(), 'dist/evaluators/worker-main.js');
+  if (!existsSync(built)) throw new Error(`worker script ${built} is missing: run npm run build`);
+  return built;
+}
+
+export class WorkerPool implements Evaluator<BackboneGenome> {
+  readonly name = 'standalone';
+  readonly scoreNames = STANDALONE_SCORES;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextJob = 0;
+  private closed = false;
+  /** Live tensors each worker reported after its last job (a leak shows up here). */
+  readonly tensorCounts: number[] = [];
+
+  constructor(
+    readonly size: number,
+    private readonly config: StandaloneConfig,
+    private readonly execArgv: string[] = ['--max-old-space-size=4096'],
+  ) {
+    if (!(Number.isInteger(size) && size >= 1)) throw new RangeError(`workers must be a positive integer, got ${size}`);
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
+  }
+
+  private spawn(i: number): Slot {
+    const child = fork(workerScript(), [], { execArgv: this.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    let markReady!: () => void;
+    let failReady!: (e: Error) => void;
+    const ready = new Promise<void>((res, rej) => ((markReady = res), (failReady = rej)));
+    ready.catch(() => {});
+    const slot: Slot = { child, ready };
+    child.on('message', (m: { type: string; job?: number; result?: unknown; message?: string; tensors?: number }) => {
+      if (m.type === 'ready') return markReady();
+      if (m.type === 'error' && m.job === -1) return failReady(new Error(m.message));
+      const job = slot.job;
+      if (!job || job.id !== m.job) return;
+      slot.job = undefined;
+      if (m.tensors !== undefined) this.tensorCounts[i] = m.tensors;
+      if (m.type === 'result') job.resolve(m.result);
+      else job.reject(new Error(m.message));
+      this.pump();
+    });
+    child.on('exit', (code, signal) => {
+      const why = `worker process exited (${signal ? `signal ${signal}` : `code ${code}`})`;
+      failReady(new Error(why));
+      const job = slot.job;
+      slot.job = undefined;
+      if (this.closed) return;
+      this.slots[i] = this.spawn(i);
+      job?.reject(new Error(job ? `${why} while evaluating` : why));
+      this.pump();
+    });
+    child.send({ type: 'init', config: this.config });
+    return slot;
+  }
+
+  private run<T>(msg: object, signal?: AbortSignal): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    return new Promise<T>((resolve, reject) => {
+      const job: Job = { id: this.nextJob++, msg, resolve: resolve as (v: unknown) => void, reject };
+      signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.job || !this.queue.length) continue;
+      const job = this.queue.shift()!;
+      slot.job = job;
+      slot.ready.then(
+        () => slot.child.send({ ...job.msg, job: job.id }),
+        (e: Error) => {
+          if (slot.job === job) slot.job = undefined;
+          job.reject(new Error(`worker failed to start: ${e.message}`));
+        },
+      );
+    }
+  }
+
+  score(c: Candidate<BackboneGenome>, ctx: EvalContext): Promise<EvalResult> {
+    return this.run<EvalResult>({ type: 'score', candidate: c, seed: ctx.seed }, ctx.signal);
+  }
+
+  latency(c: Candidate<BackboneGenome>): Promise<number> {
+    return this.run<number>({ type: 'latency', candidate: c });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const j of this.queue.splice(0)) j.reject(new Error('worker pool closed'));
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((res) => {
+            if (s.child.exitCode !== null || s.child.signalCode !== null) return res();
+            s.child.once('exit', () => res());
+            s.child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
