@@ -1,0 +1,304 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Low } from 'lowdb';
+import { DataFile } from 'lowdb/node';
+import type { Trial, TrialStatus } from '../search/types.js';
+import { OpnasError, ValidationError } from '../spaces/errors.js';
+import { acquireLock, lockHolder, releaseLock } from './lock.js';
+import { primaryScore, rankTrials, type RunListing, runObjectives } from './report.js';
+import { RUN_FORMAT, RUN_STATUSES, RUN_VERSION, type RunFile, type RunInit, type RunStatus, TRIAL_STATUSES } from './types.js';
+
+export const RUN_FILE = 'run.json';
+export const LOCK_FILE = 'run.lock';
+
+/** A missing run lists the others when there are at most this many. */
+const LIST_AT_MOST = 8;
+
+/** The folder runs live in: the option, else $OPNAS_RUNS_DIR, else ./opnas-runs. */
+export function runsDir(opt?: string): string {
+  return resolve(opt || process.env.OPNAS_RUNS_DIR || './opnas-runs');
+}
+
+/** A run name is a folder name: letters, digits, '-', '_', '.'; no slashes, not hidden. */
+export function validateRunName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) {
+    throw new OpnasError(
+      `invalid run name '${name}': use up to 100 letters, digits, '-', '_' and '.', starting with a letter or digit (no slashes)`,
+    );
+  }
+  return name;
+}
+
+/** `run-20261127-213501`, in local time. */
+export function defaultRunName(date = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `run-${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+}
+
+/**
+ * One run folder: `run.json` plus, beside it, whatever checkpoints the search writes. A writable
+ * store holds `run.lock` so two processes never write the same run; every save is atomic (lowdb's
+ * DataFile writes a temp file and renames it), so a run killed at any instant leaves a whole file.
+ */
+export class RunStore<G = unknown> {
+  private closed = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    /** The runs folder. */
+    readonly dir: string,
+    readonly name: string,
+    readonly readonly: boolean,
+    private readonly db: Low<RunFile<G>>,
+  ) {}
+
+  /** The run's own folder: checkpoints go here. */
+  get folder(): string {
+    return join(this.dir, this.name);
+  }
+
+  get file(): string {
+    return join(this.folder, RUN_FILE);
+  }
+
+  get data(): RunFile<G> {
+    return this.db.data;
+  }
+
+  static async create<G>(dir: string, name: string, init: RunInit<G>): Promise<RunStore<G>> {
+    validateRunName(name);
+    const root = resolve(dir);
+    ensureFolder(root, 'runs folder');
+    const folder = join(root, name);
+    const exists = () =>
+      new OpnasError(`run '${name}' already exists in ${root} (use opnas resume ${name}, or pick another --name)`);
+    // a folder without run.json is what a create killed before its first save leaves: reuse it
+    ensureFolder(folder, 'run folder');
+    if (existsSync(join(folder, RUN_FILE))) throw exists();
+    const lock = join(folder, LOCK_FILE);
+    acquireLock(lock, `run '${name}'`);
+    try {
+      if (existsSync(join(folder, RUN_FILE))) throw exists();
+      const now = new Date().toISOString();
+      const data: RunFile<G> = {
+        format: RUN_FORMAT,
+        version: RUN_VERSION,
+        name,
+        created: now,
+        updated: now,
+        ...init,
+        status: init.status ?? 'running',
+        nextBatch: init.nextBatch ?? 0,
+        trials: init.trials ?? [],
+      };
+      const store = new RunStore<G>(root, name, false, new Low(runFile<G>(join(folder, RUN_FILE)), data));
+      await store.save();
+      return store;
+    } catch (e) {
+      releaseLock(lock);
+      throw e;
+    }
+  }
+
+  /** Open an existing run; read-only opens (show, export, runs) take no lock and cannot save. */
+  static async open<G>(dir: string, name: string, opts: { readonly?: boolean } = {}): Promise<RunStore<G>> {
+    validateRunName(name);
+    const root = resolve(dir);
+    const folder = join(root, name);
+    const file = join(folder, RUN_FILE);
+    if (!existsSync(file)) throw missingRun(root, name);
+    const lock = join(folder, LOCK_FILE);
+    if (!opts.readonly) acquireLock(lock, `run '${name}'`);
+    try {
+      const data = readRunFile<G>(file);
+      // a renamed folder renames the run
+      data.name = name;
+      return new RunStore<G>(root, name, !!opts.readonly, new Low(runFile<G>(file), data));
+    } catch (e) {
+      if (!opts.readonly) releaseLock(lock);
+      throw e;
+    }
+  }
+
+  /** Write run.json atomically, stamping `updated`. Overlapping saves coalesce into the latest data. */
+  async save(): Promise<void> {
+    if (this.readonly) throw new Error(`run '${this.name}' was opened read-only`);
+    if (this.closed) throw new Error(`run '${this.name}' is closed`);
+    this.data.updated = new Date().toISOString();
+    const write = this.db.write();
+    this.writing = write.catch(() => undefined);
+    try {
+      await write;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new OpnasError(`cannot save ${this.file} (${err.code ?? err.message})`);
+    }
+  }
+
+  /** Record a trial (its index must be the next position) and save. */
+  async appendTrial(t: Trial<G>): Promise<void> {
+    if (t.index !== this.data.trials.length) {
+      throw new Error(`appendTrial: trial index ${t.index}, expected ${this.data.trials.length}`);
+    }
+    this.data.trials.push(t);
+    await this.save();
+  }
+
+  /** Wait for the last save, then release the lock. Closing twice is harmless. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writing;
+    if (!this.readonly) releaseLock(join(this.folder, LOCK_FILE));
+  }
+}
+
+/** lowdb's JSON file (atomic writes through steno) with the run layout below. */
+function runFile<G>(file: string): DataFile<RunFile<G>> {
+  return new DataFile<RunFile<G>>(file, { parse: JSON.parse, stringify: stringifyRun });
+}
+
+/**
+ * Indented at the top, one trial a line: a third the size of fully indented JSON and as quick to
+ * write, which matters because a run of thousands of trials is rewritten whole on every save.
+ */
+export function stringifyRun(run: RunFile<unknown>): string {
+  const { trials, ...rest } = run;
+  const head = JSON.stringify(rest, null, 2);
+  const body = trials.length ? `[\n${trials.map((t) => '    ' + JSON.stringify(t)).join(',\n')}\n  ]` : '[]';
+  return `${head.slice(0, -2)},\n  "trials": ${body}\n}\n`;
+}
+
+function ensureFolder(path: string, what: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new OpnasError(`${path} is a file, not a ${what}`);
+    throw new OpnasError(`cannot create ${what} ${path} (${code ?? (e as Error).message})`);
+  }
+  if (!statSync(path).isDirectory()) throw new OpnasError(`${path} is a file, not a ${what}`);
+}
+
+function runNames(root: string): string[] {
+  try {
+    return readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join(root, d.name, RUN_FILE)))
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function missingRun(root: string, name: string): OpnasError {
+  if (!existsSync(root)) return new OpnasError(`no run '${name}': ${root} does not exist`);
+  const names = runNames(root);
+  const others =
+    names.length === 0
+      ? 'no runs there yet'
+      : names.length <= LIST_AT_MOST
+        ? `runs there: ${names.join(', ')}`
+        : `${names.length} runs there; opnas runs lists them`;
+  return new OpnasError(`no run '${name}' in ${root} (${others})`);
+}
+
+/** Read and check run.json; a broken file throws an error saying what is wrong and is never touched. */
+export function readRunFile<G = unknown>(file: string): RunFile<G> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new OpnasError(`cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const r = parseRun<G>(text);
+  if (r.json === false) throw new OpnasError(`${file} is not valid JSON (${r.problems[0]}): the file is left as it is`);
+  if (r.problems.length) throw new ValidationError(`${file} is not a valid opnas run (the file is left as it is)`, r.problems);
+  return r.data!;
+}
+
+function parseRun<G>(text: string): { json: boolean; problems: string[]; data?: RunFile<G> } {
+  let x: unknown;
+  try {
+    x = JSON.parse(text);
+  } catch (e) {
+    return { json: false, problems: [text.trim() === '' ? 'the file is empty' : (e as Error).message] };
+  }
+  const problems = checkRunFile(x);
+  return problems.length ? { json: true, problems } : { json: true, problems, data: x as RunFile<G> };
+}
+
+// local rather than spaces/attention-graph's: that module loads tfjs, and `opnas runs` should not
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Every problem with the shape of a parsed run.json (the trials: the first few bad ones). */
+export function checkRunFile(x: unknown): string[] {
+  if (!isObj(x)) return [`the file holds ${Array.isArray(x) ? 'a list' : JSON.stringify(x)}, not a run object`];
+  if (x.format !== RUN_FORMAT) return [`format is ${JSON.stringify(x.format)}, expected "${RUN_FORMAT}": not an opnas run file`];
+  if (typeof x.version === 'number' && x.version > RUN_VERSION) {
+    return [`version ${x.version} was written by a newer opnas; this one reads version ${RUN_VERSION}`];
+  }
+  const p: string[] = [];
+  if (x.version !== RUN_VERSION) p.push(`version is ${JSON.stringify(x.version)}, expected ${RUN_VERSION}`);
+  if (typeof x.name !== 'string') p.push('name is missing or not a string');
+  for (const k of ['created', 'updated']) if (typeof x[k] !== 'string') p.push(`${k} is missing or not a time string`);
+  if (!RUN_STATUSES.includes(x.status as RunStatus)) p.push(`status is ${JSON.stringify(x.status)}, expected one of ${RUN_STATUSES.join(', ')}`);
+  if (typeof x.seed !== 'number') p.push('seed is missing or not a number');
+  if (!isObj(x.config)) p.push('config is missing or not an object');
+  if (!Number.isInteger(x.nextBatch) || (x.nextBatch as number) < 0) p.push('nextBatch is missing or not a count');
+  if (x.pending !== undefined && !(isObj(x.pending) && typeof x.pending.batch === 'number' && Array.isArray(x.pending.candidates))) {
+    p.push('pending is not { batch, candidates: [...] }');
+  }
+  if (!Array.isArray(x.trials)) {
+    p.push('trials is missing or not a list');
+    return p;
+  }
+  const bad: string[] = [];
+  x.trials.forEach((t, i) => {
+    const why = checkTrial(t, i);
+    if (why) bad.push(`trials[${i}]: ${why}`);
+  });
+  p.push(...bad.slice(0, 5));
+  if (bad.length > 5) p.push(`${bad.length - 5} more trials have problems`);
+  return p;
+}
+
+function checkTrial(t: unknown, i: number): string | undefined {
+  if (!isObj(t)) return 'not an object';
+  if (t.index !== i) return `index is ${JSON.stringify(t.index)}, expected ${i}`;
+  if (typeof t.id !== 'string') return 'id is missing or not a string';
+  if (!TRIAL_STATUSES.includes(t.status as TrialStatus)) return `status is ${JSON.stringify(t.status)}`;
+  if (!isObj(t.scores)) return 'scores is missing or not an object';
+  if (!isObj(t.cost)) return 'cost is missing or not an object';
+  return undefined;
+}
+
+/** Every run in a runs folder, by name; a broken run is listed with its problem rather than thrown. */
+export function listRuns(dir: string, now = new Date()): RunListing[] {
+  const root = resolve(dir);
+  return runNames(root).map((name): RunListing => {
+    let text: string;
+    try {
+      text = readFileSync(join(root, name, RUN_FILE), 'utf8');
+    } catch (e) {
+      return { name, corrupt: `cannot read run.json (${(e as NodeJS.ErrnoException).code})` };
+    }
+    const r = parseRun(text);
+    if (!r.data) return { name, corrupt: r.json ? r.problems.join('; ') : `run.json is not valid JSON (${r.problems[0]})` };
+    const run = r.data;
+    const holder = lockHolder(join(root, name, LOCK_FILE));
+    const best = rankTrials(run.trials)[0];
+    const objective = runObjectives(run)[0];
+    return {
+      name,
+      // a run saved as running whose process is gone was killed: it is resumable
+      status: run.status === 'running' && !holder ? 'interrupted' : run.status,
+      trials: run.trials.filter((t) => t.status === 'ok').length,
+      ...(best ? { best: primaryScore(run, best) } : {}),
+      ...(objective ? { objective } : {}),
+      updated: run.updated,
+      age: Math.max(0, (now.getTime() - Date.parse(run.updated)) / 1000),
+      ...(holder ? { inUseBy: holder.pid } : {}),
+    };
+  });
+}

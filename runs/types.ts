@@ -1,0 +1,45 @@
+import type { Candidate, Trial, TrialStatus } from '../search/types.js';
+
+/** running: a process holds it. interrupted: stopped early (signal, crash); resumable. */
+export type RunStatus = 'running' | 'interrupted' | 'finished' | 'failed';
+
+export const RUN_STATUSES: readonly RunStatus[] = ['running', 'interrupted', 'finished', 'failed'];
+/** Every trial status, in the order reports count them. */
+export const TRIAL_STATUSES: readonly TrialStatus[] = ['ok', 'invalid', 'over-budget', 'failed'];
+
+export const RUN_FORMAT = 'opnas-run';
+export const RUN_VERSION = 1;
+
+/** `run.json`: everything a resume needs to continue exactly where the run stopped. */
+export interface RunFile<G = unknown> {
+  format: typeof RUN_FORMAT;
+  version: typeof RUN_VERSION;
+  name: string;
+  /** ISO times. */
+  created: string;
+  updated: string;
+  status: RunStatus;
+  /** Why the run was interrupted or failed. */
+  statusReason?: string;
+  seed: number;
+  /**
+   * The resolved search config (space, strategy, evaluator, objectives: string[], budget, batch,
+   * workers, limits, task, train steps, ...): a resume reads it instead of the command line.
+   */
+  config: Record<string, unknown>;
+  strategyState: unknown;
+  rngState: unknown;
+  /** A batch asked of the strategy but not yet told: a resume evaluates these before asking again. */
+  pending?: { batch: number; candidates: Candidate<G>[] };
+  nextBatch: number;
+  trials: Trial<G>[];
+  /** Anything else a resume needs (tokenizer vocab, ...). */
+  extra?: Record<string, unknown>;
+}
+
+/** What a new run starts from; the store fills in the bookkeeping fields. */
+export type RunInit<G = unknown> = Omit<
+  RunFile<G>,
+  'format' | 'version' | 'name' | 'created' | 'updated' | 'status' | 'nextBatch' | 'trials'
+> &
+  Partial<Pick<RunFile<G>, 'status' | 'nextBatch' | 'trials'>>;
