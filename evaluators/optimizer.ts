@@ -27,8 +27,8 @@ export class AdamW {
     private readonly cfg: AdamWConfig = DEFAULT_ADAMW,
   ) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, zeroVariable(p));
+      this.v.set(name, zeroVariable(p));
     }
   }
 
@@ -68,9 +68,20 @@ export class AdamW {
   }
 }
 
-/** Weight matrices decay; biases, LayerNorm gains/shifts and conv kernel logits do not. */
-function decays(name: string): boolean {
-  return name.endsWith('.w') || name.startsWith('emb.');
+/** A non-trainable variable of zeros shaped like `p` (the initial tensor is freed: the variable holds its own reference). */
+function zeroVariable(p: tf.Tensor): tf.Variable {
+  const z = tf.zerosLike(p);
+  const v = tf.variable(z, false);
+  z.dispose();
+  return v;
+}
+
+/**
+ * Weight matrices and the token/position embedding tables decay; biases, LayerNorm gains/shifts
+ * (the embedding LayerNorm `emb.ln.*` included) and conv kernel logits do not.
+ */
+export function decays(name: string): boolean {
+  return name.endsWith('.w') || (name.startsWith('emb.') && !name.startsWith('emb.ln.'));
 }
 
 /** Linear warm-up to the peak, then linear decay to zero (BERT's schedule). */

@@ -3,7 +3,7 @@ import type { BackboneGenome } from '../spaces/types.js';
 import type { Candidate } from '../search/types.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { Model } from './compile.js';
-import { loadTask, type TaskSpec } from './tasks/named.js';
+import { loadTask, type TaskData, type TaskSpec } from './tasks/named.js';
 import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
 import { encodeTask, measureLatency, trainStandalone, type EncodedTask, type TrainConfig } from './train.js';
 import type { EvalContext, EvalResult, Evaluator } from './types.js';
@@ -41,8 +41,8 @@ export class StandaloneEvaluator implements Evaluator<BackboneGenome> {
     return new StandaloneEvaluator(task, cfg);
   }
 
-  async score(c: Candidate<BackboneGenome>, ctx: EvalContext): Promise<EvalResult> {
-    const r = await trainStandalone(c.genome, this.task, { ...this.cfg.train, seed: ctx.seed }, { signal: ctx.signal });
+  async score(c: Candidate<BackboneGenome>, ctx: EvalContext, onStep?: (step: number, steps: number) => void): Promise<EvalResult> {
+    const r = await trainStandalone(c.genome, this.task, { ...this.cfg.train, seed: ctx.seed }, { signal: ctx.signal, onStep: onStep && ((s) => onStep(s.step, s.steps)) });
     return { scores: { dev: r.dev.score, test: r.test.score, latency: r.latencyMs }, seconds: r.wallSeconds };
   }
 
@@ -59,8 +59,7 @@ export class StandaloneEvaluator implements Evaluator<BackboneGenome> {
 }
 
 /** Train the run's tokenizer once, in the parent, so every worker encodes the same way. */
-export function trainTokenizer(task: string | TaskSpec, taskSeed: number, vocabSize: number): TokenizerJSON {
-  const data = loadTask(task, { seed: taskSeed });
+export function trainTokenizer(data: TaskData, vocabSize: number): TokenizerJSON {
   const texts = data.train.pairs ? [...data.train.texts, ...data.train.pairs] : data.train.texts;
   return Tokenizer.train(texts, vocabSize).toJSON();
 }

@@ -23,7 +23,7 @@ process.on('message', async (m: Request) => {
       evaluator = await StandaloneEvaluator.create(m.config);
       send({ type: 'ready' });
     } else if (m.type === 'score') {
-      const r = await evaluator!.score(m.candidate, { seed: m.seed });
+      const r = await evaluator!.score(m.candidate, { seed: m.seed }, (step, steps) => send({ type: 'progress', job: m.job, step, steps }));
       send({ type: 'result', job: m.job, result: r, tensors: tf.memory().numTensors });
     } else if (m.type === 'latency') {
       send({ type: 'result', job: m.job, result: await evaluator!.latency(m.candidate) });

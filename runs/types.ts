@@ -27,10 +27,10 @@ export interface RunFile<G = unknown> {
    * workers, limits, task, train steps, ...): a resume reads it instead of the command line.
    */
   config: Record<string, unknown>;
+  /** The strategy's full state (population, op statistics, its generator's state). */
   strategyState: unknown;
-  rngState: unknown;
   /** A batch asked of the strategy but not yet told: a resume evaluates these before asking again. */
-  pending?: { batch: number; candidates: Candidate<G>[] };
+  pending?: { batch: number; base: number; candidates: Candidate<G>[] };
   nextBatch: number;
   trials: Trial<G>[];
   /** Anything else a resume needs (tokenizer vocab, ...). */

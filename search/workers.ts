@@ -47,6 +47,8 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
   private closed = false;
   /** Live tensors each worker reported after its last job (a leak shows up here). */
   readonly tensorCounts: number[] = [];
+  /** Training progress of the candidate a worker is on: (worker, candidate id, step, steps). */
+  onProgress?: (worker: number, id: string, step: number, steps: number) => void;
 
   constructor(
     readonly size: number,
@@ -66,6 +68,12 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
     const slot: Slot = { child, ready };
     child.on('message', (m: { type: string; job?: number; result?: unknown; message?: string; tensors?: number }) => {
       if (m.type === 'ready') return markReady();
+      if (m.type === 'progress') {
+        const p = m as unknown as { step: number; steps: number };
+        const c = (slot.job?.msg as { candidate?: Candidate<BackboneGenome> } | undefined)?.candidate;
+        if (c) this.onProgress?.(i, c.id, p.step, p.steps);
+        return;
+      }
       if (m.type === 'error' && m.job === -1) return failReady(new Error(m.message));
       const job = slot.job;
       if (!job || job.id !== m.job) return;

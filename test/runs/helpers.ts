@@ -33,7 +33,6 @@ export function init(over: Partial<RunInit<string>> = {}): RunInit<string> {
     seed: 7,
     config: { space: 'backbone', strategy: 'evolution', evaluator: 'train', objectives: ['dev', 'latency'], budget: 10 },
     strategyState: { population: [] },
-    rngState: { i: 0, j: 0, S: [1, 2, 3] },
     ...over,
   };
 }
@@ -49,7 +48,6 @@ export function run(trials: Trial<string>[], config: Record<string, unknown> = {
     seed: 1,
     config,
     strategyState: null,
-    rngState: null,
     nextBatch: 1,
     trials,
   };

@@ -53,7 +53,7 @@ describe('RunStore', () => {
     await s.appendTrial(trial(0, { scores: { dev: 0.7 } }));
     await s.appendTrial(trial(1, { parent: trial(0).id, origin: 'mutate' }));
     s.data.nextBatch = 1;
-    s.data.pending = { batch: 1, candidates: [{ id: 'x', genome: 'gx', origin: 'sample' }] };
+    s.data.pending = { batch: 1, base: 0, candidates: [{ id: 'x', genome: 'gx', origin: 'sample' }] };
     s.data.strategyState = { population: ['a', 'b'] };
     await s.save();
     const text = readFileSync(join(dir, 'a', 'run.json'), 'utf8');
@@ -212,7 +212,7 @@ describe('locking', () => {
     writeFileSync(
       script,
       `import { RunStore } from ${JSON.stringify(store)};\n` +
-        `await RunStore.create(${JSON.stringify(dir)}, 'a', { seed: 1, config: {}, strategyState: null, rngState: null });\n` +
+        `await RunStore.create(${JSON.stringify(dir)}, 'a', { seed: 1, config: {}, strategyState: null });\n` +
         `process.exit(0);\n`,
     );
     const r = spawnSync(resolve('node_modules/.bin/vite-node'), [script], { encoding: 'utf8' });

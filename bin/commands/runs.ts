@@ -1,0 +1,82 @@
+import type { CommandModule } from 'yargs';
+import { exportTrial } from '../../runs/export.js';
+import { objectiveValue, paretoFront } from '../../runs/pareto.js';
+import { fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
+import { listRuns, RunStore, runsDir } from '../../runs/store.js';
+import { print } from '../output.js';
+import { positiveInt } from './train.js';
+
+interface DirArgs {
+  'runs-dir'?: string;
+  json?: boolean;
+}
+
+const dirOption = { type: 'string', describe: 'folder holding the runs (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' } as const;
+
+export const runsCommand: CommandModule<object, DirArgs> = {
+  command: 'runs',
+  describe: 'list the runs: name, status, trials, best, age',
+  builder: (y) => y.option('runs-dir', dirOption) as never,
+  handler: (argv) => {
+    const list = listRuns(runsDir(argv['runs-dir']));
+    if (argv.json) return print(JSON.stringify(list, null, 2));
+    print(list.length ? runsTable(list) : `no runs in ${runsDir(argv['runs-dir'])} (start one with opnas search)`);
+  },
+};
+
+interface ShowArgs extends DirArgs {
+  run: string;
+  top: number;
+  pareto?: boolean;
+}
+
+export const showCommand: CommandModule<object, ShowArgs> = {
+  command: 'show <run>',
+  describe: 'leaderboard of a run with formulas, its Pareto front, and the lineage of the best',
+  builder: (y) =>
+    y
+      .positional('run', { type: 'string', demandOption: true })
+      .option('runs-dir', dirOption)
+      .option('top', { type: 'number', default: 10, describe: 'rows in the leaderboard' })
+      .option('pareto', { type: 'boolean', describe: 'show the Pareto front of the run objectives (or of dev and params for a single objective)' }) as never,
+  handler: async (argv) => {
+    const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    const run = store.data;
+    const board = leaderboard(run, { top: positiveInt('top', argv.top) });
+    const objectives = run.config.objectives as string[];
+    const frontObjectives = objectives.length > 1 ? objectives : [objectives[0], 'params'];
+    const front = argv.pareto ? paretoFront(run.trials, frontObjectives) : undefined;
+    if (argv.json) return print(JSON.stringify({ summary: summary(run), leaderboard: board.rows, lineage: board.rows.length ? lineage(run).steps : [], pareto: front }, null, 2));
+    print(summary(run).text);
+    print();
+    print(board.text);
+    if (front) {
+      print(`\nPareto front (${frontObjectives.join(' vs ')}): ${front.length} trial${front.length === 1 ? '' : 's'}`);
+      for (const t of front) print(`  ${t.id.slice(0, 8)}  ${frontObjectives.map((o) => `${o} ${fmtScore(o, objectiveValue(t, o))}`).join('  ')}\n    ${t.formula.replace(/\n/g, '\n    ')}`);
+    }
+    if (board.rows.length) print('\n' + lineage(run).text);
+  },
+};
+
+interface ExportArgs extends DirArgs {
+  run: string;
+  rank: number;
+  out: string;
+}
+
+export const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export <run>',
+  describe: 'write a ranked genome (JSON with its formula and costs) that opnas check and opnas train accept',
+  builder: (y) =>
+    y
+      .positional('run', { type: 'string', demandOption: true })
+      .option('runs-dir', dirOption)
+      .option('rank', { type: 'number', default: 1, describe: '1 = the best trial' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output folder' }) as never,
+  handler: async (argv) => {
+    const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    const paths = exportTrial(store.data, positiveInt('rank', argv.rank), argv.out);
+    if (argv.json) return print(JSON.stringify(paths, null, 2));
+    print(`wrote ${paths.genome} and ${paths.formula}`);
+  },
+};

@@ -1,0 +1,217 @@
+import type { Argv, CommandModule } from 'yargs';
+import type { BackendChoice } from '../../evaluators/backend.js';
+import { fmtScore, leaderboard, lineage, summary } from '../../runs/report.js';
+import { objectiveValue, paretoFront } from '../../runs/pareto.js';
+import { DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
+import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
+import type { RunFile } from '../../runs/types.js';
+import { evaluatedCount, SearchAborted } from '../../search/loop.js';
+import { STRATEGIES } from '../../search/strategies.js';
+import { OpnasError } from '../../spaces/errors.js';
+import { note, print } from '../output.js';
+import { makeMultiBar, progressEnabled } from '../progress.js';
+import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
+import { positiveInt } from './train.js';
+
+interface RunArgs {
+  'runs-dir'?: string;
+  workers?: number;
+  backend?: BackendChoice;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+interface SearchArgs extends TaskArgs, RunArgs {
+  name?: string;
+  space: 'backbone' | 'nb201';
+  strategy: string;
+  evaluator?: 'standalone' | 'nb201';
+  objective?: string;
+  budget: number;
+  batch: number;
+  seed: number;
+  'max-params'?: number;
+  'max-flops'?: number;
+  'max-latency-ms'?: number;
+  population?: number;
+  tournament?: number;
+  c?: number;
+  layers: string;
+  hidden: string;
+  heads: string;
+  'train-steps': number;
+  'train-batch-size': number;
+  lr: number;
+  'max-len': number;
+  'vocab-size': number;
+}
+
+export function runOptions<T>(y: Argv<T>) {
+  return y
+    .option('runs-dir', { type: 'string', describe: 'folder holding the runs (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' })
+    .option('workers', { type: 'number', describe: 'candidates evaluated at once, one process each (default: the number of cores)' })
+    .option('quiet', { type: 'boolean', describe: 'no progress output' });
+}
+
+function intList(flag: string, s: string): number[] {
+  const v = s.split(',').map((x) => Number(x.trim()));
+  if (!v.length || v.some((x) => !Number.isInteger(x) || x < 1)) throw new OpnasError(`--${flag}: expected comma-separated positive integers, got '${s}'`);
+  return v;
+}
+
+function range(flag: string, s: string): [number, number] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(s.trim());
+  if (!m) throw new OpnasError(`--${flag}: expected N or N-M, got '${s}'`);
+  const lo = Number(m[1]);
+  const hi = Number(m[2] ?? m[1]);
+  if (lo < 1 || hi < lo) throw new OpnasError(`--${flag}: expected 1 <= N <= M, got '${s}'`);
+  return [lo, hi];
+}
+
+export function configFrom(a: SearchArgs): SearchConfig {
+  const evaluator = a.evaluator ?? (a.space === 'nb201' ? 'nb201' : 'standalone');
+  const d = DEFAULT_SEARCH;
+  return {
+    ...d,
+    space: a.space,
+    macro: { ...d.macro, layers: range('layers', a.layers), hidden: intList('hidden', a.hidden), heads: intList('heads', a.heads) },
+    strategy: a.strategy,
+    population: a.population,
+    tournament: a.tournament,
+    c: a.c,
+    evaluator,
+    objectives: (a.objective ?? (evaluator === 'nb201' ? 'cifar10' : 'dev')).split(',').map((s) => s.trim()).filter(Boolean),
+    budget: positiveInt('budget', a.budget),
+    batch: positiveInt('batch', a.batch),
+    limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
+    task: taskSpecFrom(a),
+    vocabSize: positiveInt('vocab-size', a['vocab-size']),
+    train: { ...d.train, steps: positiveInt('train-steps', a['train-steps']), batchSize: positiveInt('train-batch-size', a['train-batch-size']), lr: a.lr, maxLen: positiveInt('max-len', a['max-len']) },
+    seed: a.seed,
+  };
+}
+
+/** Progress bars, SIGINT handling and the closing report shared by search and resume. */
+export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFile>, a: RunArgs, name: string, budget: number, done = 0): Promise<void> {
+  if (a.workers !== undefined) positiveInt('workers', a.workers);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    note(`\nopnas: stopping run '${name}' (Ctrl-C again to quit at once)...`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const bars = makeMultiBar(progressEnabled(a.quiet));
+  const runBar = bars?.create(budget, done, { best: '-' }, { format: `${name} |{bar}| {value}/{total} trials | best {best} | ETA {eta_formatted}` });
+  const workerBars = new Map<number, ReturnType<NonNullable<typeof bars>['create']>>();
+  const log = a.quiet ? () => {} : (m: string) => (bars ? bars.log(m + '\n') : note(m));
+  let evaluated = done;
+  let best = -Infinity;
+  try {
+    const run = await what({
+      workers: a.workers,
+      backend: a.backend,
+      signal: controller.signal,
+      log,
+      onTrial: (t) => {
+        if (t.status === 'ok' || t.status === 'failed') evaluated++;
+        if (t.fitness !== undefined && t.fitness > best) best = t.fitness;
+        runBar?.update(evaluated, { best: Number.isFinite(best) ? best.toFixed(4) : '-' });
+        if (!bars && !a.quiet) note(`trial ${t.index} ${t.status}${t.fitness !== undefined ? ` fitness ${t.fitness.toFixed(4)}` : ''}${t.reason ? ` (${t.reason})` : ''}`);
+      },
+      onProgress: (worker, id, step, steps) => {
+        if (!bars) return;
+        let b = workerBars.get(worker);
+        if (!b) workerBars.set(worker, (b = bars.create(steps, 0, { id: '' }, { format: `  worker ${worker + 1} |{bar}| {value}/{total} steps | {id}` })));
+        b.setTotal(steps);
+        b.update(step, { id: id.slice(0, 8) });
+      },
+    });
+    bars?.stop();
+    report(run, a.json);
+  } catch (e) {
+    bars?.stop();
+    if (e instanceof SearchAborted) throw new OpnasError(`run '${name}' interrupted; its trials are saved. Continue it with: opnas resume ${name}`, 130);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function report(run: RunFile, json?: boolean): void {
+  const objectives = (run.config.objectives as string[]) ?? [];
+  const board = leaderboard(run, { top: 10 });
+  const front = objectives.length > 1 ? paretoFront(run.trials, objectives) : undefined;
+  if (json) return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, pareto: front?.map((t) => ({ id: t.id, scores: t.scores, formula: t.formula })) }, null, 2));
+  print(summary(run).text);
+  print();
+  print(board.text);
+  if (front) {
+    print(`\nPareto front (${objectives.join(' vs ')}): ${front.length} trial${front.length === 1 ? '' : 's'}`);
+    for (const t of front) print(`  ${t.id.slice(0, 8)}  ${objectives.map((o) => `${o} ${fmtScore(o, objectiveValue(t, o))}`).join('  ')}`);
+  }
+  if (board.rows.length) print('\n' + lineage(run).text);
+}
+
+export const searchCommand: CommandModule<object, SearchArgs> = {
+  command: 'search',
+  describe: 'run an architecture search (defaults: operation-priority evolution on SST-2, minutes on a laptop)',
+  builder: (y) =>
+    runOptions(
+      taskOptions(
+        y
+          .option('name', { type: 'string', describe: 'run name (default: run-DATE-TIME)' })
+          .option('space', { choices: ['backbone', 'nb201'] as const, default: DEFAULT_SEARCH.space, describe: 'search space' })
+          .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
+          .option('evaluator', { choices: ['standalone', 'nb201'] as const, describe: 'how candidates are scored (default: standalone training; nb201 lookup for --space nb201)' })
+          .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
+          .option('budget', { type: 'number', default: DEFAULT_SEARCH.budget, describe: 'candidates to evaluate' })
+          .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'candidates per strategy ask' })
+          .option('seed', { type: 'number', default: DEFAULT_SEARCH.seed })
+          .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
+          .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
+          .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
+          .option('population', { type: 'number', describe: 'evolution population size' })
+          .option('tournament', { type: 'number', describe: 'evolution tournament size' })
+          .option('c', { type: 'number', describe: 'op-evolution UCB exploration constant' })
+          .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder depth range, e.g. 1-4' })
+          .option('hidden', { type: 'string', default: DEFAULT_SEARCH.macro.hidden.join(','), describe: 'hidden widths to choose from' })
+          .option('heads', { type: 'string', default: DEFAULT_SEARCH.macro.heads.join(','), describe: 'head counts to choose from' })
+          .option('train-steps', { type: 'number', default: DEFAULT_SEARCH.train.steps, describe: 'training steps per candidate' })
+          .option('train-batch-size', { type: 'number', default: DEFAULT_SEARCH.train.batchSize })
+          .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr })
+          .option('max-len', { type: 'number', default: DEFAULT_SEARCH.train.maxLen })
+          .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize }),
+      ),
+    ) as never,
+  handler: async (argv) => {
+    const name = validateRunName(argv.name ?? defaultRunName());
+    const config = configFrom(argv);
+    const dir = runsDir(argv['runs-dir']);
+    await runWithProgress((o) => startSearch(dir, name, config, o), argv, name, config.budget);
+  },
+};
+
+interface ResumeArgs extends RunArgs {
+  run: string;
+  budget?: number;
+}
+
+export const resumeCommand: CommandModule<object, ResumeArgs> = {
+  command: 'resume <run>',
+  describe: 'continue an interrupted run exactly where it stopped, or extend a finished one with --budget',
+  builder: (y) =>
+    runOptions(
+      y
+        .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
+        .option('budget', { type: 'number', describe: 'new total number of evaluations' }),
+    ) as never,
+  handler: async (argv) => {
+    const dir = runsDir(argv['runs-dir']);
+    const peek = await RunStore.open(dir, argv.run, { readonly: true });
+    const budget = argv.budget ?? (peek.data.config.budget as number);
+    const done = evaluatedCount(peek.data.trials);
+    await peek.close();
+    await runWithProgress((o) => resumeSearch(dir, argv.run, { ...o, budget: argv.budget }), argv, argv.run, budget, done);
+  },
+};

@@ -1,0 +1,183 @@
+import { availableParallelism } from 'node:os';
+import type { BackendChoice } from '../evaluators/backend.js';
+import { Nb201Evaluator } from '../evaluators/nb201.js';
+import { trainTokenizer, type StandaloneConfig } from '../evaluators/standalone.js';
+import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
+import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
+import type { TrainConfig } from '../evaluators/train.js';
+import type { Evaluator } from '../evaluators/types.js';
+import { evaluatedCount, search, SearchAborted, type Limits, type SearchState } from '../search/loop.js';
+import { makeStrategy } from '../search/strategies.js';
+import type { Candidate, Trial } from '../search/types.js';
+import { WorkerPool } from '../search/workers.js';
+import { backboneSpace } from '../spaces/backbone.js';
+import { OpnasError } from '../spaces/errors.js';
+import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
+import { nb201Space } from '../spaces/nb201.js';
+import type { SearchSpace } from '../spaces/types.js';
+import { RunStore } from './store.js';
+import type { RunFile } from './types.js';
+
+/**
+ * A search session: builds the space, strategy and evaluator a run's config names, runs the loop
+ * with the run store as its checkpoint, and keeps the run's status honest (running, interrupted,
+ * finished, failed). `startSearch` and `resumeSearch` are what the CLI commands call.
+ */
+
+export interface SearchConfig {
+  space: 'backbone' | 'nb201';
+  /** Macro ranges of the backbone space. */
+  macro: MacroRanges;
+  strategy: string;
+  population?: number;
+  tournament?: number;
+  c?: number;
+  evaluator: 'standalone' | 'nb201';
+  /** Score names; the first ranks candidates, two keep a Pareto front. */
+  objectives: string[];
+  /** Evaluations in total. */
+  budget: number;
+  /** Candidates per ask (fixed, so results do not depend on --workers). */
+  batch: number;
+  limits: Limits;
+  task: string | TaskSpec;
+  taskSeed: number;
+  vocabSize: number;
+  /** Stand-alone training of each candidate (steps, batch size, lr, ...). */
+  train: Partial<TrainConfig>;
+  seed: number;
+}
+
+/** A default search that finishes in minutes on a 2-core CPU: small models, short training. */
+export const DEFAULT_SEARCH: SearchConfig = {
+  space: 'backbone',
+  macro: { ...DEFAULT_MACRO, layers: [1, 2], hidden: [64, 128] },
+  strategy: 'op-evolution',
+  evaluator: 'standalone',
+  objectives: ['dev'],
+  budget: 12,
+  batch: 4,
+  limits: {},
+  task: 'sst2',
+  taskSeed: 0,
+  vocabSize: 8192,
+  train: { steps: 200, batchSize: 32, maxLen: 64, lr: 1e-3, evalEvery: 0, patience: 0 },
+  seed: 0,
+};
+
+export interface SessionOptions {
+  workers?: number;
+  backend?: BackendChoice;
+  signal?: AbortSignal;
+  log?: (msg: string) => void;
+  onTrial?: (t: Trial, run: RunFile) => void;
+  onEvaluationStart?: (c: Candidate) => void;
+  onProgress?: (worker: number, id: string, step: number, steps: number) => void;
+}
+
+const SCORES: Record<SearchConfig['evaluator'], string[]> = {
+  standalone: ['dev', 'test', 'latency', 'params', 'flops'],
+  nb201: ['cifar10', 'cifar100', 'imagenet16', 'params', 'flops'],
+};
+
+export function checkSearchConfig(c: SearchConfig): void {
+  const problems: string[] = [];
+  const pairs: Record<SearchConfig['evaluator'], SearchConfig['space']> = { standalone: 'backbone', nb201: 'nb201' };
+  if (!SCORES[c.evaluator]) problems.push(`unknown evaluator '${c.evaluator}' (known: ${Object.keys(SCORES).join(', ')})`);
+  else if (pairs[c.evaluator] !== c.space) problems.push(`the ${c.evaluator} evaluator scores the ${pairs[c.evaluator]} space, not '${c.space}'`);
+  for (const o of c.objectives) if (SCORES[c.evaluator] && !SCORES[c.evaluator].includes(o)) problems.push(`unknown objective '${o}' for the ${c.evaluator} evaluator (known: ${SCORES[c.evaluator].join(', ')})`);
+  if (c.objectives.length < 1 || c.objectives.length > 2) problems.push(`--objective takes one or two scores, got ${c.objectives.length}`);
+  if (!(Number.isInteger(c.budget) && c.budget > 0)) problems.push(`budget must be a positive integer, got ${c.budget}`);
+  if (!(Number.isInteger(c.batch) && c.batch > 0)) problems.push(`batch must be a positive integer, got ${c.batch}`);
+  for (const [k, v] of Object.entries(c.limits)) if (v !== undefined && !(v > 0)) problems.push(`${k} must be positive, got ${v}`);
+  if (problems.length) throw new OpnasError(problems.join('; '));
+}
+
+function spaceFor(c: SearchConfig): SearchSpace<unknown> {
+  return (c.space === 'nb201' ? nb201Space : backboneSpace(c.macro)) as SearchSpace<unknown>;
+}
+
+async function evaluatorFor(run: RunFile, o: SessionOptions): Promise<{ evaluator: Evaluator; latency?: (c: Candidate) => Promise<number>; close: () => Promise<void> }> {
+  const c = run.config as unknown as SearchConfig;
+  if (c.evaluator === 'nb201') {
+    const e = Nb201Evaluator.load() as Evaluator;
+    return { evaluator: e, close: async () => {} };
+  }
+  const cfg: StandaloneConfig = { task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: c.train, backend: o.backend };
+  const pool = new WorkerPool(o.workers ?? availableParallelism(), cfg);
+  pool.onProgress = o.onProgress;
+  return { evaluator: pool as Evaluator, latency: (cand) => pool.latency(cand as Candidate<never>), close: () => pool.close() };
+}
+
+async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
+  const run = store.data;
+  const c = run.config as unknown as SearchConfig;
+  const space = spaceFor(c);
+  const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c });
+  const { evaluator, latency, close } = await evaluatorFor(run, o);
+  run.status = 'running';
+  run.statusReason = undefined;
+  await store.save();
+  try {
+    await search({
+      space,
+      strategy,
+      evaluator,
+      seed: c.seed,
+      budget: c.budget,
+      batch: c.batch,
+      concurrency: o.workers ?? availableParallelism(),
+      objectives: c.objectives,
+      limits: c.limits,
+      shape: { seqLen: c.train.maxLen ?? 64, vocabSize: c.vocabSize, numClasses: (run.extra?.numClasses as number) ?? 2 },
+      measureLatency: latency,
+      state: run as unknown as SearchState<unknown>,
+      persist: () => store.save(),
+      signal: o.signal,
+      onTrial: (t) => o.onTrial?.(t, run),
+      onEvaluationStart: o.onEvaluationStart,
+    });
+    run.status = 'finished';
+  } catch (e) {
+    run.status = e instanceof SearchAborted ? 'interrupted' : 'failed';
+    run.statusReason = e instanceof SearchAborted ? 'interrupted by a signal' : (e as Error).message;
+    throw e;
+  } finally {
+    await close();
+    await store.save();
+    await store.close();
+  }
+  return run;
+}
+
+export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
+  checkSearchConfig(config);
+  const extra: Record<string, unknown> = {};
+  if (config.evaluator === 'standalone') {
+    const task = loadTask(config.task, { seed: config.taskSeed });
+    extra.numClasses = task.numClasses;
+    extra.tokenizer = trainTokenizer(task, config.vocabSize);
+  }
+  const store = await RunStore.create(dir, name, { seed: config.seed, config: config as unknown as Record<string, unknown>, strategyState: undefined, extra });
+  return runLoop(store, o);
+}
+
+export async function resumeSearch(dir: string, name: string, o: SessionOptions & { budget?: number } = {}): Promise<RunFile> {
+  const store = await RunStore.open(dir, name);
+  try {
+    const c = store.data.config as unknown as SearchConfig;
+    if (o.budget !== undefined) {
+      const done = evaluatedCount(store.data.trials);
+      if (!(Number.isInteger(o.budget) && o.budget > 0)) throw new OpnasError(`--budget must be a positive integer, got ${o.budget}`);
+      if (o.budget < done) throw new OpnasError(`--budget ${o.budget} is below the ${done} evaluations run '${name}' already has`);
+      c.budget = o.budget;
+    } else if (store.data.status === 'finished') {
+      throw new OpnasError(`run '${name}' is finished (${c.budget} evaluations); pass --budget N to extend it`);
+    }
+    checkSearchConfig(c);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return runLoop(store, o);
+}
