@@ -27,6 +27,7 @@ export function spaceOf(x: unknown): string {
   if (isObj(x)) {
     if (typeof x.space === 'string') return x.space;
     if ('layers' in x) return 'backbone';
+    if ('edges' in x || 'arch' in x) return 'nb201';
     if ('tree' in x || 'stack' in x) return 'ffn';
     if ('nodes' in x || 'formula' in x) return 'attention';
   }
@@ -49,9 +50,13 @@ export function readGenomeFile(path: string, expectSpace?: string): { space: str
   } catch (e) {
     throw new OpnasError(`${path}: malformed JSON (${(e as Error).message})`);
   }
-  // an exported genome file wraps the genome with its formula and costs
-  if (isObj(json) && isObj(json.genome) && 'id' in json) json = json.genome;
-  const name = expectSpace ?? spaceOf(json);
+  // an exported genome file wraps the genome with its formula and costs, and names its space
+  let wrapperSpace: string | undefined;
+  if (isObj(json) && isObj(json.genome) && 'id' in json) {
+    if (typeof json.space === 'string') wrapperSpace = json.space;
+    json = json.genome;
+  }
+  const name = expectSpace ?? wrapperSpace ?? spaceOf(json);
   if (!SPACES[name]) throw new OpnasError(`${path}: unknown space '${name}' (known: ${Object.keys(SPACES).join(', ')})`);
   const res = getSpace(name).check(json);
   if (!res.genome) throw new ValidationError(`${path}: invalid ${name} genome`, res.errors);
