@@ -5,7 +5,8 @@ import { makeStrategy, type StrategyOptions } from './strategies.js';
 
 /**
  * Strategy benchmark on NAS-Bench-201: every strategy runs through the same loop as a real search,
- * with accuracies looked up instead of trained, so a comparison takes seconds.
+ * with accuracies looked up instead of trained, so a comparison takes seconds. It uses only what
+ * the library exports (search, spaces, strategies, evaluators), as a user's own benchmark would.
  */
 export interface StrategyBenchResult {
   strategy: string;

@@ -1,0 +1,19 @@
+/**
+ * opnas as a library: run the one search loop with your own space, strategy or evaluator.
+ *
+ *   import { search, spaces, strategies, evaluators } from 'opnas';
+ *   const state = await search.search({ space: spaces.nb201Space, strategy: strategies.makeStrategy('op-evolution', spaces.nb201Space, 0),
+ *     evaluator: evaluators.Nb201Evaluator.load(), seed: 0, budget: 100, batch: 4, objectives: ['cifar10'] });
+ */
+import * as loop from './search/loop.js';
+import { benchStrategies } from './search/bench-strategies.js';
+import { Rng, seedFrom } from './search/rng.js';
+
+export const search = { ...loop, benchStrategies, Rng, seedFrom };
+export type { Limits, SearchOptions, SearchState } from './search/loop.js';
+export type { Candidate, Origin, Scores, Strategy, Trial, TrialStatus } from './search/types.js';
+
+export * as spaces from './spaces/index.js';
+export * as strategies from './search/strategy-index.js';
+export * as evaluators from './evaluators/index.js';
+export * as runs from './runs/index.js';
