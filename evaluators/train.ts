@@ -255,6 +255,7 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
       if (step % logEvery === 0) await new Promise((r) => setImmediate(r));
     }
     pendingLoss?.dispose();
+    pendingLoss = undefined;
     if (bestWeights) model.weights().forEach((w, i) => w.assign(bestWeights![i]));
     const trainWall = (performance.now() - t0) / 1000;
     const dev = scoreSplit(model, task.dev, task, cfg.batchSize);
@@ -274,6 +275,7 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
       paddingFraction: allTokens ? 1 - realTokens / allTokens : 0,
     };
   } finally {
+    pendingLoss?.dispose(); // still held when training stopped by an abort or an error
     tf.dispose(bestWeights ?? []);
     opt.dispose();
     model.dispose();

@@ -35,12 +35,17 @@ export function resolveArch(arch: string | undefined, baseline: string | undefin
   if (Object.hasOwn(BASELINES, name) && !existsSync(name)) return { name, genome: structuredClone(BASELINES[name]) };
   if (baseline) throw new OpnasError(`unknown baseline '${baseline}' (known: ${Object.keys(BASELINES).join(', ')})`);
   const { space, genome } = readGenomeFile(name);
-  if (space !== 'backbone') throw new OpnasError(`${name}: a ${space} genome is a part of a model; train needs a backbone genome (opnas sample --space backbone shows one)`);
+  if (space !== 'backbone') throw new OpnasError(`${name}: ${/^[aeiou]/.test(space) ? 'an' : 'a'} ${space} genome is a part of a model; train needs a backbone genome (opnas sample --space backbone shows one)`);
   return { name, genome };
 }
 
 export function positiveInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new OpnasError(`--${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+export function nonNegativeInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0) throw new OpnasError(`--${name} must be an integer >= 0, got ${v}`);
   return v;
 }
 
@@ -85,15 +90,20 @@ export const trainCommand: CommandModule<object, Args> = {
       batchSize: positiveInt('batch-size', argv['batch-size']),
       lr: argv.lr,
       maxLen: positiveInt('max-len', argv['max-len']),
-      evalEvery: argv['eval-every'],
-      patience: argv.patience,
+      evalEvery: nonNegativeInt('eval-every', argv['eval-every']),
+      patience: nonNegativeInt('patience', argv.patience),
       bucket: argv.bucket,
     };
     if (!(argv.lr > 0)) throw new OpnasError(`--lr must be positive, got ${argv.lr}`);
+    if (!Number.isFinite(argv.seed)) throw new OpnasError(`--seed must be a number, got ${argv.seed}`);
+    // [CLS] text [SEP], or [CLS] a [SEP] b [SEP] for pairs
+    const minLen = argv['pair-column'] !== undefined ? 3 : 2;
+    if (cfg.maxLen! < minLen) throw new OpnasError(`--max-len must be at least ${minLen} (room for the special tokens), got ${cfg.maxLen}`);
     const log = argv.quiet ? () => {} : note;
-    await initBackend(argv.backend, { log });
+    // Read and encode the data before starting a backend, so bad input fails fast and alone.
     const data = loadTaskFrom(argv);
     const task = encodeTask(data, { vocabSize: positiveInt('vocab-size', argv['vocab-size']), maxLen: cfg.maxLen! });
+    await initBackend(argv.backend, { log });
     log(`task ${data.name}: ${task.train.seqs.length} train / ${task.dev.seqs.length} dev / ${task.test.seqs.length} test, ${task.numClasses} classes, metric ${task.metric}`);
     const bar = makeBar('train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | dev {dev} | ETA {eta_formatted}', progressEnabled(argv.quiet));
     bar?.start(cfg.steps!, 0, { loss: '-', tps: '-', dev: '-' });

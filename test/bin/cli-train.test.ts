@@ -81,10 +81,10 @@ function expectError(r: { code: number | null; stdout: string; stderr: string },
 
 describe.concurrent('opnas train: runs', () => {
   it('trains bert-tiny on a small CSV (dev = a seeded 10% of train) and prints JSON', async () => {
-    const r = await train(['--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--steps', '30', ...SMALL, '--eval-every', '10', '--json']);
+    const r = await train(['--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--steps', '30', ...SMALL, '--eval-every', '10', '--batch-size', '8', '--json']);
     const j = expectResult(r);
     expect(j).toMatchObject({ arch: 'bert-tiny', task: 'custom', metric: 'accuracy' });
-    expect(j.config).toMatchObject({ steps: 30, maxLen: 16, evalEvery: 10, seed: 0 });
+    expect(j.config).toMatchObject({ steps: 30, maxLen: 16, evalEvery: 10, batchSize: 8, seed: 0 });
     expect(j.steps).toBeLessThanOrEqual(30);
     expect(r.stderr).toMatch(/72 train \/ 8 dev \/ 8 test, 2 classes/);
     expect(r.stderr).toMatch(/step 10\/30/);
@@ -126,7 +126,6 @@ describe.concurrent('opnas train: bad input is one clear error line', () => {
 
   it('missing column, named in the message', async () => {
     expectError(await tiny('--train', fx('no-label.csv')), /no-label\.csv: no label column "label"; available: "sentence" \(0\), "rating" \(1\)/);
-    expectError(await tiny('--train', fx('reviews.csv'), '--text-column', 'review'), /no text column "review"/);
   });
 
   it('only one class in train', async () => {
@@ -135,7 +134,6 @@ describe.concurrent('opnas train: bad input is one clear error line', () => {
 
   it('a label not in --label-map, with its line', async () => {
     expectError(await tiny('--train', fx('unknown-label.csv'), '--label-map', 'neg=0,pos=1'), /unknown-label\.csv:7: label "maybe" is not in the label map/);
-    expectError(await tiny('--train', fx('reviews.csv'), '--label-map', 'neg=0,pos'), /--label-map: cannot read 'pos'/);
   });
 
   it('a Latin-1 file read as UTF-8: line number and the --encoding latin1 hint', async () => {
@@ -144,15 +142,14 @@ describe.concurrent('opnas train: bad input is one clear error line', () => {
     expect(readFileSync(fx('latin1.tsv')).includes(0xe9)).toBe(true); // the fixture really is Latin-1
   });
 
-  it('unknown baseline (also names of Object.prototype members)', async () => {
+  it('unknown baseline (also the name of an Object.prototype member)', async () => {
     expectError(await run(['train', '--baseline', 'bert-huge']), /unknown baseline 'bert-huge' \(known: bert-tiny, bert-mini, bert-small\)/);
     expectError(await run(['train', '--baseline', 'constructor']), /unknown baseline 'constructor'/);
-    expectError(await run(['train', 'toString']), /toString: no such file/);
   });
 
   it('a genome file of another space (attention)', async () => {
     const file = writeJson(tempDir(), 'att.json', { space: 'attention', ...STANDARD_ATTENTION });
-    expectError(await run(['train', file, '--train', fx('reviews.csv')]), /att\.json: a attention genome is a part of a model; train needs a backbone genome/);
+    expectError(await run(['train', file, '--train', fx('reviews.csv')]), /att\.json: an attention genome is a part of a model; train needs a backbone genome/);
   });
 
   it('invalid genome files: malformed JSON, and a genome with problems (listed one a line)', async () => {
@@ -168,20 +165,11 @@ describe.concurrent('opnas train: bad input is one clear error line', () => {
   it('numeric options out of range', async () => {
     expectError(await tiny('--steps', '0'), /--steps must be a positive integer, got 0/);
     expectError(await tiny('--lr', '-1'), /--lr must be positive, got -1/);
-    expectError(await tiny('--lr', '0'), /--lr must be positive, got 0/);
-    expectError(await tiny('--batch-size', '2.5'), /--batch-size must be a positive integer, got 2.5/);
     expectError(await tiny('--max-len', '1'), /--max-len must be at least 2/);
     expectError(await tiny('--eval-every', '-5'), /--eval-every must be an integer >= 0, got -5/);
-    expectError(await tiny('--patience', 'x'), /--patience must be an integer >= 0, got NaN/);
-    expectError(await tiny('--train', fx('reviews.csv'), '--vocab-size', '0'), /--vocab-size must be a positive integer, got 0/);
   });
 
   it('unknown task name', async () => {
     expectError(await tiny('--task', 'nope'), /unknown task "nope"; bundled tasks: sst2, trec, cola/);
-  });
-
-  it('no architecture, or both a file and --baseline', async () => {
-    expectError(await run(['train']), /name an architecture: a genome file or --baseline/);
-    expectError(await run(['train', fx('invalid-genome.json'), '--baseline', 'bert-tiny']), /either an architecture file or --baseline, not both/);
   });
 });
