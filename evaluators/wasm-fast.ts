@@ -114,29 +114,21 @@ function installSharingCopies(): void {
     backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
-  const identity = tf.getKernel('Identity', 'wasm');
-  if (identity) {
-    const orig = identity.kernelFunc as KernelFunc;
-    tf.unregisterKernel('Identity', 'wasm');
-    tf.registerKernel({
-      ...identity,
-      kernelFunc: (args) => {
-        const x = args.inputs.x as tf.TensorInfo;
-        return x.dtype === 'string' ? orig(args) : share(x, args.backend as tf.KernelBackend);
-      },
-    });
-  }
-  const cast = tf.getKernel('Cast', 'wasm');
-  if (cast) {
-    const orig = cast.kernelFunc as KernelFunc;
-    tf.unregisterKernel('Cast', 'wasm');
-    tf.registerKernel({
-      ...cast,
-      kernelFunc: (args) => {
-        const x = args.inputs.x as tf.TensorInfo;
-        const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
-        return x.dtype === dtype ? share(x, args.backend as tf.KernelBackend) : orig(args);
-      },
-    });
-  }
+  /** Replace a wasm kernel, keeping its setupFunc; `fn` gets the original to fall back on. */
+  const wrap = (name: string, fn: (args: Parameters<KernelFunc>[0], original: KernelFunc) => ReturnType<KernelFunc>) => {
+    const k = tf.getKernel(name, 'wasm');
+    if (!k) return;
+    const original = k.kernelFunc as KernelFunc;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...k, kernelFunc: (args) => fn(args, original) });
+  };
+  wrap('Identity', (args, original) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    return x.dtype === 'string' ? original(args) : share(x, args.backend as tf.KernelBackend);
+  });
+  wrap('Cast', (args, original) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+    return x.dtype === dtype ? share(x, args.backend as tf.KernelBackend) : original(args);
+  });
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { OpnasError } from '../../spaces/errors.js';
 import { Rng, seedFrom } from '../../search/rng.js';
 import type { TaskMetric } from './metrics.js';
-import { loadClassification, type ColumnRef, type DataFormat, type LoadOptions, type TextEncoding } from './load.js';
+import { loadClassification, type LoadOptions } from './load.js';
 
 export type { TaskMetric };
 
@@ -32,22 +32,13 @@ export interface TaskData {
 }
 
 /** A task from the user's own files. Paths resolve against the current directory. */
-export interface TaskSpec {
+export interface TaskSpec extends Omit<LoadOptions, 'path' | 'minClasses'> {
   name?: string;
   train: string;
   /** When omitted: a seeded, class-stratified 10% of train. */
   dev?: string;
   /** When omitted: the dev split is also the test split (sources.test says so). */
   test?: string;
-  format?: DataFormat;
-  header?: boolean;
-  columns?: string[];
-  textColumn: ColumnRef;
-  textPairColumn?: ColumnRef;
-  labelColumn: ColumnRef;
-  labelMap?: Record<string, number>;
-  labelNames?: string[];
-  encoding?: TextEncoding;
   metric?: TaskMetric;
 }
 
