@@ -2,7 +2,8 @@
 
 Post-LN encoder (token + position embeddings, LayerNorm), standard multi-head attention, GELU FFN,
 tanh pooler on [CLS], linear classifier; Adam; random token ids. Prints one JSON line.
-Usage: python3 bench/torch_bert.py LAYERS HIDDEN HEADS FFN SEQ BATCH VOCAB STEPS THREADS
+Usage: python3 bench/torch_bert.py LAYERS HIDDEN HEADS FFN SEQ BATCH VOCAB STEPS THREADS [WARMUP]
+WARMUP (default 3): untimed steps before the timed ones.
 """
 import json
 import math
@@ -14,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 layers, hidden, heads, ffn, seq, batch, vocab, steps, threads = map(int, sys.argv[1:10])
+warmup = int(sys.argv[10]) if len(sys.argv) > 10 else 3
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -65,10 +67,10 @@ def step():
     return loss.item()
 
 
-for _ in range(3):
+for _ in range(warmup):
     step()
 t0 = time.perf_counter()
 for _ in range(steps):
     step()
 dt = time.perf_counter() - t0
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "tokensPerSecond": batch * seq * steps / dt, "msPerStep": 1000 * dt / steps}))
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "tokensPerSecond": batch * seq * steps / dt, "msPerStep": 1000 * dt / steps, "steps": steps, "warmup": warmup}))
