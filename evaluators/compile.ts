@@ -27,6 +27,18 @@ export interface ModelConfig {
   initStd?: number;
 }
 
+/**
+ * Where a model's weights come from instead of its own seeded init. 'shared': every forward reads
+ * each weight from `get` (a differentiable view of someone else's variable, e.g. a slice of a
+ * supernet's), and the model owns no variables. 'copy': the model owns variables that start as
+ * copies of `get`'s tensors (a candidate inherited from a supernet, then fine-tuned on its own);
+ * those tensors are handed over, so `get` returns a fresh tensor for each call.
+ */
+export interface WeightSource {
+  mode: 'shared' | 'copy';
+  get: (name: string, shape: number[]) => tf.Tensor;
+}
+
 export interface ForwardOut {
   logits: tf.Tensor2D;
   /** Hidden state after each layer, [B, T, d] (for distillation). */
@@ -37,10 +49,17 @@ const LN_EPS = 1e-6;
 
 export class Model {
   readonly params = new Map<string, tf.Variable>();
+  /** Every weight's name and shape, also for a model whose weights are shared. */
+  readonly shapes = new Map<string, number[]>();
   private readonly d: number;
   private readonly dh: number;
 
-  constructor(readonly genome: BackboneGenome, readonly cfg: ModelConfig, rng: Rng) {
+  constructor(
+    readonly genome: BackboneGenome,
+    readonly cfg: ModelConfig,
+    rng: Rng,
+    private readonly source?: WeightSource,
+  ) {
     const std = cfg.initStd ?? 0.02;
     const d = (this.d = genome.hidden);
     this.dh = d / genome.heads;
@@ -76,6 +95,15 @@ export class Model {
   }
 
   private add(name: string, shape: number[], init: () => number): void {
+    this.shapes.set(name, shape);
+    if (this.source?.mode === 'shared') return;
+    if (this.source?.mode === 'copy') {
+      const t = this.source.get(name, shape);
+      if (!sameShape(t.shape, shape)) throw new Error(`Model: weight source gave '${name}' shape [${t.shape}], expected [${shape}]`);
+      this.params.set(name, tf.variable(t, true));
+      t.dispose(); // ours to free (see WeightSource); the variable keeps its own reference
+      return;
+    }
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = init();
@@ -84,7 +112,12 @@ export class Model {
     initial.dispose(); // the variable holds its own reference to the data
   }
 
-  private p(name: string): tf.Variable {
+  private p(name: string): tf.Tensor {
+    if (this.source?.mode === 'shared') {
+      const shape = this.shapes.get(name);
+      if (!shape) throw new Error(`Model: no parameter '${name}'`);
+      return this.source.get(name, shape);
+    }
     const v = this.params.get(name);
     if (!v) throw new Error(`Model: no parameter '${name}'`);
     return v;
@@ -184,7 +217,7 @@ export class Model {
 
   paramCount(): number {
     let n = 0;
-    for (const v of this.params.values()) n += v.size;
+    for (const s of this.shapes.values()) n += s.reduce((a, b) => a * b, 1);
     return n;
   }
 
@@ -192,6 +225,10 @@ export class Model {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
   }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Q/K/V projections are allocated only for the inputs a graph reads. */

@@ -122,6 +122,8 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** How often to read the loss back (a sync point); default every 20 steps. */
   logEvery?: number;
+  /** Called with the trained model (best weights restored) before it is disposed. */
+  onTrained?: (model: Model) => void;
 }
 
 function batchTensors(b: Batch) {
@@ -261,6 +263,7 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
     const dev = scoreSplit(model, task.dev, task, cfg.batchSize);
     const test = scoreSplit(model, task.test, task, cfg.batchSize);
     const cost = backboneCost(genome, { seqLen: cfg.maxLen, vocabSize: task.tokenizer.vocabSize, numClasses: task.numClasses });
+    hooks.onTrained?.(model);
     return {
       dev,
       test,

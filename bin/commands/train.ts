@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { saveWeights } from '../../evaluators/checkpoint.js';
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type TrainConfig, type TrainResult } from '../../evaluators/train.js';
@@ -25,6 +27,7 @@ interface Args extends TaskArgs {
   backend?: BackendChoice;
   json?: boolean;
   quiet?: boolean;
+  out?: string;
 }
 
 /** A genome file, or the name of a baseline (`bert-tiny`, ...). */
@@ -80,7 +83,8 @@ export const trainCommand: CommandModule<object, Args> = {
         .option('eval-every', { type: 'number', default: DEFAULT_TRAIN.evalEvery, describe: 'dev evaluation interval in steps' })
         .option('patience', { type: 'number', default: DEFAULT_TRAIN.patience, describe: 'evaluations without improvement before stopping (0: never)' })
         .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
-        .option('quiet', { type: 'boolean', describe: 'no progress output' }),
+        .option('quiet', { type: 'boolean', describe: 'no progress output' })
+        .option('out', { type: 'string', describe: 'save the trained model here: genome, tokenizer vocabulary, weights, scores' }),
     ) as never,
   handler: async (argv) => {
     const { name, genome } = resolveArch(argv.arch, argv.baseline);
@@ -114,9 +118,17 @@ export const trainCommand: CommandModule<object, Args> = {
         bar?.update(s.step, { loss: s.loss.toFixed(4), tps: Math.round(s.tokensPerSecond), dev });
         if (!bar && s.devScore !== undefined) log(`step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  dev ${dev}`);
       },
+      onTrained: argv.out ? (model) => saveWeights(model.params, argv.out!) : undefined,
     });
     bar?.stop();
-    if (argv.json) return print(JSON.stringify({ arch: name, task: data.name, metric: task.metric, config: { ...DEFAULT_TRAIN, ...cfg }, ...result }, null, 2));
+    const record = { arch: name, task: data.name, metric: task.metric, config: { ...DEFAULT_TRAIN, ...cfg }, ...result };
+    if (argv.out) {
+      writeFileSync(join(argv.out, 'genome.json'), JSON.stringify(genome, null, 1));
+      writeFileSync(join(argv.out, 'tokenizer.json'), JSON.stringify(task.tokenizer.toJSON()));
+      writeFileSync(join(argv.out, 'result.json'), JSON.stringify(record, null, 2));
+      log(`saved genome, tokenizer, weights and scores in ${argv.out}`);
+    }
+    if (argv.json) return print(JSON.stringify(record, null, 2));
     print(`${name} on ${data.name}`);
     print(resultTable(result, task.metric));
   },

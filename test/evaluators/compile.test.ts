@@ -80,3 +80,29 @@ describe('model compiler', () => {
     b.dispose();
   });
 });
+
+describe('weights on disk', () => {
+  it('save and load round-trip into a model compiled from the same genome, and refuse another genome', async () => {
+    const { saveWeights, loadWeights } = await import('../../evaluators/checkpoint.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = join(mkdtempSync(join(tmpdir(), 'opnas-w-')), 'm');
+    const a = new Model(bertBaseline(1, 16, 2), CFG, new Rng(1));
+    saveWeights(a.params, dir);
+    const b = new Model(bertBaseline(1, 16, 2), CFG, new Rng(2));
+    loadWeights(b.params, dir);
+    const ids = tf.tensor2d([[2, 5, 7, 3]], [1, 4], 'int32');
+    const mask = tf.ones([1, 4]) as tf.Tensor2D;
+    const la = tf.tidy(() => m2a(a.forward(ids, mask).logits));
+    const lb = tf.tidy(() => m2a(b.forward(ids, mask).logits));
+    expect(lb).toEqual(la);
+    const c = new Model(bertBaseline(1, 32, 2), CFG, new Rng(1));
+    expect(() => loadWeights(c.params, dir)).toThrow(/weights do not fit this model .*has shape \[40,16\], the model needs \[40,32\]/);
+    for (const m of [a, b, c]) m.dispose();
+  });
+});
+
+function m2a(t: tf.Tensor): number[] {
+  return Array.from(t.dataSync());
+}
