@@ -308,7 +308,7 @@ function tryNode(op: string, pool: Pool, rng: Rng): AttnNode | undefined {
     const a = pickRef();
     if (spec.arity === 1) return { op, in: [a.ref] };
     const b = rng.choice(pool);
-    if (typeof spec.shape([a.shape, b.shape]) !== 'string') return { op, in: rng.bool() ? [a.ref, b.ref] : [a.ref, b.ref] };
+    if (typeof spec.shape([a.shape, b.shape]) !== 'string') return { op, in: [a.ref, b.ref] };
     if (typeof spec.shape([b.shape, a.shape]) !== 'string') return { op, in: [b.ref, a.ref] };
   }
   return undefined;
@@ -356,14 +356,11 @@ export function sampleAttention(rng: Rng, priority?: OpPriority): AttentionGraph
       pool.push({ ref: nodes.length - 1, shape: shapesOf(nodes)[nodes.length - 1] });
     }
     if (!nodes.length) continue;
-    const { info } = analyse({ nodes: nodes.slice(), mask: 'none' });
-    const candidates = nodes.flatMap((_, i) => {
-      const sub = analyse({ nodes: prune(nodes, i), mask: 'none' });
-      return sub.info ? [i] : [];
-    });
-    void info;
-    if (!candidates.length) continue;
-    const pruned = prune(nodes, candidates[candidates.length - 1]);
+    // the output is the last node whose pruned graph is valid
+    let out = nodes.length - 1;
+    while (out >= 0 && !analyse({ nodes: prune(nodes, out), mask: 'none' }).info) out--;
+    if (out < 0) continue;
+    const pruned = prune(nodes, out);
     const g: AttentionGraph = { nodes: pruned, mask: 'none' };
     const mask = randomMask(rng);
     if (mask !== 'none' && analyse({ nodes: pruned, mask }).info) g.mask = mask;

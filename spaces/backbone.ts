@@ -43,15 +43,18 @@ export function renderMixer(m: MixerGenome): string {
   return m.type === 'conv' ? renderConv(m) : renderAttention(m.graph);
 }
 
-function layerOf(standard: boolean, rng?: Rng, r?: MacroRanges): LayerGenome {
-  if (standard) return { mixer: { type: 'attention', graph: structuredClone(STANDARD_ATTENTION) }, ffn: structuredClone(STANDARD_FFN) };
-  const mixer: MixerGenome = rng!.bool(r!.convProbability) ? sampleConv(rng!) : { type: 'attention', graph: sampleAttention(rng!) };
-  return { mixer, ffn: ffnSpace.sample(rng!) };
+function standardLayer(): LayerGenome {
+  return { mixer: { type: 'attention', graph: structuredClone(STANDARD_ATTENTION) }, ffn: structuredClone(STANDARD_FFN) };
+}
+
+function randomLayer(rng: Rng, r: MacroRanges): LayerGenome {
+  const mixer: MixerGenome = rng.bool(r.convProbability) ? sampleConv(rng) : { type: 'attention', graph: sampleAttention(rng) };
+  return { mixer, ffn: ffnSpace.sample(rng) };
 }
 
 /** The textbook BERT layer at a given size: standard attention, L2(gelu(L1(x))), ratio 4. */
 export function bertBaseline(layers: number, hidden: number, heads: number): BackboneGenome {
-  return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: layers }, () => layerOf(true)) };
+  return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: layers }, standardLayer) };
 }
 
 /** Named baselines (sizes from Turc et al. 2019, "Well-Read Students Learn Better"). */
@@ -160,7 +163,7 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
     sample(rng) {
       const { hidden, heads } = sampleWidth(rng, ranges);
       const n = rng.range(ranges.layers[0], ranges.layers[1]);
-      return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: n }, () => layerOf(false, rng, ranges)) };
+      return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: n }, () => randomLayer(rng, ranges)) };
     },
     mutate(g, rng, opts) {
       const before = id(g);
