@@ -100,8 +100,15 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
   private run<T>(msg: object, signal?: AbortSignal): Promise<T> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { id: this.nextJob++, msg, resolve: resolve as (v: unknown) => void, reject };
-      signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      const onAbort = () => reject(new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const job: Job = {
+        id: this.nextJob++,
+        msg,
+        resolve: (v) => (done(), resolve(v as T)),
+        reject: (e) => (done(), reject(e)),
+      };
       this.queue.push(job);
       this.pump();
     });
