@@ -54,12 +54,14 @@ export function nonNegativeInt(name: string, v: number): number {
 
 export function resultTable(r: TrainResult, metric: string): string {
   const pct = (x: number) => (100 * x).toFixed(2);
+  const row = (name: 'accuracy' | 'f1' | 'mcc') =>
+    `${(name === metric ? `${name} *` : name).padEnd(10)} ${pct(r.dev[name]).padStart(8)}  ${pct(r.test[name]).padStart(8)}`;
   return [
     `               dev      test`,
-    `${metric.padEnd(10)} ${pct(r.dev.score).padStart(8)}  ${pct(r.test.score).padStart(8)}`,
-    `accuracy   ${pct(r.dev.accuracy).padStart(8)}  ${pct(r.test.accuracy).padStart(8)}`,
-    `f1         ${pct(r.dev.f1).padStart(8)}  ${pct(r.test.f1).padStart(8)}`,
-    `mcc        ${pct(r.dev.mcc).padStart(8)}  ${pct(r.test.mcc).padStart(8)}`,
+    row('accuracy'),
+    row('f1'),
+    row('mcc'),
+    `(* the task's metric)`,
     ``,
     `params ${fmtCount(r.params)}   FLOPs/token ${fmtCount(r.flopsPerToken)}   latency ${r.latencyMs.toFixed(2)} ms/example`,
     `steps ${r.steps} (best at ${r.bestStep}${r.stoppedEarly ? ', stopped early' : ''})   ${r.wallSeconds.toFixed(1)} s   ${Math.round(r.tokensPerSecond)} tokens/s   padding ${(100 * r.paddingFraction).toFixed(1)}%`,
