@@ -15,7 +15,7 @@ interface Args {
   strategies: string;
   population?: number;
   tournament?: number;
-  c?: number;
+  'ucb-c'?: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -32,7 +32,7 @@ export const benchStrategiesCommand: CommandModule<object, Args> = {
       .option('strategies', { type: 'string', default: Object.keys(STRATEGIES).reverse().join(','), describe: 'comma-separated strategies' })
       .option('population', { type: 'number', describe: 'evolution population size' })
       .option('tournament', { type: 'number', describe: 'evolution tournament size' })
-      .option('c', { type: 'number', describe: 'op-evolution UCB exploration constant' })
+      .option('ucb-c', { type: 'number', describe: 'op-evolution UCB exploration constant c' })
       .option('quiet', { type: 'boolean', describe: 'no progress output' }) as never,
   handler: async (argv) => {
     const strategies = argv.strategies.split(',').map((s) => s.trim());
@@ -47,7 +47,7 @@ export const benchStrategiesCommand: CommandModule<object, Args> = {
       queries,
       seeds,
       dataset: argv.dataset,
-      strategyOptions: { population: argv.population, tournament: argv.tournament, c: argv.c },
+      strategyOptions: { population: argv.population, tournament: argv.tournament, c: argv['ucb-c'] },
       onSeed: (strategy) => bar?.update(++n, { strategy }),
     });
     bar?.stop();

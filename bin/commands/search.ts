@@ -35,7 +35,7 @@ interface SearchArgs extends TaskArgs, RunArgs {
   'max-latency-ms'?: number;
   population?: number;
   tournament?: number;
-  c?: number;
+  'ucb-c'?: number;
   layers: string;
   hidden: string;
   heads: string;
@@ -78,7 +78,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
     strategy: a.strategy,
     population: a.population,
     tournament: a.tournament,
-    c: a.c,
+    c: a['ucb-c'],
     evaluator,
     objectives: (a.objective ?? (evaluator === 'nb201' ? 'cifar10' : 'dev')).split(',').map((s) => s.trim()).filter(Boolean),
     budget: positiveInt('budget', a.budget),
@@ -173,7 +173,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
           .option('population', { type: 'number', describe: 'evolution population size' })
           .option('tournament', { type: 'number', describe: 'evolution tournament size' })
-          .option('c', { type: 'number', describe: 'op-evolution UCB exploration constant' })
+          .option('ucb-c', { type: 'number', describe: 'op-evolution UCB exploration constant c' })
           .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder depth range, e.g. 1-4' })
           .option('hidden', { type: 'string', default: DEFAULT_SEARCH.macro.hidden.join(','), describe: 'hidden widths to choose from' })
           .option('heads', { type: 'string', default: DEFAULT_SEARCH.macro.heads.join(','), describe: 'head counts to choose from' })
