@@ -82,8 +82,10 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
   }
 
   tell(trials: Trial[]): void {
+    // the loop tells a whole batch before it asks again; samples it dropped as duplicates are
+    // never told, so nothing is in flight any more
+    this.samplesInFlight = 0;
     for (const t of trials) {
-      if (t.origin === 'sample') this.samplesInFlight = Math.max(0, this.samplesInFlight - 1);
       if (t.fitness === undefined || !Number.isFinite(t.fitness)) continue;
       this.population.push({ genome: t.genome as G, id: t.id, fitness: t.fitness });
       if (this.population.length > this.opts.population) this.population.shift(); // the oldest leaves

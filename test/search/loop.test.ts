@@ -101,3 +101,16 @@ describe('search loop', () => {
     expect(p.nor_conv_3x3).toBeGreaterThan(p.avg_pool_3x3);
   });
 });
+
+describe('evolution bookkeeping', () => {
+  it('samples dropped as duplicates do not stall the initial population', async () => {
+    // a space of 4 genomes: most samples are duplicates the loop drops
+    const tiny = { ...nb201Space, sample: (rng: { int(n: number): number }) => ({ edges: ['none', 'none', 'none', 'none', 'none', NB4[rng.int(4)]] }) };
+    const s = makeStrategy('regularized-evolution', tiny, 1, { population: 4, tournament: 2 });
+    const state = await search({ space: tiny, strategy: s, evaluator: table, seed: 1, budget: 4, batch: 2, objectives: ['cifar10'] });
+    expect(state.trials).toHaveLength(4);
+    expect((s.state() as { population: unknown[] }).population).toHaveLength(4);
+  });
+});
+
+const NB4 = ['skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3'];
