@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Candidate } from '../search/types.js';
 import type { BackboneGenome } from '../spaces/types.js';
-import { StandaloneEvaluator, type StandaloneConfig } from './standalone.js';
+import { isSupernetConfig, type WorkerConfig } from '../search/workers.js';
+import { StandaloneEvaluator } from './standalone.js';
+import { SupernetEvaluator } from './supernet.js';
 
 /**
  * A worker process: builds one evaluator from the parent's JSON config, then scores candidates
@@ -9,21 +11,21 @@ import { StandaloneEvaluator, type StandaloneConfig } from './standalone.js';
  * machine's cores through several of these.
  */
 type Request =
-  | { type: 'init'; config: StandaloneConfig }
+  | { type: 'init'; config: WorkerConfig }
   | { type: 'score'; job: number; candidate: Candidate<BackboneGenome>; seed: number }
   | { type: 'latency'; job: number; candidate: Candidate<BackboneGenome> };
 
-let evaluator: StandaloneEvaluator | undefined;
+let evaluator: StandaloneEvaluator | SupernetEvaluator | undefined;
 
 const send = (m: object) => process.send!(m);
 
 process.on('message', async (m: Request) => {
   try {
     if (m.type === 'init') {
-      evaluator = await StandaloneEvaluator.create(m.config);
+      evaluator = isSupernetConfig(m.config) ? await SupernetEvaluator.create(m.config) : await StandaloneEvaluator.create(m.config);
       send({ type: 'ready' });
     } else if (m.type === 'score') {
-      const r = await evaluator!.score(m.candidate, { seed: m.seed }, (step, steps) => send({ type: 'progress', job: m.job, step, steps }));
+      const r = await evaluator!.score(m.candidate, { seed: m.seed }, (step: number, steps: number) => send({ type: 'progress', job: m.job, step, steps }));
       send({ type: 'result', job: m.job, result: r, tensors: tf.memory().numTensors });
     } else if (m.type === 'latency') {
       send({ type: 'result', job: m.job, result: await evaluator!.latency(m.candidate) });

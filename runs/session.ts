@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { BackendChoice } from '../evaluators/backend.js';
 import { Nb201Evaluator } from '../evaluators/nb201.js';
-import { trainTokenizer, type StandaloneConfig } from '../evaluators/standalone.js';
+import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, type SupernetSearchConfig } from '../evaluators/distill.js';
+import { trainTokenizer } from '../evaluators/standalone.js';
+import { SUPERNET_SCORES } from '../evaluators/supernet.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import type { TrainConfig } from '../evaluators/train.js';
@@ -9,7 +11,7 @@ import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits, type SearchState } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
 import type { Candidate, Trial } from '../search/types.js';
-import { WorkerPool } from '../search/workers.js';
+import { WorkerPool, type WorkerConfig } from '../search/workers.js';
 import { backboneSpace } from '../spaces/backbone.js';
 import { OpnasError } from '../spaces/errors.js';
 import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
@@ -32,7 +34,9 @@ export interface SearchConfig {
   population?: number;
   tournament?: number;
   c?: number;
-  evaluator: 'standalone' | 'nb201';
+  evaluator: 'standalone' | 'nb201' | 'supernet';
+  /** The supernet evaluator: its training (distillation warm-up included) and scoring. */
+  supernet?: SupernetSearchConfig;
   /** Score names; the first ranks candidates, two keep a Pareto front. */
   objectives: string[];
   /** Evaluations in total. */
@@ -78,11 +82,12 @@ export interface SessionOptions {
 const SCORES: Record<SearchConfig['evaluator'], string[]> = {
   standalone: ['dev', 'test', 'latency', 'params', 'flops'],
   nb201: ['cifar10', 'cifar100', 'imagenet16', 'params', 'flops'],
+  supernet: SUPERNET_SCORES,
 };
 
 export function checkSearchConfig(c: SearchConfig): void {
   const problems: string[] = [];
-  const pairs: Record<SearchConfig['evaluator'], SearchConfig['space']> = { standalone: 'backbone', nb201: 'nb201' };
+  const pairs: Record<SearchConfig['evaluator'], SearchConfig['space']> = { standalone: 'backbone', nb201: 'nb201', supernet: 'backbone' };
   if (!SCORES[c.evaluator]) problems.push(`unknown evaluator '${c.evaluator}' (known: ${Object.keys(SCORES).join(', ')})`);
   else if (pairs[c.evaluator] !== c.space) problems.push(`the ${c.evaluator} evaluator scores the ${pairs[c.evaluator]} space, not '${c.space}'`);
   for (const o of c.objectives) if (SCORES[c.evaluator] && !SCORES[c.evaluator].includes(o)) problems.push(`unknown objective '${o}' for the ${c.evaluator} evaluator (known: ${SCORES[c.evaluator].join(', ')})`);
@@ -97,13 +102,21 @@ function spaceFor(c: SearchConfig): SearchSpace<unknown> {
   return (c.space === 'nb201' ? nb201Space : backboneSpace(c.macro)) as SearchSpace<unknown>;
 }
 
-async function evaluatorFor(run: RunFile, o: SessionOptions): Promise<{ evaluator: Evaluator; latency?: (c: Candidate) => Promise<number>; close: () => Promise<void> }> {
+async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evaluator: Evaluator; latency?: (c: Candidate) => Promise<number>; close: () => Promise<void> }> {
+  const run = store.data;
   const c = run.config as unknown as SearchConfig;
   if (c.evaluator === 'nb201') {
     const e = Nb201Evaluator.load() as Evaluator;
     return { evaluator: e, close: async () => {} };
   }
-  const cfg: StandaloneConfig = { task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: c.train, backend: o.backend };
+  const tokenizer = run.extra!.tokenizer as TokenizerJSON;
+  const cfg: WorkerConfig =
+    c.evaluator === 'supernet'
+      ? {
+          kind: 'supernet',
+          ...(await prepareSupernet({ folder: store.folder, runsDir: store.dir, task: c.task, taskSeed: c.taskSeed, tokenizer, macro: c.macro, maxLen: c.train.maxLen ?? 64, supernet: c.supernet ?? DEFAULT_SUPERNET_SEARCH, seed: c.seed, backend: o.backend, signal: o.signal, log: o.log })),
+        }
+      : { task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
   const pool = new WorkerPool(o.workers ?? availableParallelism(), cfg);
   pool.onProgress = o.onProgress;
   return { evaluator: pool as Evaluator, latency: (cand) => pool.latency(cand as Candidate<never>), close: () => pool.close() };
@@ -114,7 +127,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
   const c = run.config as unknown as SearchConfig;
   const space = spaceFor(c);
   const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c });
-  const { evaluator, latency, close } = await evaluatorFor(run, o);
+  const { evaluator, latency, close } = await evaluatorFor(store, o);
   run.status = 'running';
   run.statusReason = undefined;
   await store.save();
@@ -153,7 +166,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
   checkSearchConfig(config);
   const extra: Record<string, unknown> = {};
-  if (config.evaluator === 'standalone') {
+  if (config.evaluator === 'standalone' || config.evaluator === 'supernet') {
     const task = loadTask(config.task, { seed: config.taskSeed });
     extra.numClasses = task.numClasses;
     extra.tokenizer = trainTokenizer(task, config.vocabSize);

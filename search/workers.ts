@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StandaloneConfig } from '../evaluators/standalone.js';
 import { STANDALONE_SCORES } from '../evaluators/standalone.js';
+import { SUPERNET_SCORES, type SupernetEvaluatorConfig } from '../evaluators/supernet.js';
 import { packageRoot } from '../evaluators/tasks/named.js';
 import type { EvalContext, EvalResult, Evaluator } from '../evaluators/types.js';
 import type { BackboneGenome } from '../spaces/types.js';
@@ -15,6 +16,13 @@ import type { Candidate } from './types.js';
  * first. A worker that dies (crash, out of memory) fails its candidate with the reason and is
  * replaced; the run goes on.
  */
+
+/** What each worker builds its evaluator from: stand-alone training, or a trained supernet (read-only). */
+export type WorkerConfig = StandaloneConfig | (SupernetEvaluatorConfig & { kind: 'supernet' });
+
+export function isSupernetConfig(c: WorkerConfig): c is SupernetEvaluatorConfig & { kind: 'supernet' } {
+  return 'kind' in c && c.kind === 'supernet';
+}
 
 interface Job {
   id: number;
@@ -39,8 +47,8 @@ function workerScript(): string {
 }
 
 export class WorkerPool implements Evaluator<BackboneGenome> {
-  readonly name = 'standalone';
-  readonly scoreNames = STANDALONE_SCORES;
+  readonly name: string;
+  readonly scoreNames: string[];
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextJob = 0;
@@ -52,9 +60,12 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
 
   constructor(
     readonly size: number,
-    private readonly config: StandaloneConfig,
+    private readonly config: WorkerConfig,
     private readonly execArgv: string[] = ['--max-old-space-size=4096'],
   ) {
+    const supernet = isSupernetConfig(config);
+    this.name = supernet ? 'supernet' : 'standalone';
+    this.scoreNames = supernet ? SUPERNET_SCORES : STANDALONE_SCORES;
     if (!(Number.isInteger(size) && size >= 1)) throw new RangeError(`workers must be a positive integer, got ${size}`);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
   }

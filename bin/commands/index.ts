@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { benchStrategiesCommand } from './bench-strategies.js';
 import { checkCommand } from './check.js';
+import { fidelityCommand } from './fidelity.js';
+import { teacherCommand } from './teacher.js';
 import { exportCommand, runsCommand, showCommand } from './runs.js';
 import { resumeCommand, searchCommand } from './search.js';
 import { sampleCommand } from './sample.js';
@@ -16,6 +18,8 @@ export const COMMANDS: CommandModule<any, any>[] = [
   showCommand,
   exportCommand,
   trainCommand,
+  teacherCommand,
+  fidelityCommand,
   spacesCommand,
   sampleCommand,
   checkCommand,

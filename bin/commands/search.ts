@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
 import { fmtScore, leaderboard, lineage, summary } from '../../runs/report.js';
 import { objectiveValue, paretoFront } from '../../runs/pareto.js';
+import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/distill.js';
 import { DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
@@ -25,7 +26,11 @@ interface SearchArgs extends TaskArgs, RunArgs {
   name?: string;
   space: 'backbone' | 'nb201';
   strategy: string;
-  evaluator?: 'standalone' | 'nb201';
+  evaluator?: 'standalone' | 'nb201' | 'supernet';
+  'supernet-steps': number;
+  'warmup-steps': number;
+  'teacher-logits'?: string;
+  'fine-tune-steps': number;
   objective?: string;
   budget: number;
   batch: number;
@@ -86,6 +91,10 @@ export function configFrom(a: SearchArgs): SearchConfig {
     limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
     task: taskSpecFrom(a),
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
+    supernet:
+      evaluator === 'supernet'
+        ? { train: { steps: positiveInt('supernet-steps', a['supernet-steps']) }, warmupSteps: a['warmup-steps'], teacherLogits: a['teacher-logits'], score: { fineTuneSteps: a['fine-tune-steps'] } }
+        : undefined,
     train: { ...d.train, steps: positiveInt('train-steps', a['train-steps']), batchSize: positiveInt('train-batch-size', a['train-batch-size']), lr: a.lr, maxLen: positiveInt('max-len', a['max-len']) },
     seed: a.seed,
   };
@@ -163,7 +172,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           .option('name', { type: 'string', describe: 'run name (default: run-DATE-TIME)' })
           .option('space', { choices: ['backbone', 'nb201'] as const, default: DEFAULT_SEARCH.space, describe: 'search space' })
           .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
-          .option('evaluator', { choices: ['standalone', 'nb201'] as const, describe: 'how candidates are scored (default: standalone training; nb201 lookup for --space nb201)' })
+          .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search (--evaluator supernet), warm-up included' })
+          .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
+          .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per training example); default: the cached opnas teacher' })
+          .option('fine-tune-steps', { type: 'number', default: 0, describe: 'steps a candidate fine-tunes its supernet weights before scoring' })
+          .option('evaluator', { choices: ['standalone', 'nb201', 'supernet'] as const, describe: 'how candidates are scored (default: standalone training; nb201 lookup for --space nb201)' })
           .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
           .option('budget', { type: 'number', default: DEFAULT_SEARCH.budget, describe: 'candidates to evaluate' })
           .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'candidates per strategy ask' })

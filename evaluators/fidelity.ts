@@ -1,0 +1,335 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng, seedFrom } from '../search/rng.js';
+import type { Candidate } from '../search/types.js';
+import { WorkerPool } from '../search/workers.js';
+import { backboneSpace } from '../spaces/backbone.js';
+import { hashId } from '../spaces/hash.js';
+import type { MacroRanges } from '../spaces/macro.js';
+import type { BackboneGenome } from '../spaces/types.js';
+import type { BackendChoice } from './backend.js';
+import { initBackend } from './backend.js';
+import { distillWarmup, type DistillConfig, type TeacherSource } from './distill.js';
+import type { StandaloneConfig } from './standalone.js';
+import {
+  DEFAULT_SUPERNET_SCORE,
+  devSubset,
+  ensureSupernet,
+  scoreWithSupernet,
+  tokenizerHash,
+  type PathSampling,
+  type SupernetConfig,
+  type SupernetScoreConfig,
+  type SupernetTrainConfig,
+} from './supernet.js';
+import { loadTask, type TaskSpec } from './tasks/named.js';
+import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
+import { encodeTask, trainStandalone, type TrainConfig } from './train.js';
+
+/**
+ * Ranking fidelity: a supernet is only worth its speed if it orders candidates the way stand-alone
+ * training does. Sample N architectures, train each stand-alone (the ground truth), score each with
+ * the supernet, and report Kendall's τ and Spearman's ρ between the two lists.
+ */
+
+// ---------------------------------------------------------------- rank statistics
+
+/** Ranks 1..n, ties sharing their average rank. */
+export function ranks(x: readonly number[]): number[] {
+  const order = x.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(x.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    const r = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) out[order[k][1]] = r;
+    i = j + 1;
+  }
+  return out;
+}
+
+function checkPair(x: readonly number[], y: readonly number[], what: string): void {
+  if (x.length !== y.length) throw new RangeError(`${what}: lists of different lengths (${x.length} and ${y.length})`);
+}
+
+/**
+ * Kendall's τ-b: (concordant − discordant) / sqrt((n0 − n1)(n0 − n2)), where n1, n2 count the
+ * pairs tied in x and in y. Equals τ-a when nothing ties; NaN when either list is constant.
+ */
+export function kendallTau(x: readonly number[], y: readonly number[]): number {
+  checkPair(x, y, 'kendallTau');
+  let c = 0;
+  let d = 0;
+  let tx = 0;
+  let ty = 0;
+  for (let i = 0; i < x.length; i++)
+    for (let j = i + 1; j < x.length; j++) {
+      const a = Math.sign(x[i] - x[j]);
+      const b = Math.sign(y[i] - y[j]);
+      if (a === 0 && b === 0) continue;
+      if (a === 0) tx++;
+      else if (b === 0) ty++;
+      else if (a === b) c++;
+      else d++;
+    }
+  // n0 - n1 = pairs not tied in x = c + d + (tied only in y); likewise for y
+  return (c - d) / Math.sqrt((c + d + ty) * (c + d + tx));
+}
+
+/** Spearman's ρ: Pearson's correlation of the (average) ranks. NaN when either list is constant. */
+export function spearmanRho(x: readonly number[], y: readonly number[]): number {
+  checkPair(x, y, 'spearmanRho');
+  return pearson(ranks(x), ranks(y));
+}
+
+export function pearson(x: readonly number[], y: readonly number[]): number {
+  checkPair(x, y, 'pearson');
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+// ---------------------------------------------------------------- terminal scatter plot
+
+/** A plain-text scatter plot: '*' one point, a digit for 2..9 points in a cell, '#' for more. */
+export function scatterPlot(x: readonly number[], y: readonly number[], o: { width?: number; height?: number; xLabel?: string; yLabel?: string } = {}): string {
+  checkPair(x, y, 'scatterPlot');
+  const W = o.width ?? 50;
+  const H = o.height ?? 16;
+  const range = (v: readonly number[]) => {
+    const lo = Math.min(...v);
+    const hi = Math.max(...v);
+    return hi > lo ? [lo, hi] : [lo - 0.5, hi + 0.5];
+  };
+  const [x0, x1] = range(x);
+  const [y0, y1] = range(y);
+  const counts = Array.from({ length: H }, () => new Array<number>(W).fill(0));
+  x.forEach((xv, i) => {
+    const c = Math.min(W - 1, Math.floor(((xv - x0) / (x1 - x0)) * W));
+    const r = Math.min(H - 1, Math.floor(((y[i] - y0) / (y1 - y0)) * H));
+    counts[H - 1 - r][c]++;
+  });
+  const fmt = (v: number) => v.toFixed(3);
+  const pad = Math.max(fmt(y0).length, fmt(y1).length);
+  const lines: string[] = [];
+  if (o.yLabel) lines.push(o.yLabel);
+  counts.forEach((row, r) => {
+    const label = r === 0 ? fmt(y1) : r === H - 1 ? fmt(y0) : '';
+    lines.push(`${label.padStart(pad)} |${row.map((n) => (n === 0 ? ' ' : n === 1 ? '*' : n < 10 ? String(n) : '#')).join('')}`);
+  });
+  lines.push(`${' '.repeat(pad)} +${'-'.repeat(W)}`);
+  const left = fmt(x0);
+  const right = fmt(x1);
+  lines.push(`${' '.repeat(pad + 2)}${left}${right.padStart(W - left.length)}`);
+  if (o.xLabel) lines.push(`${' '.repeat(pad + 2)}${o.xLabel}`);
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- the experiment
+
+export interface FidelityConfig {
+  task: string | TaskSpec;
+  taskSeed: number;
+  vocabSize: number;
+  maxLen: number;
+  /** Architectures are sampled from, and the supernet built for, these ranges. */
+  macro: MacroRanges;
+  /** Architectures to compare. */
+  sample: number;
+  seed: number;
+  /**
+   * Seed of the stand-alone training (default: `seed`). Another value retrains the same sample with
+   * other initial weights and batches: how well stand-alone training agrees with itself bounds the
+   * Kendall tau any cheaper evaluator can reach.
+   */
+  trainSeed?: number;
+  /** Stand-alone training of each architecture (the ground truth). */
+  standalone: Partial<TrainConfig>;
+  /** Supernet training (its steps include the distillation warm-up's). */
+  supernet: Partial<SupernetTrainConfig>;
+  /** Paths the supernet trains: uniform from the space, or only the sampled architectures. */
+  sampling?: PathSampling;
+  score: Partial<SupernetScoreConfig>;
+  /** Distillation warm-up before the supernet's own training; absent: none. */
+  distill?: { config: Partial<DistillConfig>; teacher: TeacherSource };
+  /** Processes training the stand-alone models (0: in this process, after the supernet). */
+  workers: number;
+  /** Folder of cached stand-alone results (reused by later runs with the same settings). */
+  cacheDir?: string;
+  /** A supernet checkpoint folder: loaded when it exists (and fits), else trained and saved there. */
+  checkpoint?: string;
+  backend?: BackendChoice;
+}
+
+export interface FidelityPoint {
+  id: string;
+  formula: string;
+  /** Stand-alone dev score. */
+  standalone: number;
+  /** Supernet dev score. */
+  supernet: number;
+  standaloneSeconds: number;
+  supernetSeconds: number;
+  cached: boolean;
+}
+
+export interface FidelityReport {
+  n: number;
+  kendallTau: number;
+  spearmanRho: number;
+  points: FidelityPoint[];
+  /** Seconds spent training (or loading) the supernet, warm-up included. */
+  supernetTrainSeconds: number;
+  warmupSeconds?: number;
+  /** Candidates scored per minute by the supernet (one process). */
+  supernetPerMinute: number;
+  /** Candidates trained per minute stand-alone (one process; uncached only). */
+  standalonePerMinute?: number;
+}
+
+export interface FidelityHooks {
+  log?: (m: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Sample `n` distinct architectures (by id), seeded. */
+export function sampleArchitectures(macro: MacroRanges, n: number, seed: number): Candidate<BackboneGenome>[] {
+  const space = backboneSpace(macro);
+  const rng = new Rng(seedFrom('fidelity', seed));
+  const out = new Map<string, Candidate<BackboneGenome>>();
+  for (let tries = 0; out.size < n && tries < 100 * n; tries++) {
+    const genome = space.sample(rng);
+    const id = space.id(genome);
+    if (!out.has(id)) out.set(id, { genome, id, origin: 'sample' });
+  }
+  return [...out.values()];
+}
+
+interface StandaloneRecord {
+  dev: number;
+  seconds: number;
+}
+
+export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}): Promise<FidelityReport> {
+  const log = hooks.log ?? (() => {});
+  const space = backboneSpace(cfg.macro);
+  const data = loadTask(cfg.task, { seed: cfg.taskSeed });
+  const tokenizer = Tokenizer.train(data.train.pairs ? [...data.train.texts, ...data.train.pairs] : data.train.texts, cfg.vocabSize);
+  const tokJson: TokenizerJSON = tokenizer.toJSON();
+  const task = encodeTask(data, { vocabSize: cfg.vocabSize, maxLen: cfg.maxLen, tokenizer });
+  await initBackend(cfg.backend, { log });
+  const candidates = sampleArchitectures(cfg.macro, cfg.sample, cfg.seed);
+  log(`fidelity: ${candidates.length} architectures, task ${data.name} (${task.train.seqs.length} train / ${task.dev.seqs.length} dev)`);
+
+  const trainCfg: Partial<TrainConfig> = { ...cfg.standalone, maxLen: cfg.maxLen };
+  const trainSeed = (c: Candidate<BackboneGenome>) => seedFrom(cfg.trainSeed ?? cfg.seed, c.id);
+  const cacheKey = (c: Candidate<BackboneGenome>) =>
+    hashId('standalone', c.id, JSON.stringify(cfg.task), String(cfg.taskSeed), tokenizerHash(tokJson), JSON.stringify(trainCfg), String(trainSeed(c)));
+  const cacheFile = (c: Candidate<BackboneGenome>) => (cfg.cacheDir ? join(cfg.cacheDir, `${cacheKey(c)}.json`) : undefined);
+  const cached = new Map<string, StandaloneRecord>();
+  for (const c of candidates) {
+    const f = cacheFile(c);
+    if (f && existsSync(f)) cached.set(c.id, JSON.parse(readFileSync(f, 'utf8')) as StandaloneRecord);
+  }
+  const store = (c: Candidate<BackboneGenome>, r: StandaloneRecord) => {
+    const f = cacheFile(c);
+    if (!f) return;
+    mkdirSync(cfg.cacheDir!, { recursive: true });
+    writeFileSync(`${f}.tmp`, JSON.stringify({ ...r, id: c.id, genome: c.genome }));
+    renameSync(`${f}.tmp`, f);
+  };
+  const todo = candidates.filter((c) => !cached.has(c.id));
+  if (cached.size) log(`fidelity: ${cached.size} stand-alone results from the cache, ${todo.length} to train`);
+
+  // Stand-alone training runs in worker processes while this one trains the supernet.
+  let pool: WorkerPool | undefined;
+  const standaloneDone = new Map<string, StandaloneRecord>(cached);
+  let poolJobs: Promise<void> = Promise.resolve();
+  if (cfg.workers > 0 && todo.length) {
+    const scfg: StandaloneConfig = { task: cfg.task, taskSeed: cfg.taskSeed, tokenizer: tokJson, train: trainCfg, backend: cfg.backend };
+    pool = new WorkerPool(Math.min(cfg.workers, todo.length), scfg);
+    poolJobs = Promise.all(
+      todo.map(async (c) => {
+        const r = await pool!.score(c, { seed: trainSeed(c), signal: hooks.signal });
+        const rec = { dev: r.scores.dev, seconds: r.seconds };
+        standaloneDone.set(c.id, rec);
+        store(c, rec);
+        log(`stand-alone ${standaloneDone.size}/${candidates.length}: dev ${rec.dev.toFixed(4)} in ${rec.seconds.toFixed(0)} s  ${c.id}`);
+      }),
+    ).then(() => {});
+    poolJobs.catch(() => {});
+  }
+
+  try {
+    const sncfg: SupernetConfig = { macro: cfg.macro, vocabSize: tokenizer.vocabSize, maxLen: cfg.maxLen, numClasses: task.numClasses };
+    const t0 = performance.now();
+    const distill = cfg.distill;
+    const { supernet, meta } = await ensureSupernet(cfg.checkpoint, sncfg, task, {
+      train: { ...cfg.supernet, seed: cfg.seed },
+      tokenizer: tokenizerHash(tokJson),
+      warmup: distill && ((sn, h) => distillWarmup(sn, task, distill.teacher, { ...distill.config, train: { ...cfg.supernet, seed: cfg.seed, ...distill.config.train } }, { ...h, log })),
+      samplePath: cfg.sampling === 'population' ? (r: Rng) => r.choice(candidates).genome : undefined,
+      signal: hooks.signal,
+      log,
+      onStep: (phase, s) => {
+        if (s.step % 100 === 0 || s.step === s.steps) log(`${phase} ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  ${Math.round(s.tokensPerSecond)} tok/s`);
+      },
+    });
+    const supernetTrainSeconds = (performance.now() - t0) / 1000;
+    const warmupSeconds = meta.warmupSeconds as number | undefined;
+    try {
+      const dev = devSubset(task.dev, cfg.score.devSize ?? DEFAULT_SUPERNET_SCORE.devSize);
+      const points: FidelityPoint[] = [];
+      const sc0 = performance.now();
+      for (const c of candidates) {
+        const s0 = performance.now();
+        const s = await scoreWithSupernet(supernet, c.genome, task, dev, cfg.score, seedFrom(cfg.seed, c.id));
+        points.push({ id: c.id, formula: space.render(c.genome), standalone: NaN, supernet: s, standaloneSeconds: NaN, supernetSeconds: (performance.now() - s0) / 1000, cached: cached.has(c.id) });
+      }
+      const scoringSeconds = (performance.now() - sc0) / 1000;
+      log(`supernet: scored ${points.length} candidates in ${scoringSeconds.toFixed(1)} s`);
+      if (!pool) {
+        for (const c of todo) {
+          if (hooks.signal?.aborted) throw new Error('aborted');
+          const r = await trainStandalone(c.genome, task, { ...trainCfg, seed: trainSeed(c) }, { signal: hooks.signal });
+          const rec = { dev: r.dev.score, seconds: r.wallSeconds };
+          standaloneDone.set(c.id, rec);
+          store(c, rec);
+          log(`stand-alone ${standaloneDone.size}/${candidates.length}: dev ${rec.dev.toFixed(4)} in ${rec.seconds.toFixed(0)} s  ${c.id}`);
+        }
+      }
+      await poolJobs;
+      for (const p of points) {
+        const r = standaloneDone.get(p.id)!;
+        p.standalone = r.dev;
+        p.standaloneSeconds = r.seconds;
+      }
+      const x = points.map((p) => p.standalone);
+      const y = points.map((p) => p.supernet);
+      const fresh = points.filter((p) => !p.cached);
+      return {
+        n: points.length,
+        kendallTau: kendallTau(x, y),
+        spearmanRho: spearmanRho(x, y),
+        points,
+        supernetTrainSeconds,
+        warmupSeconds,
+        supernetPerMinute: (60 * points.length) / scoringSeconds,
+        standalonePerMinute: fresh.length ? (60 * fresh.length) / fresh.reduce((a, p) => a + p.standaloneSeconds, 0) : undefined,
+      };
+    } finally {
+      supernet.dispose();
+    }
+  } finally {
+    await pool?.close();
+  }
+}

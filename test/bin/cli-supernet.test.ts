@@ -1,0 +1,131 @@
+// `opnas teacher` and `opnas fidelity` end to end in a subprocess: tiny runs on small fixtures, and bad input.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { opnas, ROOT, tempDir } from './helpers.js';
+
+const FIX = join(ROOT, 'test/fixtures/train');
+const TASK = ['--train', join(FIX, 'reviews.csv'), '--dev', join(FIX, 'reviews-dev.tsv'), '--max-len', '16', '--vocab-size', '60'];
+const WASM = { OPNAS_BACKEND: 'wasm' };
+
+describe.concurrent('opnas teacher', () => {
+  it('trains a teacher once, then reuses the cached one', () => {
+    const runs = tempDir();
+    const args = ['teacher', ...TASK, '--arch', 'bert-tiny', '--steps', '3', '--runs-dir', runs, '--json', '--quiet'];
+    const first = opnas(args, { env: WASM });
+    expect(first.code, first.stderr).toBe(0);
+    const a = JSON.parse(first.stdout) as { dir: string; cached: boolean; dev: number };
+    expect(a.cached).toBe(false);
+    expect(a.dir.startsWith(join(runs, 'teachers'))).toBe(true);
+    const second = JSON.parse(opnas(args, { env: WASM }).stdout) as { dir: string; cached: boolean; dev: number };
+    expect(second).toMatchObject({ dir: a.dir, cached: true, dev: a.dev });
+  });
+
+  it('checks a teacher-logits file: wrong row count, wrong class count', () => {
+    const dir = tempDir();
+    const f = join(dir, 'logits.jsonl');
+    writeFileSync(f, '[0.1, 0.9]\n[0.8, 0.2]\n');
+    const rows = opnas(['teacher', ...TASK, '--teacher-logits', f]);
+    expect(rows.code).toBe(1);
+    expect(rows.stderr).toMatch(/--teacher-logits .*logits\.jsonl: 2 rows, but the task has 80 training examples/);
+    writeFileSync(f, Array.from({ length: 80 }, () => '[0.1, 0.5, 0.4]').join('\n'));
+    const classes = opnas(['teacher', ...TASK, '--teacher-logits', f]);
+    expect(classes.code).toBe(1);
+    expect(classes.stderr).toMatch(/line 1: 3 logits, but the task has 2 classes/);
+    expect(classes.stderr).not.toMatch(/\n\s+at /);
+    writeFileSync(f, Array.from({ length: 80 }, () => '[0.1, 0.9]').join('\n'));
+    const ok = opnas(['teacher', ...TASK, '--teacher-logits', f, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ rows: 80, classes: 2 });
+  });
+});
+
+describe.concurrent('opnas fidelity', () => {
+  const small = (o: Record<string, string> = {}) =>
+    Object.entries({ sample: '3', layers: '1-2', hidden: '16,32', heads: '1,2', steps: '3', 'supernet-steps': '4', workers: '0', ...o }).flatMap(([k, v]) => [`--${k}`, v]).concat('--quiet');
+  const SMALL = small();
+
+  it('prints Kendall tau, Spearman rho and a scatter plot; --json has every point', () => {
+    const runs = tempDir();
+    const text = opnas(['fidelity', ...TASK, ...SMALL, '--runs-dir', runs], { env: WASM });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^3 architectures: Kendall tau (-?\d\.\d{3}|n\/a)\s+Spearman rho (-?\d\.\d{3}|n\/a)/);
+    expect(text.stdout).toMatch(/stand-alone dev score/);
+    expect(text.stdout).toMatch(/candidates\/min/);
+    const json = opnas(['fidelity', ...TASK, ...SMALL, '--runs-dir', runs, '--json'], { env: WASM });
+    expect(json.code, json.stderr).toBe(0);
+    const r = JSON.parse(json.stdout) as { n: number; points: { standalone: number; supernet: number; cached: boolean }[] };
+    expect(r.n).toBe(3);
+    expect(r.points.every((p) => p.cached)).toBe(true); // the stand-alone results of the first run
+  });
+
+  it('runs with a distillation warm-up from the cached teacher', () => {
+    const runs = tempDir();
+    const r = opnas(['fidelity', ...TASK, ...SMALL, '--warmup-steps', '2', '--teacher-steps', '2', '--runs-dir', runs, '--json'], { env: WASM });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { warmupSeconds: number }).warmupSeconds).toBeGreaterThan(0);
+  });
+
+  it('refuses a supernet checkpoint built for another space, and bad options', () => {
+    const runs = tempDir();
+    const ckpt = join(runs, 'sn');
+    const made = opnas(['fidelity', ...TASK, ...small({ sample: '1' }), '--runs-dir', runs, '--checkpoint', ckpt], { env: WASM });
+    expect(made.code, made.stderr).toBe(0);
+    const other = opnas(['fidelity', ...TASK, ...small({ hidden: '16,48' }), '--runs-dir', runs, '--checkpoint', ckpt], { env: WASM });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/supernet checkpoint .*sn: it was built for another space or task \(hidden \[16,32\], expected \[16,48\]\)/);
+    const bad = opnas(['fidelity', ...TASK, '--warmup-steps', '9', '--supernet-steps', '4']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--warmup-steps 9 exceeds --supernet-steps 4/);
+    expect(opnas(['fidelity', ...TASK, '--layers', '3-1']).stderr).toMatch(/--layers: expected N or N-M/);
+  });
+});
+
+describe('opnas search --evaluator supernet', () => {
+  const BIN = join(ROOT, 'dist/bin/opnas.js');
+  const ARGS = [...TASK, '--layers', '1-2', '--hidden', '16,32', '--heads', '1,2', '--budget', '8', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--workers', '2', '--quiet'];
+  // latency is measured, so it differs from run to run; everything else must not
+  const trials = (dir: string, name: string) =>
+    (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')) as { trials: { id: string; status: string; scores: Record<string, number> }[] }).trials.map((t) => {
+      const { latency, ...rest } = t.scores;
+      expect(latency).toBeGreaterThan(0);
+      return [t.id, t.status, rest];
+    });
+
+  /** Start a search, SIGKILL it once its run file holds `n` trials. */
+  function killAtTrials(args: string[], env: Record<string, string>, file: string, n: number) {
+    return new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      const poll = setInterval(() => {
+        try {
+          if ((JSON.parse(readFileSync(file, 'utf8')) as { trials: unknown[] }).trials.length >= n) child.kill('SIGKILL');
+        } catch {
+          // not written yet
+        }
+      }, 20);
+      child.on('exit', () => {
+        clearInterval(poll);
+        resolve();
+      });
+    });
+  }
+
+  it('trains the supernet into the run folder, and a run killed mid-search resumes to the same trials', async () => {
+    const dir = tempDir();
+    const env = { ...WASM, OPNAS_RUNS_DIR: dir };
+    const ref = opnas(['search', '--name', 'ref', ...ARGS], { env });
+    expect(ref.code, ref.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'ref', 'supernet')).sort()).toEqual(['supernet.json', 'weights.bin', 'weights.json']);
+    const reference = trials(dir, 'ref');
+    expect(reference).toHaveLength(8);
+    expect(reference.every(([, status]) => status === 'ok')).toBe(true);
+    await killAtTrials(['search', '--name', 'k', ...ARGS], env, join(dir, 'k', 'run.json'), 3);
+    const partial = trials(dir, 'k');
+    expect(partial.length).toBeGreaterThanOrEqual(3);
+    expect(partial.length).toBeLessThan(8);
+    const resumed = opnas(['resume', 'k', '--quiet'], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(trials(dir, 'k')).toEqual(reference);
+  });
+});
