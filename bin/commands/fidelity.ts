@@ -9,7 +9,7 @@ import { DEFAULT_TRAIN } from '../../evaluators/train.js';
 import { DEFAULT_SEARCH } from '../../runs/session.js';
 import { runsDir } from '../../runs/store.js';
 import { OpnasError } from '../../spaces/errors.js';
-import type { MacroRanges } from '../../spaces/macro.js';
+import { macroFrom } from './search.js';
 import { note, print } from '../output.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { nonNegativeInt, positiveInt } from './train.js';
@@ -109,20 +109,6 @@ export const fidelityCommand: CommandModule<object, Args> = {
   },
 };
 
-function intList(flag: string, s: string): number[] {
-  const v = s.split(',').map((x) => Number(x.trim()));
-  if (!v.length || v.some((x) => !Number.isInteger(x) || x < 1)) throw new OpnasError(`--${flag}: expected comma-separated positive integers, got '${s}'`);
-  return v;
-}
-
-function macroFrom(a: Pick<Args, 'layers' | 'hidden' | 'heads'>): MacroRanges {
-  // an option given twice arrives as an array: the last one wins
-  const last = (v: string | string[]) => String(Array.isArray(v) ? v[v.length - 1] : v);
-  const m = /^(\d+)(?:-(\d+))?$/.exec(last(a.layers).trim());
-  const layers: [number, number] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, 0];
-  if (!m || layers[0] < 1 || layers[1] < layers[0]) throw new OpnasError(`--layers: expected N or N-M with 1 <= N <= M, got '${a.layers}'`);
-  return { ...DEFAULT_SEARCH.macro, layers, hidden: intList('hidden', last(a.hidden)), heads: intList('heads', last(a.heads)) };
-}
 
 export function fidelityText(r: FidelityReport): string {
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');

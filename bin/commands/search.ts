@@ -9,6 +9,7 @@ import type { RunFile } from '../../runs/types.js';
 import { evaluatedCount, SearchAborted } from '../../search/loop.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
+import type { MacroRanges } from '../../spaces/macro.js';
 import { note, print } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
@@ -66,11 +67,16 @@ function intList(flag: string, s: string): number[] {
 
 function range(flag: string, s: string): [number, number] {
   const m = /^(\d+)(?:-(\d+))?$/.exec(s.trim());
-  if (!m) throw new OpnasError(`--${flag}: expected N or N-M, got '${s}'`);
-  const lo = Number(m[1]);
-  const hi = Number(m[2] ?? m[1]);
-  if (lo < 1 || hi < lo) throw new OpnasError(`--${flag}: expected 1 <= N <= M, got '${s}'`);
+  const lo = Number(m?.[1]);
+  const hi = Number(m?.[2] ?? m?.[1]);
+  if (!m || lo < 1 || hi < lo) throw new OpnasError(`--${flag}: expected N or N-M with 1 <= N <= M, got '${s}'`);
   return [lo, hi];
+}
+
+/** --layers/--hidden/--heads as macro ranges; an option given twice arrives as an array: the last one wins. */
+export function macroFrom(a: { layers: string | string[]; hidden: string | string[]; heads: string | string[] }): MacroRanges {
+  const last = (v: string | string[]) => String(Array.isArray(v) ? v[v.length - 1] : v);
+  return { ...DEFAULT_SEARCH.macro, layers: range('layers', last(a.layers)), hidden: intList('hidden', last(a.hidden)), heads: intList('heads', last(a.heads)) };
 }
 
 export function configFrom(a: SearchArgs): SearchConfig {
@@ -79,7 +85,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
   return {
     ...d,
     space: a.space,
-    macro: { ...d.macro, layers: range('layers', a.layers), hidden: intList('hidden', a.hidden), heads: intList('heads', a.heads) },
+    macro: macroFrom(a),
     strategy: a.strategy,
     population: a.population,
     tournament: a.tournament,
