@@ -3,6 +3,7 @@ import { exportTrial } from '../../runs/export.js';
 import { objectiveValue, paretoFront } from '../../runs/pareto.js';
 import { fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
 import { listRuns, RunStore, runsDir } from '../../runs/store.js';
+import type { RunFile } from '../../runs/types.js';
 import { print } from '../output.js';
 import { positiveInt } from './train.js';
 
@@ -41,20 +42,9 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       .option('pareto', { type: 'boolean', describe: 'show the Pareto front of the run objectives (or of dev and params for a single objective)' }) as never,
   handler: async (argv) => {
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
-    const run = store.data;
-    const board = leaderboard(run, { top: positiveInt('top', argv.top) });
-    const objectives = run.config.objectives as string[];
-    const frontObjectives = objectives.length > 1 ? objectives : [objectives[0], 'params'];
-    const front = argv.pareto ? paretoFront(run.trials, frontObjectives) : undefined;
-    if (argv.json) return print(JSON.stringify({ summary: summary(run), leaderboard: board.rows, lineage: board.rows.length ? lineage(run).steps : [], pareto: front }, null, 2));
-    print(summary(run).text);
-    print();
-    print(board.text);
-    if (front) {
-      print(`\nPareto front (${frontObjectives.join(' vs ')}): ${front.length} trial${front.length === 1 ? '' : 's'}`);
-      for (const t of front) print(`  ${t.id.slice(0, 8)}  ${frontObjectives.map((o) => `${o} ${fmtScore(o, objectiveValue(t, o))}`).join('  ')}\n    ${t.formula.replace(/\n/g, '\n    ')}`);
-    }
-    if (board.rows.length) print('\n' + lineage(run).text);
+    const objectives = store.data.config.objectives as string[];
+    const pareto = argv.pareto ? (objectives.length > 1 ? objectives : [objectives[0], 'params']) : undefined;
+    printRunReport(store.data, { json: argv.json, top: positiveInt('top', argv.top), pareto });
   },
 };
 
@@ -80,3 +70,19 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     print(`wrote ${paths.genome} and ${paths.formula}`);
   },
 };
+
+/** Summary, leaderboard, optional Pareto front and the lineage of the best: what search, resume and show print. */
+export function printRunReport(run: RunFile, o: { json?: boolean; top: number; pareto?: string[] }): void {
+  const board = leaderboard(run, { top: o.top });
+  const front = o.pareto ? paretoFront(run.trials, o.pareto) : undefined;
+  const steps = board.rows.length ? lineage(run).steps : [];
+  if (o.json) return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front }, null, 2));
+  print(summary(run).text);
+  print();
+  print(board.text);
+  if (front) {
+    print(`\nPareto front (${o.pareto!.join(' vs ')}): ${front.length} trial${front.length === 1 ? '' : 's'}`);
+    for (const t of front) print(`  ${t.id.slice(0, 8)}  ${o.pareto!.map((k) => `${k} ${fmtScore(k, objectiveValue(t, k))}`).join('  ')}\n    ${t.formula.replace(/\n/g, '\n    ')}`);
+  }
+  if (board.rows.length) print('\n' + lineage(run).text);
+}

@@ -1,7 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
-import { fmtScore, leaderboard, lineage, summary } from '../../runs/report.js';
-import { objectiveValue, paretoFront } from '../../runs/pareto.js';
 import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/distill.js';
 import { DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
@@ -10,9 +8,10 @@ import { evaluatedCount, SearchAborted } from '../../search/loop.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
 import type { MacroRanges } from '../../spaces/macro.js';
-import { note, print } from '../output.js';
+import { note } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
+import { printRunReport } from './runs.js';
 import { positiveInt } from './train.js';
 
 interface RunArgs {
@@ -155,17 +154,7 @@ export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFi
 
 export function report(run: RunFile, json?: boolean): void {
   const objectives = (run.config.objectives as string[]) ?? [];
-  const board = leaderboard(run, { top: 10 });
-  const front = objectives.length > 1 ? paretoFront(run.trials, objectives) : undefined;
-  if (json) return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, pareto: front?.map((t) => ({ id: t.id, scores: t.scores, formula: t.formula })) }, null, 2));
-  print(summary(run).text);
-  print();
-  print(board.text);
-  if (front) {
-    print(`\nPareto front (${objectives.join(' vs ')}): ${front.length} trial${front.length === 1 ? '' : 's'}`);
-    for (const t of front) print(`  ${t.id.slice(0, 8)}  ${objectives.map((o) => `${o} ${fmtScore(o, objectiveValue(t, o))}`).join('  ')}`);
-  }
-  if (board.rows.length) print('\n' + lineage(run).text);
+  printRunReport(run, { json, top: 10, pareto: objectives.length > 1 ? objectives : undefined });
 }
 
 export const searchCommand: CommandModule<object, SearchArgs> = {
