@@ -43,6 +43,28 @@ export interface ForwardOut {
   logits: tf.Tensor2D;
   /** Hidden state after each layer, [B, T, d] (for distillation). */
   hidden: tf.Tensor3D[];
+  /**
+   * With `forward(…, { maps: true })`: per layer, its attention map averaged over heads, [B, T, T]
+   * (`attentionMapNode` says which node that is), or undefined for a conv layer or a graph whose
+   * map is not a row distribution (for distillation: only maps of one kind are compared).
+   */
+  maps?: (tf.Tensor3D | undefined)[];
+}
+
+/**
+ * The node of an attention graph that serves as its attention map: the last [T, T] node that feeds
+ * the output, provided it is a softmax (a distribution over keys per query, like the textbook
+ * layer's); -1 otherwise. Maps of other kinds (a cosine matrix, an unnormalised product) have no
+ * counterpart in a standard teacher, so attention-map distillation skips them.
+ */
+export function attentionMapNode(g: AttentionGraph): number {
+  const info = analyse(g).info;
+  if (!info) return -1;
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const [r, c] = info.shapes[i];
+    if (info.used[i] && r === 'T' && c === 'T') return g.nodes[i].op === 'softmax' ? i : -1;
+  }
+  return -1;
 }
 
 const LN_EPS = 1e-6;
@@ -124,7 +146,7 @@ export class Model {
   }
 
   /** ids: int32 [B, T]; mask: float32 [B, T], 1 for real tokens. Call inside tf.tidy. */
-  forward(ids: tf.Tensor2D, mask: tf.Tensor2D): ForwardOut {
+  forward(ids: tf.Tensor2D, mask: tf.Tensor2D, o: { maps?: boolean } = {}): ForwardOut {
     const [B, T] = ids.shape;
     if (T > this.cfg.maxLen) throw new Error(`Model: sequence length ${T} exceeds maxLen ${this.cfg.maxLen}`);
     const d = this.d;
@@ -135,19 +157,25 @@ export class Model {
     const pos = tf.slice(this.p('emb.pos'), [0, 0], [T, d]);
     let x = this.layerNorm(tf.reshape(tf.add(tok, pos), [B * T, d]), 'emb.ln') as tf.Tensor2D; // [B*T, d]
     const hidden: tf.Tensor3D[] = [];
+    const maps: (tf.Tensor3D | undefined)[] | undefined = o.maps ? [] : undefined;
     this.genome.layers.forEach((layer, i) => {
       const p = `l${i}`;
-      const mixed =
-        layer.mixer.type === 'attention'
-          ? this.attention(x, layer.mixer.graph, p, { B, T, rowMask, keyPad })
-          : this.conv(x, layer.mixer.kernel, p, { B, T, rowMask });
+      let mixed: tf.Tensor2D;
+      if (layer.mixer.type === 'attention') {
+        const a = this.attention(x, layer.mixer.graph, p, { B, T, rowMask, keyPad }, o.maps === true);
+        mixed = a.out;
+        maps?.push(a.map);
+      } else {
+        mixed = this.conv(x, layer.mixer.kernel, p, { B, T, rowMask });
+        maps?.push(undefined);
+      }
       x = this.layerNorm(tf.add(x, mixed), `${p}.mix.ln`);
       for (let s = 0; s < layer.ffn.stack; s++) x = this.layerNorm(tf.add(x, this.ffn(x, layer.ffn, `${p}.ffn${s}`)), `${p}.ffn${s}.ln`);
       hidden.push(tf.reshape(x, [B, T, d]));
     });
     const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, d]), [0, 0, 0], [B, 1, d]), [B, d]);
     const pooled = tanh(this.dense(cls, 'pool'));
-    return { logits: this.dense(pooled, 'cls') as tf.Tensor2D, hidden };
+    return { logits: this.dense(pooled, 'cls') as tf.Tensor2D, hidden, ...(maps ? { maps } : {}) };
   }
 
   private dense(x: tf.Tensor, name: string): tf.Tensor2D {
@@ -164,7 +192,7 @@ export class Model {
    * All heads at once: each projection [B*T, d] becomes [B*H, T, d_h] (one 4-D transpose, cheap on
    * every backend), so the graph's primitive ops run once over the batch of heads.
    */
-  private attention(x: tf.Tensor2D, graph: AttentionGraph, p: string, s: { B: number; T: number; rowMask: tf.Tensor; keyPad: tf.Tensor }) {
+  private attention(x: tf.Tensor2D, graph: AttentionGraph, p: string, s: { B: number; T: number; rowMask: tf.Tensor; keyPad: tf.Tensor }, wantMap: boolean): { out: tf.Tensor2D; map?: tf.Tensor3D } {
     const { B, T } = s;
     const { dh, d } = this;
     const H = this.genome.heads;
@@ -184,7 +212,9 @@ export class Model {
     }
     const out = vals[vals.length - 1];
     const merged = H === 1 ? tf.reshape(out, [B * T, d]) : tf.reshape(tf.transpose(tf.reshape(out, [B, H, T, dh]), [0, 2, 1, 3]), [B * T, d]);
-    return this.dense(merged, `${p}.att.O`);
+    const mapNode = wantMap ? attentionMapNode(graph) : -1;
+    const map = mapNode < 0 ? undefined : (tf.mean(tf.reshape(vals[mapNode], [B, H, T, T]), 1) as tf.Tensor3D);
+    return { out: this.dense(merged, `${p}.att.O`), map };
   }
 
   /** Lightweight conv (Wu et al. 2019): Linear d->2d, GLU, depthwise conv with one softmaxed kernel per head, Linear. */

@@ -13,6 +13,7 @@ import { Model } from './compile.js';
 import {
   DEFAULT_SUPERNET_TRAIN,
   ensureSupernet,
+  SUPERNET_MANIFEST,
   tokenizerHash,
   trainSupernet,
   type PathObjective,
@@ -45,11 +46,16 @@ export interface DistillConfig {
   logits: number;
   /** Weight of the hidden-state MSE (teacher models only). */
   hidden: number;
+  /**
+   * Weight of the attention-map MSE (teacher models only): on mapped layers where both are attention
+   * and the student's map is a softmax over keys (compile.ts, attentionMapNode), head-averaged maps.
+   */
+  attention: number;
   /** Weight of the ordinary cross-entropy on the labels. */
   hard: number;
 }
 
-export const DEFAULT_DISTILL: DistillConfig = { train: { steps: 500 }, temperature: 2, logits: 1, hidden: 1, hard: 0 };
+export const DEFAULT_DISTILL: DistillConfig = { train: { steps: 500 }, temperature: 2, logits: 1, hidden: 1, attention: 1, hard: 0 };
 
 /**
  * A teacher: a saved teacher folder, the cached teacher for an architecture and training settings
@@ -218,6 +224,7 @@ export async function distillWarmup(
   }
   try {
     const useHidden = teacher !== undefined && cfg.hidden > 0;
+    const useMaps = teacher !== undefined && cfg.attention > 0;
     const tWidth = teacher?.genome.hidden ?? 0;
     const tLayers = teacher?.genome.layers.length ?? 0;
     if (useHidden) attachProjections(sn, tWidth);
@@ -228,8 +235,8 @@ export async function distillWarmup(
       return tf.tensor2d(rows, [indices.length, C]);
     };
     const objective: PathObjective = (path, b, t) => {
-      const out = path.forward(t.ids, t.mask);
-      const tOut = teacher?.forward(t.ids, t.mask);
+      const out = path.forward(t.ids, t.mask, { maps: useMaps });
+      const tOut = teacher?.forward(t.ids, t.mask, { maps: useMaps });
       const tLogits = tOut ? tOut.logits : softRows(b.indices);
       let loss: tf.Scalar = tf.mul(softCrossEntropy(out.logits, tLogits, cfg.temperature), cfg.logits);
       if (cfg.hard > 0) loss = tf.add(loss, tf.mul(tf.losses.softmaxCrossEntropy(tf.oneHot(t.labels, C), out.logits), cfg.hard));
@@ -243,6 +250,17 @@ export async function distillWarmup(
           return maskedMse(mapped, tOut.hidden[mappedLayer(i, L, tLayers)], t.mask);
         });
         loss = tf.add(loss, tf.mul(tf.div(tf.addN(terms), L), cfg.hidden));
+      }
+      if (useMaps && tOut?.maps && out.maps) {
+        const [B, T] = t.ids.shape;
+        const keys = tf.reshape(t.mask, [B, 1, T]);
+        const terms: tf.Scalar[] = [];
+        out.maps.forEach((m, i) => {
+          const tm = tOut.maps![mappedLayer(i, out.maps!.length, tLayers)];
+          if (m && tm) terms.push(maskedMse(tf.mul(m, keys), tf.mul(tm, keys), t.mask));
+        });
+        // maps are rows of probabilities; x T puts the MSE per key on the scale of one per query row
+        if (terms.length) loss = tf.add(loss, tf.mul(tf.div(tf.addN(terms), terms.length), cfg.attention * T));
       }
       return loss;
     };
@@ -285,6 +303,8 @@ export interface SupernetSearchConfig {
   teacherLogits?: string;
   /** The teacher model when there are no soft labels (default: DEFAULT_TEACHER). */
   teacher?: { genome: BackboneGenome; steps: number };
+  /** The warm-up's loss weights and temperature (default: DEFAULT_DISTILL's). */
+  distill?: Partial<Omit<DistillConfig, 'train'>>;
   score: Partial<SupernetScoreConfig>;
 }
 
@@ -312,7 +332,7 @@ export async function prepareSupernet(o: {
 }): Promise<SupernetEvaluatorConfig> {
   const checkpoint = join(o.folder, 'supernet');
   const cfg: SupernetEvaluatorConfig = { task: o.task, taskSeed: o.taskSeed, tokenizer: o.tokenizer, macro: o.macro, maxLen: o.maxLen, checkpoint, score: o.supernet.score, backend: o.backend };
-  if (existsSync(join(checkpoint, 'manifest.json'))) return cfg; // workers check it when they load it
+  if (existsSync(join(checkpoint, SUPERNET_MANIFEST))) return cfg; // workers check it when they load it
   await initBackend(o.backend, { log: o.log });
   const data = loadTask(o.task, { seed: o.taskSeed });
   const task = encodeTask(data, { vocabSize: o.tokenizer.vocab.length, maxLen: o.maxLen, tokenizer: Tokenizer.fromJSON(o.tokenizer) });
@@ -322,7 +342,7 @@ export async function prepareSupernet(o: {
   const { supernet } = await ensureSupernet(checkpoint, { macro: o.macro, vocabSize: o.tokenizer.vocab.length, maxLen: o.maxLen, numClasses: task.numClasses }, task, {
     train,
     tokenizer: tokenizerHash(o.tokenizer),
-    warmup: s.warmupSteps > 0 ? (sn, h) => distillWarmup(sn, task, teacher, { train: { ...train, steps: s.warmupSteps } }, { ...h, log: o.log }) : undefined,
+    warmup: s.warmupSteps > 0 ? (sn, h) => distillWarmup(sn, task, teacher, { ...s.distill, train: { ...train, steps: s.warmupSteps } }, { ...h, log: o.log }) : undefined,
     signal: o.signal,
     log: o.log,
     onStep: o.onStep,

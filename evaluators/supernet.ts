@@ -246,7 +246,8 @@ export function tokenizerHash(t: TokenizerJSON): string {
 }
 
 export const SUPERNET_FORMAT = 'opnas-supernet';
-const MANIFEST = 'supernet.json';
+export const SUPERNET_MANIFEST = 'supernet.json';
+const MANIFEST = SUPERNET_MANIFEST;
 
 /** The config as it is stored and compared: only the fields that change the weights' shapes or meaning. */
 function canonicalConfig(c: SupernetConfig): SupernetConfig {

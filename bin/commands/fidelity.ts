@@ -13,9 +13,9 @@ import { macroFrom } from './search.js';
 import { note, print } from '../output.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { nonNegativeInt, positiveInt } from './train.js';
-import { defaultTeacher, teacherTrainOptions, type TeacherTrainArgs } from './teacher.js';
+import { defaultTeacher, distillFrom, distillOptions, teacherTrainOptions, type DistillArgs, type TeacherTrainArgs } from './teacher.js';
 
-interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'> {
+interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
   sample: number;
   seed: number;
   'train-seed'?: number;
@@ -70,7 +70,8 @@ export const fidelityCommand: CommandModule<object, Args> = {
         .option('workers', { type: 'number', describe: 'processes training stand-alone models (default: the number of cores; 0: this one)' })
         .option('runs-dir', { type: 'string', describe: 'cache of teachers and stand-alone results (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' })
         .option('quiet', { type: 'boolean', describe: 'no progress output' })
-        .options(teacherTrainOptions('teacher-')),
+        .options(teacherTrainOptions('teacher-'))
+        .options(distillOptions()),
     ) as never,
   handler: async (a) => {
     if (!Number.isFinite(a.seed)) throw new OpnasError(`--seed must be a number, got ${a.seed}`);
@@ -97,7 +98,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
       supernet: { steps: supernetSteps, lr: a['supernet-lr'], sandwich: a.sandwich },
       sampling: a.sampling,
       score: { fineTuneSteps: nonNegativeInt('fine-tune-steps', a['fine-tune-steps']), devSize: nonNegativeInt('dev-size', a['dev-size']) },
-      distill: warmup ? { config: { ...DEFAULT_DISTILL, train: { steps: warmup } }, teacher: teacher ?? { cache: { runsDir: dir, ...defaultTeacher(a, 'teacher-') } } } : undefined,
+      distill: warmup ? { config: { ...DEFAULT_DISTILL, ...distillFrom(a), train: { steps: warmup } }, teacher: teacher ?? { cache: { runsDir: dir, ...defaultTeacher(a, 'teacher-') } } } : undefined,
       workers: a.workers === undefined ? availableParallelism() : nonNegativeInt('workers', a.workers),
       cacheDir: join(dir, 'fidelity-cache'),
       checkpoint: a.checkpoint,

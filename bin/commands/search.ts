@@ -13,6 +13,7 @@ import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { printRunReport } from './runs.js';
 import { positiveInt } from './train.js';
+import { distillFrom, distillOptions, type DistillArgs } from './teacher.js';
 
 interface RunArgs {
   'runs-dir'?: string;
@@ -22,7 +23,7 @@ interface RunArgs {
   quiet?: boolean;
 }
 
-interface SearchArgs extends TaskArgs, RunArgs {
+interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   name?: string;
   space: 'backbone' | 'nb201';
   strategy: string;
@@ -98,7 +99,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
     supernet:
       evaluator === 'supernet'
-        ? { train: { steps: positiveInt('supernet-steps', a['supernet-steps']) }, warmupSteps: a['warmup-steps'], teacherLogits: a['teacher-logits'], score: { fineTuneSteps: a['fine-tune-steps'] } }
+        ? { train: { steps: positiveInt('supernet-steps', a['supernet-steps']) }, warmupSteps: a['warmup-steps'], teacherLogits: a['teacher-logits'], distill: distillFrom(a), score: { fineTuneSteps: a['fine-tune-steps'] } }
         : undefined,
     train: { ...d.train, steps: positiveInt('train-steps', a['train-steps']), batchSize: positiveInt('train-batch-size', a['train-batch-size']), lr: a.lr, maxLen: positiveInt('max-len', a['max-len']) },
     seed: a.seed,
@@ -170,6 +171,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search (--evaluator supernet), warm-up included' })
           .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
           .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per training example); default: the cached opnas teacher' })
+          .options(distillOptions())
           .option('fine-tune-steps', { type: 'number', default: 0, describe: 'steps a candidate fine-tunes its supernet weights before scoring' })
           .option('evaluator', { choices: ['standalone', 'nb201', 'supernet'] as const, describe: 'how candidates are scored (default: standalone training; nb201 lookup for --space nb201)' })
           .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })

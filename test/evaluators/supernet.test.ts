@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../evaluators/backend.js';
-import { distillWarmup, ensureTeacher, mappedLayer, maskedMse, readTeacherLogits, softCrossEntropy } from '../../evaluators/distill.js';
+import { attentionMapNode } from '../../evaluators/compile.js';
+import { distillWarmup, ensureTeacher, loadTeacher, mappedLayer, maskedMse, readTeacherLogits, softCrossEntropy } from '../../evaluators/distill.js';
 import { devSubset, scoreWithSupernet, Supernet, SupernetEvaluator, tokenizerHash, trainSupernet, type SupernetConfig } from '../../evaluators/supernet.js';
 import { loadTask } from '../../evaluators/tasks/named.js';
 import { encodeTask, type EncodedTask } from '../../evaluators/train.js';
@@ -255,5 +256,47 @@ describe('distillation', () => {
     expect([...sn2.vars.keys()].some((n) => n.startsWith('kd.'))).toBe(false);
     sn.dispose();
     sn2.dispose();
+  });
+
+  it('attention maps: the softmax node of a graph, head-averaged rows over real keys summing to 1; none for conv or non-softmax maps', () => {
+    const std = bertBaseline(2, 16, 2);
+    expect(attentionMapNode(std.layers[0].mixer.type === 'attention' ? std.layers[0].mixer.graph : (undefined as never))).toBe(3);
+    const cosine = parseAttentionFormula('matmul(cosine(Q, K), V)').graph!;
+    expect(attentionMapNode(cosine)).toBe(-1);
+    const g = bertBaseline(2, 16, 2);
+    g.layers[0].mixer = { type: 'attention', graph: cosine };
+    const mixed = withConv(bertBaseline(2, 16, 2), 5);
+    const sn = Supernet.create(CFG, new Rng(3));
+    tf.tidy(() => {
+      const out = sn.view(std).forward(IDS(), MASK(), { maps: true });
+      expect(out.maps!.map((m) => m?.shape)).toEqual([[2, 6, 6], [2, 6, 6]]);
+      const rows = out.maps![1]!.arraySync();
+      for (let r = 0; r < 5; r++) expect(rows[0][r].reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(rows[1][0][4]).toBeCloseTo(0, 6); // a padded key gets no weight
+      expect(sn.view(g).forward(IDS(), MASK(), { maps: true }).maps!.map((m) => m === undefined)).toEqual([true, false]);
+      expect(sn.view(mixed).forward(IDS(), MASK(), { maps: true }).maps!.map((m) => m === undefined)).toEqual([true, false]);
+      expect(sn.view(std).forward(IDS(), MASK()).maps).toBeUndefined();
+    });
+    sn.dispose();
+  });
+
+  it('the attention-map loss alone pulls a path\'s maps towards the teacher\'s', async () => {
+    const runs = mkdtempSync(join(tmpdir(), 'opnas-kd-'));
+    const t = await ensureTeacher(runs, bertBaseline(2, 32, 2), task, task.tokenizer.toJSON(), { steps: 20, batchSize: 8, maxLen: 16 });
+    const { model: teacher } = await loadTeacher(t.dir, task, task.tokenizer.toJSON());
+    const sn = Supernet.create(CFG, new Rng(4));
+    const path = bertBaseline(2, 16, 2);
+    const mapGap = () =>
+      tf.tidy(() => {
+        const a = sn.view(path).forward(IDS(), MASK(), { maps: true }).maps!;
+        const b = teacher.forward(IDS(), MASK(), { maps: true }).maps!;
+        return a.reduce((s, m, i) => s + tf.mean(tf.square(tf.sub(m!, b[i]!))).dataSync()[0], 0);
+      });
+    const before = mapGap();
+    const w = await distillWarmup(sn, task, { dir: t.dir }, { logits: 0, hidden: 0, attention: 1, train: { steps: 30, batchSize: 8, lr: 3e-3 } }, { samplePath: () => path });
+    expect(Number.isFinite(w.loss)).toBe(true);
+    expect(mapGap()).toBeLessThan(before * 0.8);
+    teacher.dispose();
+    sn.dispose();
   });
 });
