@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { existingSection } from './fidelity.js';
 import { parallelBench, strategyBench } from './search-bench.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -795,7 +796,9 @@ async function main(): Promise<void> {
     '',
   );
 
-  const text = out.join('\n');
+  // section 7 comes from `npm run bench:fidelity` (half an hour of training): kept as it is
+  const fidelity = existingSection(opts.out);
+  const text = out.join('\n') + (fidelity ? `\n${fidelity}\n` : '');
   mkdirSync(path.dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, text);
   console.log(text);

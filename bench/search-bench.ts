@@ -25,6 +25,7 @@ export async function parallelBench(budget: number, trainSteps: number): Promise
   const dir = mkdtempSync(join(tmpdir(), 'opnas-bench-'));
   const config: SearchConfig = {
     ...DEFAULT_SEARCH,
+    evaluator: 'standalone',
     macro: { ...DEFAULT_SEARCH.macro, layers: [1, 2], hidden: [64, 128] },
     budget,
     batch: 4,

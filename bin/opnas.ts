@@ -22,6 +22,8 @@ export async function main(args: string[]): Promise<number> {
     .demandCommand(1, 'name a command (opnas --help lists them)')
     .recommendCommands()
     .strict()
+    // an option given twice: the last one wins (as in most CLIs), not an array
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .help()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)

@@ -17,12 +17,14 @@ import {
   tokenizerHash,
   trainSupernet,
   type PathObjective,
+  type PathSampling,
   type Supernet,
   type SupernetEvaluatorConfig,
   type SupernetScoreConfig,
   type SupernetTrainConfig,
   type SupernetTrainHooks,
 } from './supernet.js';
+import type { PopulationConfig } from './population.js';
 import { loadTask, type TaskSpec } from './tasks/named.js';
 import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type EncodedTask, type StepInfo, type TrainConfig } from './train.js';
@@ -305,10 +307,17 @@ export interface SupernetSearchConfig {
   teacher?: { genome: BackboneGenome; steps: number };
   /** The warm-up's loss weights and temperature (default: DEFAULT_DISTILL's). */
   distill?: Partial<Omit<DistillConfig, 'train'>>;
+  /**
+   * 'population': after the training above, the supernet also trains on each batch's candidates
+   * and the recent population before scoring them (population.ts). 'uniform' (and runs saved
+   * before this option existed): trained once, before the search, on paths drawn from the space.
+   */
+  sampling?: PathSampling;
+  population?: Partial<PopulationConfig>;
   score: Partial<SupernetScoreConfig>;
 }
 
-export const DEFAULT_SUPERNET_SEARCH: SupernetSearchConfig = { train: { steps: DEFAULT_SUPERNET_TRAIN.steps }, warmupSteps: 0, score: {} };
+export const DEFAULT_SUPERNET_SEARCH: SupernetSearchConfig = { train: { steps: DEFAULT_SUPERNET_TRAIN.steps }, warmupSteps: 0, sampling: 'population', population: {}, score: {} };
 
 /**
  * Before a search: the run's supernet in `<run folder>/supernet`, trained (after the distillation

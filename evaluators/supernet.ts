@@ -518,10 +518,12 @@ export class SupernetEvaluator implements Evaluator<BackboneGenome> {
   readonly scoreNames = SUPERNET_SCORES;
 
   private constructor(
-    readonly supernet: Supernet,
+    public supernet: Supernet,
     readonly task: EncodedTask,
     private readonly dev: EncodedSplit,
     private readonly cfg: SupernetEvaluatorConfig,
+    /** The checkpoint `supernet` was loaded from. */
+    public checkpoint: string,
   ) {}
 
   static async create(cfg: SupernetEvaluatorConfig, log?: (m: string) => void): Promise<SupernetEvaluator> {
@@ -534,7 +536,20 @@ export class SupernetEvaluator implements Evaluator<BackboneGenome> {
       throw new OpnasError(`supernet checkpoint ${cfg.checkpoint} was trained with another tokenizer (another task or vocabulary size)`);
     }
     const dev = devSubset(task.dev, cfg.score.devSize ?? DEFAULT_SUPERNET_SCORE.devSize, cfg.taskSeed);
-    return new SupernetEvaluator(supernet, task, dev, cfg);
+    return new SupernetEvaluator(supernet, task, dev, cfg, cfg.checkpoint);
+  }
+
+  /** Switch to another checkpoint of the same supernet (a search that trains it batch by batch). */
+  async reload(checkpoint: string): Promise<void> {
+    if (checkpoint === this.checkpoint) return;
+    const { supernet, meta } = await Supernet.load(checkpoint, this.supernet.cfg);
+    if (meta.tokenizer !== tokenizerHash(this.cfg.tokenizer)) {
+      supernet.dispose();
+      throw new OpnasError(`supernet checkpoint ${checkpoint} was trained with another tokenizer (another task or vocabulary size)`);
+    }
+    this.supernet.dispose();
+    this.supernet = supernet;
+    this.checkpoint = checkpoint;
   }
 
   async score(c: Candidate<BackboneGenome>, ctx: EvalContext): Promise<EvalResult> {

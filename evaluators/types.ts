@@ -1,4 +1,4 @@
-import type { Candidate, Scores } from '../search/types.js';
+import type { Candidate, Scores, Trial } from '../search/types.js';
 
 export interface EvalContext {
   /** Seed for everything random in this evaluation: derived from the run seed and the genome id. */
@@ -18,6 +18,13 @@ export interface Evaluator<G = unknown> {
   /** Score names this evaluator produces, e.g. ['dev', 'test', 'latency']. */
   scoreNames: string[];
   score(c: Candidate<G>, ctx: EvalContext): Promise<EvalResult>;
+  /**
+   * Called by the search loop before it scores a batch (also when a resumed run re-enters one):
+   * `candidates` are the batch's evaluable candidates in ask order (those already scored included),
+   * `trials` everything recorded before the batch. A supernet evaluator trains on them here. Must
+   * give the same result however often it is called for the same batch.
+   */
+  prepare?(p: { batch: number; candidates: Candidate<G>[]; trials: readonly Trial<G>[]; signal?: AbortSignal }): Promise<void>;
   close?(): Promise<void>;
 }
 

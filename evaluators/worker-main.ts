@@ -12,7 +12,7 @@ import { SupernetEvaluator } from './supernet.js';
  */
 type Request =
   | { type: 'init'; config: WorkerConfig }
-  | { type: 'score'; job: number; candidate: Candidate<BackboneGenome>; seed: number }
+  | { type: 'score'; job: number; candidate: Candidate<BackboneGenome>; seed: number; checkpoint?: string }
   | { type: 'latency'; job: number; candidate: Candidate<BackboneGenome> };
 
 let evaluator: StandaloneEvaluator | SupernetEvaluator | undefined;
@@ -25,6 +25,8 @@ process.on('message', async (m: Request) => {
       evaluator = isSupernetConfig(m.config) ? await SupernetEvaluator.create(m.config) : await StandaloneEvaluator.create(m.config);
       send({ type: 'ready' });
     } else if (m.type === 'score') {
+      // a search that trains its supernet batch by batch names the checkpoint each score must use
+      if (m.checkpoint && evaluator instanceof SupernetEvaluator) await evaluator.reload(m.checkpoint);
       const r = await evaluator!.score(m.candidate, { seed: m.seed }, (step: number, steps: number) => send({ type: 'progress', job: m.job, step, steps }));
       send({ type: 'result', job: m.job, result: r, tensors: tf.memory().numTensors });
     } else if (m.type === 'latency') {

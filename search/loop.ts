@@ -137,11 +137,17 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
   };
   type Unscored = Omit<Trial<G>, 'status' | 'scores' | 'seconds'>;
   const todo: { c: Candidate<G>; trial: Unscored }[] = [];
+  /** Candidates that get (or got) scored, in ask order: what `prepare` sees, the same on resume. */
+  const evaluable: Candidate<G>[] = [];
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i];
     const index = base + i;
     seen.add(c.id);
-    if (done.has(index)) continue;
+    const prior = done.get(index);
+    if (prior) {
+      if (prior.status === 'ok' || prior.status === 'failed') evaluable.push(c);
+      continue;
+    }
     const blank = { index, batch, id: c.id, genome: c.genome, parent: c.parent, origin: c.origin };
     const checked = o.space.check(c.genome);
     if (!checked.genome) {
@@ -157,6 +163,16 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
       continue;
     }
     todo.push({ c, trial });
+    evaluable.push(c);
+  }
+  if (todo.length && o.evaluator.prepare) {
+    try {
+      await o.evaluator.prepare({ batch, candidates: evaluable, trials: state.trials.filter((t) => t.batch < batch), signal: o.signal });
+    } catch (e) {
+      if (o.signal?.aborted) throw new SearchAborted();
+      throw e;
+    }
+    if (o.signal?.aborted) throw new SearchAborted();
   }
 
   let next = 0;

@@ -55,6 +55,10 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
   private closed = false;
   /** Live tensors each worker reported after its last job (a leak shows up here). */
   readonly tensorCounts: number[] = [];
+  /** Supernet evaluators: the checkpoint every score from now on uses (a search's batch checkpoint). */
+  checkpoint?: string;
+  /** The loop's hook before a batch (see Evaluator.prepare); a session sets it. */
+  prepare?: Evaluator<BackboneGenome>['prepare'];
   /** Training progress of the candidate a worker is on: (worker, candidate id, step, steps). */
   onProgress?: (worker: number, id: string, step: number, steps: number) => void;
 
@@ -141,7 +145,7 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
   }
 
   score(c: Candidate<BackboneGenome>, ctx: EvalContext): Promise<EvalResult> {
-    return this.run<EvalResult>({ type: 'score', candidate: c, seed: ctx.seed }, ctx.signal);
+    return this.run<EvalResult>({ type: 'score', candidate: c, seed: ctx.seed, ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}) }, ctx.signal);
   }
 
   latency(c: Candidate<BackboneGenome>): Promise<number> {

@@ -1,7 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/distill.js';
-import { DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
+import { DEFAULT_POPULATION } from '../../evaluators/population.js';
+import type { PathSampling } from '../../evaluators/supernet.js';
+import { DEFAULT_BUDGET, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
 import { evaluatedCount, SearchAborted } from '../../search/loop.js';
@@ -12,7 +14,7 @@ import { note } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { printRunReport } from './runs.js';
-import { positiveInt } from './train.js';
+import { nonNegativeInt, positiveInt } from './train.js';
 import { distillFrom, distillOptions, type DistillArgs } from './teacher.js';
 
 interface RunArgs {
@@ -29,11 +31,13 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   strategy: string;
   evaluator?: 'standalone' | 'nb201' | 'supernet';
   'supernet-steps': number;
+  'supernet-sampling': PathSampling;
+  'population-steps': number;
   'warmup-steps': number;
   'teacher-logits'?: string;
   'fine-tune-steps': number;
   objective?: string;
-  budget: number;
+  budget?: number;
   batch: number;
   seed: number;
   'max-params'?: number;
@@ -80,7 +84,7 @@ export function macroFrom(a: { layers: string | string[]; hidden: string | strin
 }
 
 export function configFrom(a: SearchArgs): SearchConfig {
-  const evaluator = a.evaluator ?? (a.space === 'nb201' ? 'nb201' : 'standalone');
+  const evaluator = a.evaluator ?? (a.space === 'nb201' ? 'nb201' : 'supernet');
   const d = DEFAULT_SEARCH;
   return {
     ...d,
@@ -92,14 +96,22 @@ export function configFrom(a: SearchArgs): SearchConfig {
     c: a['ucb-c'],
     evaluator,
     objectives: (a.objective ?? (evaluator === 'nb201' ? 'cifar10' : 'dev')).split(',').map((s) => s.trim()).filter(Boolean),
-    budget: positiveInt('budget', a.budget),
+    budget: positiveInt('budget', a.budget ?? DEFAULT_BUDGET[evaluator]),
     batch: positiveInt('batch', a.batch),
     limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
     task: taskSpecFrom(a),
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
     supernet:
       evaluator === 'supernet'
-        ? { train: { steps: positiveInt('supernet-steps', a['supernet-steps']) }, warmupSteps: a['warmup-steps'], teacherLogits: a['teacher-logits'], distill: distillFrom(a), score: { fineTuneSteps: a['fine-tune-steps'] } }
+        ? {
+            train: { steps: positiveInt('supernet-steps', a['supernet-steps']) },
+            warmupSteps: nonNegativeInt('warmup-steps', a['warmup-steps']),
+            teacherLogits: a['teacher-logits'],
+            distill: distillFrom(a),
+            sampling: a['supernet-sampling'],
+            population: { stepsPerCandidate: nonNegativeInt('population-steps', a['population-steps']) },
+            score: { fineTuneSteps: nonNegativeInt('fine-tune-steps', a['fine-tune-steps']) },
+          }
         : undefined,
     train: { ...d.train, steps: positiveInt('train-steps', a['train-steps']), batchSize: positiveInt('train-batch-size', a['train-batch-size']), lr: a.lr, maxLen: positiveInt('max-len', a['max-len']) },
     seed: a.seed,
@@ -172,10 +184,12 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
           .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per training example); default: the cached opnas teacher' })
           .options(distillOptions())
+          .option('supernet-sampling', { choices: ['population', 'uniform'] as const, default: DEFAULT_SUPERNET_SEARCH.sampling, describe: 'population: before each batch is scored the supernet also trains on it and the recent population; uniform: trained once, on paths drawn from the whole space' })
+          .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })
           .option('fine-tune-steps', { type: 'number', default: 0, describe: 'steps a candidate fine-tunes its supernet weights before scoring' })
-          .option('evaluator', { choices: ['standalone', 'nb201', 'supernet'] as const, describe: 'how candidates are scored (default: standalone training; nb201 lookup for --space nb201)' })
+          .option('evaluator', { choices: ['standalone', 'nb201', 'supernet'] as const, describe: 'how candidates are scored (default: the weight-sharing supernet, trained once before the search; nb201 lookup for --space nb201; standalone: train each candidate)' })
           .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
-          .option('budget', { type: 'number', default: DEFAULT_SEARCH.budget, describe: 'candidates to evaluate' })
+          .option('budget', { type: 'number', describe: `candidates to evaluate (default: ${DEFAULT_BUDGET.supernet} with the supernet, ${DEFAULT_BUDGET.standalone} with stand-alone training, ${DEFAULT_BUDGET.nb201} on nb201)` })
           .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'candidates per strategy ask' })
           .option('seed', { type: 'number', default: DEFAULT_SEARCH.seed })
           .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })

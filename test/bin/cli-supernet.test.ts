@@ -1,6 +1,6 @@
 // `opnas teacher` and `opnas fidelity` end to end in a subprocess: tiny runs on small fixtures, and bad input.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { opnas, ROOT, tempDir } from './helpers.js';
@@ -84,7 +84,7 @@ describe.concurrent('opnas fidelity', () => {
 
 describe('opnas search --evaluator supernet', () => {
   const BIN = join(ROOT, 'dist/bin/opnas.js');
-  const ARGS = [...TASK, '--layers', '1-2', '--hidden', '16,32', '--heads', '1,2', '--budget', '8', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--workers', '2', '--quiet'];
+  const ARGS = [...TASK, '--layers', '1-2', '--hidden', '16,32', '--heads', '1,2', '--budget', '8', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--population-steps', '3', '--workers', '2', '--quiet'];
   // latency is measured, so it differs from run to run; everything else must not
   const trials = (dir: string, name: string) =>
     (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')) as { trials: { id: string; status: string; scores: Record<string, number> }[] }).trials.map((t) => {
@@ -117,6 +117,8 @@ describe('opnas search --evaluator supernet', () => {
     const ref = opnas(['search', '--name', 'ref', ...ARGS], { env });
     expect(ref.code, ref.stderr).toBe(0);
     expect(readdirSync(join(dir, 'ref', 'supernet')).sort()).toEqual(['supernet.json', 'weights.bin', 'weights.json']);
+    // trained on the population batch by batch: only the last batch's checkpoint is kept
+    expect(readdirSync(join(dir, 'ref', 'supernet-batches'))).toEqual(['b000003']);
     const reference = trials(dir, 'ref');
     expect(reference).toHaveLength(8);
     expect(reference.every(([, status]) => status === 'ok')).toBe(true);
@@ -127,5 +129,13 @@ describe('opnas search --evaluator supernet', () => {
     const resumed = opnas(['resume', 'k', '--quiet'], { env });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(trials(dir, 'k')).toEqual(reference);
+  });
+
+  it('--supernet-sampling uniform trains the supernet once, before the search', () => {
+    const dir = tempDir();
+    const r = opnas(['search', '--name', 'u', ...ARGS, '--supernet-sampling', 'uniform', '--budget', '4'], { env: { ...WASM, OPNAS_RUNS_DIR: dir } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(dir, 'u', 'supernet-batches'))).toBe(false);
+    expect(opnas(['search', ...ARGS, '--population-steps', '-1'], { env: { ...WASM, OPNAS_RUNS_DIR: dir } }).stderr).toMatch(/--population-steps/);
   });
 });
