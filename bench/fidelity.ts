@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_DISTILL, DEFAULT_TEACHER, teacherTraining } from '../evaluators/distill.js';
 import { runFidelity, type FidelityConfig, type FidelityReport } from '../evaluators/fidelity.js';
+import { DEFAULT_POPULATION } from '../evaluators/population.js';
 import type { PathSampling } from '../evaluators/supernet.js';
 import { packageRoot } from '../evaluators/tasks/named.js';
 import { DEFAULT_SEARCH } from '../runs/session.js';
@@ -18,6 +19,7 @@ import { runsDir } from '../runs/store.js';
 import { BASELINES } from '../spaces/backbone.js';
 
 interface Options {
+  populationSteps: number;
   sample: number;
   steps: number;
   supernetSteps: number;
@@ -33,13 +35,15 @@ const USAGE = `usage: npm run bench:fidelity -- [--sample N] [--steps S] [--supe
   --steps S            stand-alone training steps of each, the ground truth (default 1000)
   --supernet-steps S   supernet training steps, warm-up included (default 800)
   --warmup-steps S     distillation warm-up steps of the warm-up run (default 400)
-  --sampling M         paths the supernet trains: uniform from the space, or the sample (default uniform)
+  --sampling M         uniform: the supernet trains once on paths drawn from the space; population (default,
+                       as a search does): then also --population-steps per architecture on the sample
+  --population-steps K supernet steps per architecture with --sampling population (default 20)
   --workers W          processes training the stand-alone models (default: cores)
   --seed N             the sample, training and scoring seed (default 0)
   --out FILE           report to splice into (default bench/RESULTS.md)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { sample: 20, steps: 1000, supernetSteps: 800, warmupSteps: 400, sampling: 'uniform', workers: os.availableParallelism(), seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
+  const o: Options = { populationSteps: DEFAULT_POPULATION.stepsPerCandidate, sample: 20, steps: 1000, supernetSteps: 800, warmupSteps: 400, sampling: 'population', workers: os.availableParallelism(), seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
   const int = (flag: string, v: string, min: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) fail(`${flag} must be an integer >= ${min}, got '${v}'`);
@@ -57,6 +61,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--steps') o.steps = int(flag, v, 1);
     else if (flag === '--supernet-steps') o.supernetSteps = int(flag, v, 1);
     else if (flag === '--warmup-steps') o.warmupSteps = int(flag, v, 1);
+    else if (flag === '--population-steps') o.populationSteps = int(flag, v, 0);
     else if (flag === '--workers') o.workers = int(flag, v, 0);
     else if (flag === '--seed') o.seed = int(flag, v, 0);
     else if (flag === '--out') o.out = path.resolve(v);
@@ -116,6 +121,7 @@ async function main(): Promise<void> {
     standalone: { ...DEFAULT_SEARCH.train, steps: o.steps },
     supernet: { steps: o.supernetSteps },
     sampling: o.sampling,
+    populationSteps: o.populationSteps,
     score: {},
     workers: o.workers,
     cacheDir: path.join(dir, 'fidelity-cache'),
@@ -123,15 +129,19 @@ async function main(): Promise<void> {
   };
   const teacher = { cache: { runsDir: dir, genome: BASELINES[DEFAULT_TEACHER.arch], train: teacherTraining(DEFAULT_TEACHER.steps, base.maxLen) } };
   log(`with the distillation warm-up (${o.warmupSteps} of ${o.supernetSteps} steps)`);
-  const kd = await runFidelity({ ...base, distill: { config: { ...DEFAULT_DISTILL, train: { steps: o.warmupSteps } }, teacher } }, { log });
+  // the trained supernets are kept, so another --population-steps or --sampling reuses them
+  const ck = (what: string) => path.join(dir, 'fidelity-supernets', `sst2-${what}-${o.supernetSteps}-seed${o.seed}`);
+  const kd = await runFidelity({ ...base, checkpoint: ck(`kd${o.warmupSteps}`), distill: { config: { ...DEFAULT_DISTILL, train: { steps: o.warmupSteps } }, teacher } }, { log });
   log('without warm-up');
-  const plain = await runFidelity({ ...base, workers: 0 }, { log });
+  const plain = await runFidelity({ ...base, checkpoint: ck('plain'), workers: 0 }, { log });
   const wall = (performance.now() - t0) / 1000;
 
   const cmd = `npm run bench:fidelity${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
-  const row = (name: string, r: FidelityReport) => `| ${name} | ${r.n} | ${f3(r.kendallTau)} | ${f3(r.spearmanRho)} | ${f1(r.supernetTrainSeconds)} | ${f1(r.supernetPerMinute)} |`;
-  const standaloneRate = kd.standalonePerMinute ?? plain.standalonePerMinute;
+  const row = (name: string, r: FidelityReport) =>
+    `| ${name} | ${r.n} | ${f3(r.kendallTau)} | ${f3(r.spearmanRho)} | ${f1(r.supernetTrainSeconds)} | ${f1(r.populationSeconds)} | ${f1(r.supernetPerMinute)} |`;
+  // seconds each stand-alone training took when it ran (this run, or the one that filled the cache)
   const sa = kd.points.map((p) => p.standaloneSeconds);
+  const standaloneRate = (60 * sa.length) / sa.reduce((a, b) => a + b, 0);
   const lines = [
     '## 7. Supernet ranking fidelity (SST-2)',
     '',
@@ -139,17 +149,20 @@ async function main(): Promise<void> {
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; load average (1 min) at start / end ${load0[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
     `- Sample: ${o.sample} architectures drawn (seed ${o.seed}) from the default search space (layers ${base.macro.layers.join('-')}, hidden ${base.macro.hidden.join('/')}, heads ${base.macro.heads.join('/')}, conv probability ${base.macro.convProbability}).`,
     `- Ground truth: each trained stand-alone for ${o.steps} steps (batch ${base.standalone.batchSize}, lr ${base.standalone.lr}), accuracy on the whole dev split.`,
-    `- Supernet: ${o.supernetSteps} steps, paths drawn ${o.sampling === 'uniform' ? 'uniformly from the space' : 'from the sample'} plus the largest standard path (sandwich rule); a candidate is scored by the accuracy of its inherited slice on a fixed 1,000-example dev subset, no fine-tuning.`,
+    `- Supernet: ${o.supernetSteps} steps on paths drawn uniformly from the space plus the largest standard path (sandwich rule)` +
+      (o.sampling === 'population' ? `, then ${o.populationSteps} steps per architecture on paths drawn from the sample (${o.populationSteps * o.sample} steps; \`opnas search\` does the same batch by batch)` : '') +
+      '; a candidate is scored by the accuracy of its inherited slice on a fixed 1,000-example dev subset, no fine-tuning.',
     `- Warm-up: the first ${o.warmupSteps} steps distil from the cached teacher (${DEFAULT_TEACHER.arch}, ${DEFAULT_TEACHER.steps} steps): logits KD at temperature ${DEFAULT_DISTILL.temperature}, hidden-state MSE, attention-map MSE (weights ${DEFAULT_DISTILL.logits} / ${DEFAULT_DISTILL.hidden} / ${DEFAULT_DISTILL.attention}).`,
     '',
-    '| supernet | N | Kendall τ | Spearman ρ | supernet training s | scored / min (1 process) |',
-    '|:---|---:|---:|---:|---:|---:|',
+    '| supernet | N | Kendall τ | Spearman ρ | supernet training s | of which on the sample s | scored / min (1 process) |',
+    '|:---|---:|---:|---:|---:|---:|---:|',
     row(`with distillation warm-up (${o.warmupSteps} steps)`, kd),
     row('without warm-up', plain),
     '',
-    `Stand-alone training (${o.steps} steps) of the same architectures: ${f1(standaloneRate)} candidates / min per process` +
+    `Stand-alone training (${o.steps} steps) of the same architectures: ${f1(standaloneRate)} candidates / min per process, measured while they trained two at a time` +
       (sa.every(Number.isFinite) ? ` (${f1(Math.min(...sa))} to ${f1(Math.max(...sa))} s each)` : '') +
-      `, so one supernet process scores ${f1(kd.supernetPerMinute / (standaloneRate ?? NaN))}× faster once trained.`,
+      `; one supernet process scores ${f1(kd.supernetPerMinute / standaloneRate)}× faster once trained` +
+      (o.sampling === 'population' ? `, and ${f1((60 * kd.n) / (kd.populationSeconds + (60 * kd.n) / kd.supernetPerMinute) / standaloneRate)}× faster counting the training on the sample.` : '.'),
     '',
     '| id | architecture | stand-alone dev | supernet (warm-up) | supernet (none) |',
     '|:---|:---|---:|---:|---:|',

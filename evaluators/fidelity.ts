@@ -11,8 +11,11 @@ import type { BackendChoice } from './backend.js';
 import { initBackend } from './backend.js';
 import { distillWarmup, type DistillConfig, type TeacherSource } from './distill.js';
 import type { StandaloneConfig } from './standalone.js';
+import { DEFAULT_POPULATION } from './population.js';
 import {
   DEFAULT_SUPERNET_SCORE,
+  DEFAULT_SUPERNET_TRAIN,
+  trainSupernet,
   devSubset,
   ensureSupernet,
   scoreWithSupernet,
@@ -156,8 +159,14 @@ export interface FidelityConfig {
   standalone: Partial<TrainConfig>;
   /** Supernet training (its steps include the distillation warm-up's). */
   supernet: Partial<SupernetTrainConfig>;
-  /** Paths the supernet trains: uniform from the space, or only the sampled architectures. */
+  /**
+   * 'uniform': the supernet trains once on paths drawn from the space. 'population' (what a search
+   * does by default): after that, it trains `populationSteps` steps per architecture on the sample,
+   * as a search trains on each batch and its population before scoring them.
+   */
   sampling?: PathSampling;
+  /** Steps per sampled architecture with sampling 'population' (default DEFAULT_POPULATION's). */
+  populationSteps?: number;
   score: Partial<SupernetScoreConfig>;
   /** Distillation warm-up before the supernet's own training; absent: none. */
   distill?: { config: Partial<DistillConfig>; teacher: TeacherSource };
@@ -187,8 +196,11 @@ export interface FidelityReport {
   kendallTau: number;
   spearmanRho: number;
   points: FidelityPoint[];
-  /** Seconds spent training (or loading) the supernet, warm-up included. */
+  /** Seconds spent training (or loading) the supernet, warm-up and population steps included. */
   supernetTrainSeconds: number;
+  /** Supernet steps trained on the sample itself (sampling 'population'), and their seconds. */
+  populationSteps: number;
+  populationSeconds: number;
   warmupSeconds?: number;
   /** Candidates scored per minute by the supernet (one process). */
   supernetPerMinute: number;
@@ -277,16 +289,26 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
       train: { ...cfg.supernet, seed: cfg.seed },
       tokenizer: tokenizerHash(tokJson),
       warmup: distill && ((sn, h) => distillWarmup(sn, task, distill.teacher, { ...distill.config, train: { ...cfg.supernet, seed: cfg.seed, ...distill.config.train } }, { ...h, log })),
-      samplePath: cfg.sampling === 'population' ? (r: Rng) => r.choice(candidates).genome : undefined,
       signal: hooks.signal,
       log,
       onStep: (phase, s) => {
         if (s.step % 100 === 0 || s.step === s.steps) log(`${phase} ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  ${Math.round(s.tokensPerSecond)} tok/s`);
       },
     });
-    const supernetTrainSeconds = (performance.now() - t0) / 1000;
     const warmupSeconds = meta.warmupSeconds as number | undefined;
     try {
+      const popSteps = cfg.sampling === 'population' ? (cfg.populationSteps ?? DEFAULT_POPULATION.stepsPerCandidate) * candidates.length : 0;
+      const p0 = performance.now();
+      if (popSteps > 0) {
+        await trainSupernet(supernet, task, { ...DEFAULT_SUPERNET_TRAIN, ...cfg.supernet, steps: popSteps, seed: seedFrom(cfg.seed, 'population') }, {
+          samplePath: (r: Rng) => r.choice(candidates).genome,
+          signal: hooks.signal,
+          onStep: (s) => log(`population ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  ${Math.round(s.tokensPerSecond)} tok/s`),
+          logEvery: 100,
+        });
+      }
+      const populationSeconds = (performance.now() - p0) / 1000;
+      const supernetTrainSeconds = (performance.now() - t0) / 1000;
       const dev = devSubset(task.dev, cfg.score.devSize ?? DEFAULT_SUPERNET_SCORE.devSize);
       const points: FidelityPoint[] = [];
       const sc0 = performance.now();
@@ -323,6 +345,8 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
         points,
         supernetTrainSeconds,
         warmupSeconds,
+        populationSteps: popSteps,
+        populationSeconds,
         supernetPerMinute: (60 * points.length) / scoringSeconds,
         standalonePerMinute: fresh.length ? (60 * fresh.length) / fresh.reduce((a, p) => a + p.standaloneSeconds, 0) : undefined,
       };

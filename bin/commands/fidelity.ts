@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_DISTILL, type TeacherSource } from '../../evaluators/distill.js';
 import { runFidelity, scatterPlot, type FidelityConfig, type FidelityReport } from '../../evaluators/fidelity.js';
+import { DEFAULT_POPULATION } from '../../evaluators/population.js';
 import { DEFAULT_SUPERNET_SCORE, DEFAULT_SUPERNET_TRAIN, type PathSampling } from '../../evaluators/supernet.js';
 import { DEFAULT_TRAIN } from '../../evaluators/train.js';
 import { DEFAULT_SEARCH } from '../../runs/session.js';
@@ -28,6 +29,7 @@ interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
   'supernet-steps': number;
   'supernet-lr': number;
   sampling: PathSampling;
+  'population-steps': number;
   sandwich: boolean;
   'warmup-steps': number;
   teacher?: string;
@@ -59,7 +61,8 @@ export const fidelityCommand: CommandModule<object, Args> = {
         .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize, describe: 'tokenizer vocabulary, trained on the task' })
         .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_TRAIN.steps, describe: 'supernet training steps, warm-up included' })
         .option('supernet-lr', { type: 'number', default: DEFAULT_SUPERNET_TRAIN.lr, describe: 'supernet peak learning rate' })
-        .option('sampling', { choices: ['uniform', 'population'] as const, default: 'uniform' as PathSampling, describe: 'paths the supernet trains: uniform from the space, or only the sampled architectures (the population)' })
+        .option('sampling', { choices: ['population', 'uniform'] as const, default: 'population' as PathSampling, describe: 'uniform: the supernet trains once on paths drawn from the space; population (as search does): then also --population-steps per architecture on the sample' })
+        .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per sampled architecture with --sampling population' })
         .option('sandwich', { type: 'boolean', default: DEFAULT_SUPERNET_TRAIN.sandwich, describe: 'also train the largest standard path every step (--no-sandwich: only the sampled path)' })
         .option('warmup-steps', { type: 'number', default: 0, describe: 'distillation warm-up steps (part of --supernet-steps; 0: no warm-up)' })
         .option('teacher', { type: 'string', describe: 'teacher folder (opnas teacher prints it); default: the cached one, trained first if missing' })
@@ -97,6 +100,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
       standalone: { ...DEFAULT_SEARCH.train, steps: positiveInt('steps', a.steps) },
       supernet: { steps: supernetSteps, lr: a['supernet-lr'], sandwich: a.sandwich },
       sampling: a.sampling,
+      populationSteps: nonNegativeInt('population-steps', a['population-steps']),
       score: { fineTuneSteps: nonNegativeInt('fine-tune-steps', a['fine-tune-steps']), devSize: nonNegativeInt('dev-size', a['dev-size']) },
       distill: warmup ? { config: { ...DEFAULT_DISTILL, ...distillFrom(a), train: { steps: warmup } }, teacher: teacher ?? { cache: { runsDir: dir, ...defaultTeacher(a, 'teacher-') } } } : undefined,
       workers: a.workers === undefined ? availableParallelism() : nonNegativeInt('workers', a.workers),
@@ -122,7 +126,9 @@ export function fidelityText(r: FidelityReport): string {
       { xLabel: 'stand-alone dev score', yLabel: 'supernet dev score' },
     ),
     '',
-    `supernet: trained in ${r.supernetTrainSeconds.toFixed(0)} s${r.warmupSeconds !== undefined ? ` (warm-up ${r.warmupSeconds.toFixed(0)} s)` : ''}, scores ${r.supernetPerMinute.toFixed(1)} candidates/min`,
+    `supernet: trained in ${r.supernetTrainSeconds.toFixed(0)} s${r.warmupSeconds !== undefined ? ` (warm-up ${r.warmupSeconds.toFixed(0)} s)` : ''}` +
+      (r.populationSteps ? `, of which ${r.populationSteps} steps on the sample (${r.populationSeconds.toFixed(0)} s, ${(r.populationSeconds / r.n).toFixed(1)} s per architecture)` : '') +
+      `; scores ${r.supernetPerMinute.toFixed(1)} candidates/min`,
     r.standalonePerMinute !== undefined ? `stand-alone: ${r.standalonePerMinute.toFixed(2)} candidates/min per process` : 'stand-alone: every result came from the cache',
   ];
   return lines.join('\n');

@@ -85,5 +85,12 @@ describe('ranking fidelity run', () => {
     expect(again.points.every((p) => p.cached)).toBe(true);
     expect(again.points.map((p) => [p.standalone, p.supernet])).toEqual(r.points.map((p) => [p.standalone, p.supernet]));
     expect(again.standalonePerMinute).toBeUndefined();
+    expect(again.populationSteps).toBe(0);
+    // population sampling: the same checkpoint, then steps on the sample itself, which change the scores' inputs
+    const pop = await runFidelity({ ...cfg, sampling: 'population', populationSteps: 3, score: { ...cfg.score, fineTuneSteps: 0 } });
+    expect(pop.populationSteps).toBe(12);
+    expect(pop.populationSeconds).toBeGreaterThan(0);
+    const popAgain = await runFidelity({ ...cfg, sampling: 'population', populationSteps: 3, score: { ...cfg.score, fineTuneSteps: 0 } });
+    expect(popAgain.points.map((p) => p.supernet)).toEqual(pop.points.map((p) => p.supernet)); // seeded
   });
 });
