@@ -85,4 +85,10 @@ export function printRunReport(run: RunFile, o: { json?: boolean; top: number; p
     for (const t of front) print(`  ${t.id.slice(0, 8)}  ${o.pareto!.map((k) => `${k} ${fmtScore(k, objectiveValue(t, k))}`).join('  ')}\n    ${t.formula.replace(/\n/g, '\n    ')}`);
   }
   if (board.rows.length) print('\n' + lineage(run).text);
+  if (board.rows.length && run.config.evaluator === 'supernet')
+    print(
+      `\nScores are the supernet's (each candidate's inherited weights on a dev subset): they rank, they are not final accuracies.\n` +
+        `Train the winner on its own to get its real score:  opnas export ${run.name} --out winner && opnas train winner/genome.json` +
+        (typeof run.config.task === 'string' ? ` --task ${run.config.task}` : ' (with the run\'s --train/--dev options)'),
+    );
 }
