@@ -155,6 +155,12 @@ export interface FidelityConfig {
    * Kendall tau any cheaper evaluator can reach.
    */
   trainSeed?: number;
+  /**
+   * Stand-alone trainings per architecture, with seeds trainSeed, trainSeed + 1, ...: the ground
+   * truth is their mean (less noisy), and with two or more the report says how well the first two
+   * agree with each other, the ceiling for any cheaper evaluator (default 1).
+   */
+  repeats?: number;
   /** Stand-alone training of each architecture (the ground truth). */
   standalone: Partial<TrainConfig>;
   /** Supernet training (its steps include the distillation warm-up's). */
@@ -182,8 +188,10 @@ export interface FidelityConfig {
 export interface FidelityPoint {
   id: string;
   formula: string;
-  /** Stand-alone dev score. */
+  /** Stand-alone dev score (the mean over the repeats). */
   standalone: number;
+  /** Each repeat's stand-alone dev score. */
+  standaloneRuns: number[];
   /** Supernet dev score. */
   supernet: number;
   standaloneSeconds: number;
@@ -193,8 +201,14 @@ export interface FidelityPoint {
 
 export interface FidelityReport {
   n: number;
+  /** Between the supernet's scores and the (mean) stand-alone scores. */
   kendallTau: number;
   spearmanRho: number;
+  repeats: number;
+  /** With repeats >= 2: Kendall tau between the first two stand-alone repeats (stand-alone vs itself). */
+  selfTau?: number;
+  /** With repeats >= 2: Kendall tau between the supernet and the first repeat alone. */
+  supernetTauFirst?: number;
   points: FidelityPoint[];
   /** Seconds spent training (or loading) the supernet, warm-up and population steps included. */
   supernetTrainSeconds: number;
@@ -243,39 +257,48 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
   log(`fidelity: ${candidates.length} architectures, task ${data.name} (${task.train.seqs.length} train / ${task.dev.seqs.length} dev)`);
 
   const trainCfg: Partial<TrainConfig> = { ...cfg.standalone, maxLen: cfg.maxLen };
-  const trainSeed = (c: Candidate<BackboneGenome>) => seedFrom(cfg.trainSeed ?? cfg.seed, c.id);
-  const cacheKey = (c: Candidate<BackboneGenome>) =>
-    hashId('standalone', c.id, JSON.stringify(cfg.task), String(cfg.taskSeed), tokenizerHash(tokJson), JSON.stringify(trainCfg), String(trainSeed(c)));
-  const cacheFile = (c: Candidate<BackboneGenome>) => (cfg.cacheDir ? join(cfg.cacheDir, `${cacheKey(c)}.json`) : undefined);
-  const cached = new Map<string, StandaloneRecord>();
-  for (const c of candidates) {
-    const f = cacheFile(c);
-    if (f && existsSync(f)) cached.set(c.id, JSON.parse(readFileSync(f, 'utf8')) as StandaloneRecord);
+  // Repeat r trains with seed (trainSeed + r): repeat 1 of seed 0 is what --train-seed 1 trains.
+  const repeats = cfg.repeats ?? 1;
+  type Job = { c: Candidate<BackboneGenome>; r: number; seed: number; key: string };
+  const jobs: Job[] = candidates.flatMap((c) =>
+    Array.from({ length: repeats }, (_, r) => {
+      const seed = seedFrom((cfg.trainSeed ?? cfg.seed) + r, c.id);
+      return { c, r, seed, key: hashId('standalone', c.id, JSON.stringify(cfg.task), String(cfg.taskSeed), tokenizerHash(tokJson), JSON.stringify(trainCfg), String(seed)) };
+    }),
+  );
+  const cacheFile = (j: Job) => (cfg.cacheDir ? join(cfg.cacheDir, `${j.key}.json`) : undefined);
+  const standaloneDone = new Map<string, StandaloneRecord>();
+  const cachedKeys = new Set<string>();
+  for (const j of jobs) {
+    const f = cacheFile(j);
+    if (f && existsSync(f)) {
+      standaloneDone.set(j.key, JSON.parse(readFileSync(f, 'utf8')) as StandaloneRecord);
+      cachedKeys.add(j.key);
+    }
   }
-  const store = (c: Candidate<BackboneGenome>, r: StandaloneRecord) => {
-    const f = cacheFile(c);
-    if (!f) return;
-    mkdirSync(cfg.cacheDir!, { recursive: true });
-    writeFileSync(`${f}.tmp`, JSON.stringify({ ...r, id: c.id, genome: c.genome }));
-    renameSync(`${f}.tmp`, f);
+  const finish = (j: Job, rec: StandaloneRecord) => {
+    standaloneDone.set(j.key, rec);
+    const f = cacheFile(j);
+    if (f) {
+      mkdirSync(cfg.cacheDir!, { recursive: true });
+      writeFileSync(`${f}.tmp`, JSON.stringify({ ...rec, id: j.c.id, genome: j.c.genome, seed: j.seed }));
+      renameSync(`${f}.tmp`, f);
+    }
+    log(`stand-alone ${standaloneDone.size}/${jobs.length}: dev ${rec.dev.toFixed(4)} in ${rec.seconds.toFixed(0)} s  ${j.c.id}${repeats > 1 ? ` (seed ${j.r + 1} of ${repeats})` : ''}`);
   };
-  const todo = candidates.filter((c) => !cached.has(c.id));
-  if (cached.size) log(`fidelity: ${cached.size} stand-alone results from the cache, ${todo.length} to train`);
+  const todo = jobs.filter((j) => !cachedKeys.has(j.key));
+  if (cachedKeys.size) log(`fidelity: ${cachedKeys.size} stand-alone results from the cache, ${todo.length} to train`);
 
   // Stand-alone training runs in worker processes while this one trains the supernet.
   let pool: WorkerPool | undefined;
-  const standaloneDone = new Map<string, StandaloneRecord>(cached);
   let poolJobs: Promise<void> = Promise.resolve();
   if (cfg.workers > 0 && todo.length) {
     const scfg: StandaloneConfig = { task: cfg.task, taskSeed: cfg.taskSeed, tokenizer: tokJson, train: trainCfg, backend: cfg.backend };
     pool = new WorkerPool(Math.min(cfg.workers, todo.length), scfg);
     poolJobs = Promise.all(
-      todo.map(async (c) => {
-        const r = await pool!.score(c, { seed: trainSeed(c), signal: hooks.signal });
-        const rec = { dev: r.scores.dev, seconds: r.seconds };
-        standaloneDone.set(c.id, rec);
-        store(c, rec);
-        log(`stand-alone ${standaloneDone.size}/${candidates.length}: dev ${rec.dev.toFixed(4)} in ${rec.seconds.toFixed(0)} s  ${c.id}`);
+      todo.map(async (j) => {
+        const r = await pool!.score(j.c, { seed: j.seed, signal: hooks.signal });
+        finish(j, { dev: r.scores.dev, seconds: r.seconds });
       }),
     ).then(() => {});
     poolJobs.catch(() => {});
@@ -315,40 +338,43 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
       for (const c of candidates) {
         const s0 = performance.now();
         const s = await scoreWithSupernet(supernet, c.genome, task, dev, cfg.score, seedFrom(cfg.seed, c.id));
-        points.push({ id: c.id, formula: space.render(c.genome), standalone: NaN, supernet: s, standaloneSeconds: NaN, supernetSeconds: (performance.now() - s0) / 1000, cached: cached.has(c.id) });
+        const cached = jobs.filter((j) => j.c.id === c.id).every((j) => cachedKeys.has(j.key));
+        points.push({ id: c.id, formula: space.render(c.genome), standalone: NaN, standaloneRuns: [], supernet: s, standaloneSeconds: NaN, supernetSeconds: (performance.now() - s0) / 1000, cached });
       }
       const scoringSeconds = (performance.now() - sc0) / 1000;
       log(`supernet: scored ${points.length} candidates in ${scoringSeconds.toFixed(1)} s`);
       if (!pool) {
-        for (const c of todo) {
+        for (const j of todo) {
           if (hooks.signal?.aborted) throw new Error('aborted');
-          const r = await trainStandalone(c.genome, task, { ...trainCfg, seed: trainSeed(c) }, { signal: hooks.signal });
-          const rec = { dev: r.dev.score, seconds: r.wallSeconds };
-          standaloneDone.set(c.id, rec);
-          store(c, rec);
-          log(`stand-alone ${standaloneDone.size}/${candidates.length}: dev ${rec.dev.toFixed(4)} in ${rec.seconds.toFixed(0)} s  ${c.id}`);
+          const r = await trainStandalone(j.c.genome, task, { ...trainCfg, seed: j.seed }, { signal: hooks.signal });
+          finish(j, { dev: r.dev.score, seconds: r.wallSeconds });
         }
       }
       await poolJobs;
       for (const p of points) {
-        const r = standaloneDone.get(p.id)!;
-        p.standalone = r.dev;
-        p.standaloneSeconds = r.seconds;
+        const runs = jobs.filter((j) => j.c.id === p.id).map((j) => standaloneDone.get(j.key)!);
+        p.standaloneRuns = runs.map((r) => r.dev);
+        p.standalone = p.standaloneRuns.reduce((a, b) => a + b, 0) / runs.length;
+        p.standaloneSeconds = runs.reduce((a, r) => a + r.seconds, 0) / runs.length;
       }
       const x = points.map((p) => p.standalone);
       const y = points.map((p) => p.supernet);
-      const fresh = points.filter((p) => !p.cached);
+      const fresh = todo.map((j) => standaloneDone.get(j.key)!);
+      const first = points.map((p) => p.standaloneRuns[0]);
+      const second = points.map((p) => p.standaloneRuns[1]);
       return {
         n: points.length,
         kendallTau: kendallTau(x, y),
         spearmanRho: spearmanRho(x, y),
+        repeats,
+        ...(repeats > 1 ? { selfTau: kendallTau(first, second), supernetTauFirst: kendallTau(first, y) } : {}),
         points,
         supernetTrainSeconds,
         warmupSeconds,
         populationSteps: popSteps,
         populationSeconds,
         supernetPerMinute: (60 * points.length) / scoringSeconds,
-        standalonePerMinute: fresh.length ? (60 * fresh.length) / fresh.reduce((a, p) => a + p.standaloneSeconds, 0) : undefined,
+        standalonePerMinute: fresh.length ? (60 * fresh.length) / fresh.reduce((a, r) => a + r.seconds, 0) : undefined,
       };
     } finally {
       supernet.dispose();

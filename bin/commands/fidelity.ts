@@ -20,6 +20,7 @@ interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
   sample: number;
   seed: number;
   'train-seed'?: number;
+  repeats: number;
   layers: string | string[];
   hidden: string | string[];
   heads: string | string[];
@@ -52,6 +53,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
       y
         .option('sample', { type: 'number', default: 20, describe: 'architectures to sample and compare' })
         .option('seed', { type: 'number', default: 0, describe: 'random seed (the sample, training, scoring)' })
+        .option('repeats', { type: 'number', default: 1, describe: 'stand-alone trainings per architecture (seeds train-seed, +1, ...): the ground truth is their mean; 2 or more also measure how well stand-alone training agrees with itself' })
         .option('train-seed', { type: 'number', describe: 'seed of the stand-alone training (default: --seed); another value shows how well stand-alone training agrees with itself' })
         .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder layers, N or N-M (the supernet is built for the deepest)' })
         .option('hidden', { type: 'string', default: DEFAULT_SEARCH.macro.hidden.join(','), describe: 'hidden widths (the supernet holds the widest)' })
@@ -97,6 +99,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
       sample: positiveInt('sample', a.sample),
       seed: a.seed,
       trainSeed: a['train-seed'],
+      repeats: positiveInt('repeats', a.repeats),
       standalone: { ...DEFAULT_SEARCH.train, steps: positiveInt('steps', a.steps) },
       supernet: { steps: supernetSteps, lr: a['supernet-lr'], sandwich: a.sandwich },
       sampling: a.sampling,
@@ -118,12 +121,15 @@ export const fidelityCommand: CommandModule<object, Args> = {
 export function fidelityText(r: FidelityReport): string {
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
   const lines = [
-    `${r.n} architectures: Kendall tau ${f(r.kendallTau)}   Spearman rho ${f(r.spearmanRho)}`,
+    `${r.n} architectures: Kendall tau ${f(r.kendallTau)}   Spearman rho ${f(r.spearmanRho)}${r.repeats > 1 ? `   (against the mean of ${r.repeats} stand-alone trainings each)` : ''}`,
+    ...(r.selfTau !== undefined
+      ? [`stand-alone vs itself (seed 1 vs seed 2): Kendall tau ${f(r.selfTau)}, the ceiling; supernet vs seed 1 alone: ${f(r.supernetTauFirst!)}`]
+      : []),
     '',
     scatterPlot(
       r.points.map((p) => p.standalone),
       r.points.map((p) => p.supernet),
-      { xLabel: 'stand-alone dev score', yLabel: 'supernet dev score' },
+      { xLabel: r.repeats > 1 ? `stand-alone dev score (mean of ${r.repeats})` : 'stand-alone dev score', yLabel: 'supernet dev score' },
     ),
     '',
     `supernet: trained in ${r.supernetTrainSeconds.toFixed(0)} s${r.warmupSeconds !== undefined ? ` (warm-up ${r.warmupSeconds.toFixed(0)} s)` : ''}` +

@@ -86,6 +86,17 @@ describe('ranking fidelity run', () => {
     expect(again.points.map((p) => [p.standalone, p.supernet])).toEqual(r.points.map((p) => [p.standalone, p.supernet]));
     expect(again.standalonePerMinute).toBeUndefined();
     expect(again.populationSteps).toBe(0);
+    // two stand-alone trainings each: the first from the cache, the second trained with the next seed
+    const twice = await runFidelity({ ...cfg, repeats: 2 });
+    expect(readdirSync(join(dir, 'cache'))).toHaveLength(8);
+    expect(twice.points.map((p) => p.standaloneRuns[0])).toEqual(r.points.map((p) => p.standalone));
+    for (const p of twice.points) expect(p.standalone).toBeCloseTo((p.standaloneRuns[0] + p.standaloneRuns[1]) / 2, 12);
+    expect(twice.repeats).toBe(2);
+    expect(twice.selfTau === undefined).toBe(false);
+    // the second repeat is what --train-seed seed+1 trains: all from the cache now
+    const other = await runFidelity({ ...cfg, trainSeed: cfg.seed + 1 });
+    expect(other.points.every((p) => p.cached)).toBe(true);
+    expect(other.points.map((p) => p.standalone)).toEqual(twice.points.map((p) => p.standaloneRuns[1]));
     // population sampling: the same checkpoint, then steps on the sample itself, which change the scores' inputs
     const pop = await runFidelity({ ...cfg, sampling: 'population', populationSteps: 3, score: { ...cfg.score, fineTuneSteps: 0 } });
     expect(pop.populationSteps).toBe(12);
