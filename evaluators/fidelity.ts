@@ -11,11 +11,12 @@ import type { BackendChoice } from './backend.js';
 import { initBackend } from './backend.js';
 import { distillWarmup, type DistillConfig, type TeacherSource } from './distill.js';
 import type { StandaloneConfig } from './standalone.js';
-import { DEFAULT_POPULATION } from './population.js';
+import { DEFAULT_POPULATION, trainOnBatch } from './population.js';
+
+/** Batch size of the search a 'population' fidelity run replays (DEFAULT_SEARCH.batch). */
+export const DEFAULT_FIDELITY_BATCH = 4;
 import {
   DEFAULT_SUPERNET_SCORE,
-  DEFAULT_SUPERNET_TRAIN,
-  trainSupernet,
   devSubset,
   ensureSupernet,
   scoreWithSupernet,
@@ -167,12 +168,15 @@ export interface FidelityConfig {
   supernet: Partial<SupernetTrainConfig>;
   /**
    * 'uniform': the supernet trains once on paths drawn from the space. 'population' (what a search
-   * does by default): after that, it trains `populationSteps` steps per architecture on the sample,
-   * as a search trains on each batch and its population before scoring them.
+   * does by default): after that, the sample is taken in batches, in order, as a search would ask
+   * for it; before a batch is scored the supernet trains on it and the recent population exactly as
+   * a search does (population.ts, trainOnBatch).
    */
   sampling?: PathSampling;
   /** Steps per sampled architecture with sampling 'population' (default DEFAULT_POPULATION's). */
   populationSteps?: number;
+  /** With sampling 'population': architectures per batch, as a search asks for them (default 4). */
+  batch?: number;
   score: Partial<SupernetScoreConfig>;
   /** Distillation warm-up before the supernet's own training; absent: none. */
   distill?: { config: Partial<DistillConfig>; teacher: TeacherSource };
@@ -320,28 +324,33 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
     });
     const warmupSeconds = meta.warmupSeconds as number | undefined;
     try {
-      const popSteps = cfg.sampling === 'population' ? (cfg.populationSteps ?? DEFAULT_POPULATION.stepsPerCandidate) * candidates.length : 0;
-      const p0 = performance.now();
-      if (popSteps > 0) {
-        await trainSupernet(supernet, task, { ...DEFAULT_SUPERNET_TRAIN, ...cfg.supernet, steps: popSteps, seed: seedFrom(cfg.seed, 'population') }, {
-          samplePath: (r: Rng) => r.choice(candidates).genome,
-          signal: hooks.signal,
-          onStep: (s) => log(`population ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  ${Math.round(s.tokensPerSecond)} tok/s`),
-          logEvery: 100,
-        });
-      }
-      const populationSeconds = (performance.now() - p0) / 1000;
+      // 'population': as a search does, batch by batch: train on the batch and the recent ones, score the batch
+      const population = cfg.sampling === 'population';
+      const pop = { ...DEFAULT_POPULATION, ...(cfg.populationSteps !== undefined ? { stepsPerCandidate: cfg.populationSteps } : {}) };
+      const batchSize = population ? (cfg.batch ?? DEFAULT_FIDELITY_BATCH) : candidates.length;
       const supernetTrainSeconds = (performance.now() - t0) / 1000;
       const dev = devSubset(task.dev, cfg.score.devSize ?? DEFAULT_SUPERNET_SCORE.devSize);
       const points: FidelityPoint[] = [];
-      const sc0 = performance.now();
-      for (const c of candidates) {
+      let popSteps = 0;
+      let populationSeconds = 0;
+      let scoringSeconds = 0;
+      for (let b = 0; b * batchSize < candidates.length; b++) {
+        const batch = candidates.slice(b * batchSize, (b + 1) * batchSize);
+        if (population) {
+          const r = await trainOnBatch(supernet, task, { batch: b, fresh: batch.map((c) => c.genome), older: candidates.slice(0, b * batchSize).map((c) => c.genome), pop, train: cfg.supernet, seed: cfg.seed, signal: hooks.signal });
+          popSteps += r.steps;
+          populationSeconds += r.seconds;
+          log(`population: batch ${b + 1}, ${r.steps} steps on ${batch.length} new + ${r.recent} recent in ${r.seconds.toFixed(1)} s`);
+        }
+        const sc0 = performance.now();
+        for (const c of batch) {
         const s0 = performance.now();
         const s = await scoreWithSupernet(supernet, c.genome, task, dev, cfg.score, seedFrom(cfg.seed, c.id));
         const cached = jobs.filter((j) => j.c.id === c.id).every((j) => cachedKeys.has(j.key));
         points.push({ id: c.id, formula: space.render(c.genome), standalone: NaN, standaloneRuns: [], supernet: s, standaloneSeconds: NaN, supernetSeconds: (performance.now() - s0) / 1000, cached });
+        }
+        scoringSeconds += (performance.now() - sc0) / 1000;
       }
-      const scoringSeconds = (performance.now() - sc0) / 1000;
       log(`supernet: scored ${points.length} candidates in ${scoringSeconds.toFixed(1)} s`);
       if (!pool) {
         for (const j of todo) {

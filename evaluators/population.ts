@@ -52,6 +52,29 @@ export function latestBefore(folder: string, base: string, batch: number): strin
   return best < 0 ? base : batchCheckpoint(folder, best);
 }
 
+/**
+ * One batch's training: `stepsPerCandidate` steps per new candidate, each on a path drawn from the
+ * new candidates (share `newShare`) or the last `population` of `older` (evaluated before, oldest
+ * first). Seeded by the run seed and the batch number. The search and `opnas fidelity` both use it.
+ */
+export async function trainOnBatch(
+  sn: Supernet,
+  task: EncodedTask,
+  o: { batch: number; fresh: BackboneGenome[]; older: BackboneGenome[]; pop: PopulationConfig; train: Partial<SupernetTrainConfig>; seed: number; signal?: AbortSignal },
+): Promise<{ steps: number; recent: number; seconds: number }> {
+  const recent = o.older.slice(-o.pop.population);
+  const steps = o.pop.stepsPerCandidate * o.fresh.length;
+  const t0 = performance.now();
+  if (steps > 0)
+    await trainSupernet(
+      sn,
+      task,
+      { ...DEFAULT_SUPERNET_TRAIN, ...o.train, steps, seed: seedFrom(o.seed, 'population', String(o.batch)) },
+      { samplePath: (r: Rng) => (recent.length && r.next() >= o.pop.newShare ? r.choice(recent) : r.choice(o.fresh)), signal: o.signal, logEvery: Math.max(1, steps) },
+    );
+  return { steps, recent: recent.length, seconds: (performance.now() - t0) / 1000 };
+}
+
 export class PopulationTrainer {
   private sn?: Supernet;
   private loaded?: string;
@@ -96,19 +119,11 @@ export class PopulationTrainer {
       this.loaded = from;
     }
     const fresh = candidates.map((c) => c.genome);
-    const older = trials.filter((t) => t.status === 'ok').slice(-this.pop.population).map((t) => t.genome as BackboneGenome);
-    const steps = this.pop.stepsPerCandidate * fresh.length;
-    if (steps > 0) {
-      const t0 = performance.now();
-      this.loaded = undefined; // the weights change from here on; a failure leaves them unusable
-      await trainSupernet(
-        this.sn!,
-        this.task,
-        { ...DEFAULT_SUPERNET_TRAIN, ...this.train, steps, seed: seedFrom(this.seed, 'population', String(batch)) },
-        { samplePath: (r: Rng) => (older.length && r.next() >= this.pop.newShare ? r.choice(older) : r.choice(fresh)), signal, logEvery: Math.max(1, steps) },
-      );
-      this.log?.(`supernet: batch ${batch} trained ${steps} steps on ${fresh.length} new + ${older.length} recent candidates in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    }
+    const older = trials.filter((t) => t.status === 'ok').map((t) => t.genome as BackboneGenome);
+    this.loaded = undefined; // the weights change from here on; a failure leaves them unusable
+    const r = await trainOnBatch(this.sn!, this.task, { batch, fresh, older, pop: this.pop, train: this.train, seed: this.seed, signal });
+    if (r.steps) this.log?.(`supernet: batch ${batch} trained ${r.steps} steps on ${fresh.length} new + ${r.recent} recent candidates in ${r.seconds.toFixed(1)} s`);
+    const steps = r.steps;
     await this.sn!.save(dir, { ...this.meta, batch, populationSteps: steps });
     this.loaded = dir;
     const root = join(this.folder, BATCHES);

@@ -31,6 +31,7 @@ interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
   'supernet-lr': number;
   sampling: PathSampling;
   'population-steps': number;
+  batch: number;
   sandwich: boolean;
   'warmup-steps': number;
   teacher?: string;
@@ -64,6 +65,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
         .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_TRAIN.steps, describe: 'supernet training steps, warm-up included' })
         .option('supernet-lr', { type: 'number', default: DEFAULT_SUPERNET_TRAIN.lr, describe: 'supernet peak learning rate' })
         .option('sampling', { choices: ['population', 'uniform'] as const, default: 'population' as PathSampling, describe: 'uniform: the supernet trains once on paths drawn from the space; population (as search does): then also --population-steps per architecture on the sample' })
+        .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'with --sampling population: architectures per batch, replayed as a search asks for them' })
         .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per sampled architecture with --sampling population' })
         .option('sandwich', { type: 'boolean', default: DEFAULT_SUPERNET_TRAIN.sandwich, describe: 'also train the largest standard path every step (--no-sandwich: only the sampled path)' })
         .option('warmup-steps', { type: 'number', default: 0, describe: 'distillation warm-up steps (part of --supernet-steps; 0: no warm-up)' })
@@ -104,6 +106,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
       supernet: { steps: supernetSteps, lr: a['supernet-lr'], sandwich: a.sandwich },
       sampling: a.sampling,
       populationSteps: nonNegativeInt('population-steps', a['population-steps']),
+      batch: positiveInt('batch', a.batch),
       score: { fineTuneSteps: nonNegativeInt('fine-tune-steps', a['fine-tune-steps']), devSize: nonNegativeInt('dev-size', a['dev-size']) },
       distill: warmup ? { config: { ...DEFAULT_DISTILL, ...distillFrom(a), train: { steps: warmup } }, teacher: teacher ?? { cache: { runsDir: dir, ...defaultTeacher(a, 'teacher-') } } } : undefined,
       workers: a.workers === undefined ? availableParallelism() : nonNegativeInt('workers', a.workers),
