@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_DISTILL, DEFAULT_TEACHER, teacherTraining } from '../evaluators/distill.js';
-import { runFidelity, type FidelityConfig, type FidelityReport } from '../evaluators/fidelity.js';
+import { DEFAULT_FIDELITY_BATCH, runFidelity, type FidelityConfig, type FidelityReport } from '../evaluators/fidelity.js';
 import { DEFAULT_POPULATION } from '../evaluators/population.js';
 import type { PathSampling } from '../evaluators/supernet.js';
 import { packageRoot } from '../evaluators/tasks/named.js';
@@ -19,6 +19,7 @@ import { runsDir } from '../runs/store.js';
 import { BASELINES } from '../spaces/backbone.js';
 
 interface Options {
+  repeats: number;
   populationSteps: number;
   sample: number;
   steps: number;
@@ -38,12 +39,13 @@ const USAGE = `usage: npm run bench:fidelity -- [--sample N] [--steps S] [--supe
   --sampling M         uniform: the supernet trains once on paths drawn from the space; population (default,
                        as a search does): then also --population-steps per architecture on the sample
   --population-steps K supernet steps per architecture with --sampling population (default 20)
+  --repeats R          stand-alone trainings per architecture (seeds 0..R-1): the ground truth is their mean (default 1)
   --workers W          processes training the stand-alone models (default: cores)
   --seed N             the sample, training and scoring seed (default 0)
   --out FILE           report to splice into (default bench/RESULTS.md)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { populationSteps: DEFAULT_POPULATION.stepsPerCandidate, sample: 20, steps: 1000, supernetSteps: 800, warmupSteps: 400, sampling: 'population', workers: os.availableParallelism(), seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
+  const o: Options = { repeats: 1, populationSteps: DEFAULT_POPULATION.stepsPerCandidate, sample: 20, steps: 1000, supernetSteps: 800, warmupSteps: 400, sampling: 'population', workers: os.availableParallelism(), seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
   const int = (flag: string, v: string, min: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) fail(`${flag} must be an integer >= ${min}, got '${v}'`);
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--supernet-steps') o.supernetSteps = int(flag, v, 1);
     else if (flag === '--warmup-steps') o.warmupSteps = int(flag, v, 1);
     else if (flag === '--population-steps') o.populationSteps = int(flag, v, 0);
+    else if (flag === '--repeats') o.repeats = int(flag, v, 1);
     else if (flag === '--workers') o.workers = int(flag, v, 0);
     else if (flag === '--seed') o.seed = int(flag, v, 0);
     else if (flag === '--out') o.out = path.resolve(v);
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
     supernet: { steps: o.supernetSteps },
     sampling: o.sampling,
     populationSteps: o.populationSteps,
+    repeats: o.repeats,
     score: {},
     workers: o.workers,
     cacheDir: path.join(dir, 'fidelity-cache'),
@@ -138,7 +142,7 @@ async function main(): Promise<void> {
 
   const cmd = `npm run bench:fidelity${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
   const row = (name: string, r: FidelityReport) =>
-    `| ${name} | ${r.n} | ${f3(r.kendallTau)} | ${f3(r.spearmanRho)} | ${f1(r.supernetTrainSeconds)} | ${f1(r.populationSeconds)} | ${f1(r.supernetPerMinute)} |`;
+    `| ${name} | ${r.n} | ${f3(r.kendallTau)} | ${f3(r.spearmanRho)} | ${o.repeats > 1 ? `${f3(r.supernetTauFirst)} | ` : ''}${f1(r.supernetTrainSeconds)} | ${f1(r.populationSeconds)} | ${f1(r.supernetPerMinute)} |`;
   // seconds each stand-alone training took when it ran (this run, or the one that filled the cache)
   const sa = kd.points.map((p) => p.standaloneSeconds);
   const standaloneRate = (60 * sa.length) / sa.reduce((a, b) => a + b, 0);
@@ -148,21 +152,38 @@ async function main(): Promise<void> {
     `- Date: ${started.toISOString()}; command: \`${cmd}\` (wall time ${f1(wall)} s; stand-alone results already in the cache are reused)`,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; load average (1 min) at start / end ${load0[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
     `- Sample: ${o.sample} architectures drawn (seed ${o.seed}) from the default search space (layers ${base.macro.layers.join('-')}, hidden ${base.macro.hidden.join('/')}, heads ${base.macro.heads.join('/')}, conv probability ${base.macro.convProbability}).`,
-    `- Ground truth: each trained stand-alone for ${o.steps} steps (batch ${base.standalone.batchSize}, lr ${base.standalone.lr}), accuracy on the whole dev split.`,
+    `- Ground truth: each trained stand-alone for ${o.steps} steps (batch ${base.standalone.batchSize}, lr ${base.standalone.lr}), accuracy on the whole dev split` +
+      (o.repeats > 1
+        ? `, the mean of ${o.repeats} trainings with different seeds. Stand-alone training agrees with itself (seed 1 vs seed 2) at Kendall τ ${f3(kd.selfTau)}: the ceiling for any cheaper evaluator against one training.`
+        : '.'),
     `- Supernet: ${o.supernetSteps} steps on paths drawn uniformly from the space plus the largest standard path (sandwich rule)` +
-      (o.sampling === 'population' ? `, then ${o.populationSteps} steps per architecture on paths drawn from the sample (${o.populationSteps * o.sample} steps; \`opnas search\` does the same batch by batch)` : '') +
+      (o.sampling === 'population'
+        ? `; then the sample is replayed as a search asks for it, ${DEFAULT_FIDELITY_BATCH} at a time in order, and before each batch is scored the supernet trains ${o.populationSteps} steps per new architecture, paths drawn from the batch (${DEFAULT_POPULATION.newShare * 100}%) or the up to ${DEFAULT_POPULATION.population} architectures before it (evaluators/population.ts, the code \`opnas search\` runs)`
+        : '') +
       '; a candidate is scored by the accuracy of its inherited slice on a fixed 1,000-example dev subset, no fine-tuning.',
     `- Warm-up: the first ${o.warmupSteps} steps distil from the cached teacher (${DEFAULT_TEACHER.arch}, ${DEFAULT_TEACHER.steps} steps): logits KD at temperature ${DEFAULT_DISTILL.temperature}, hidden-state MSE, attention-map MSE (weights ${DEFAULT_DISTILL.logits} / ${DEFAULT_DISTILL.hidden} / ${DEFAULT_DISTILL.attention}).`,
     '',
-    '| supernet | N | Kendall τ | Spearman ρ | supernet training s | of which on the sample s | scored / min (1 process) |',
-    '|:---|---:|---:|---:|---:|---:|---:|',
+    `| supernet | N | Kendall τ${o.repeats > 1 ? ` (vs mean of ${o.repeats})` : ''} | Spearman ρ | ${o.repeats > 1 ? 'Kendall τ vs seed 1 alone | ' : ''}base training s | population training s | scored / min (1 process) |`,
+    `|:---|---:|---:|---:|${o.repeats > 1 ? '---:|' : ''}---:|---:|---:|`,
     row(`with distillation warm-up (${o.warmupSteps} steps)`, kd),
     row('without warm-up', plain),
     '',
-    `Stand-alone training (${o.steps} steps) of the same architectures: ${f1(standaloneRate)} candidates / min per process, measured while they trained two at a time` +
-      (sa.every(Number.isFinite) ? ` (${f1(Math.min(...sa))} to ${f1(Math.max(...sa))} s each)` : '') +
-      `; one supernet process scores ${f1(kd.supernetPerMinute / standaloneRate)}× faster once trained` +
-      (o.sampling === 'population' ? `, and ${f1((60 * kd.n) / (kd.populationSeconds + (60 * kd.n) / kd.supernetPerMinute) / standaloneRate)}× faster counting the training on the sample.` : '.'),
+    'Candidates per minute, one process (the supernet runs after warm-up and base training; a search divides its scoring among',
+    'its worker processes, each holding a read-only copy, while the population training runs in the main process):',
+    '',
+    '| evaluator | seconds per candidate | candidates / min | vs stand-alone |',
+    '|:---|---:|---:|---:|',
+    ...[kd, plain].map((r, i) => {
+      const s = 60 / r.supernetPerMinute;
+      return `| supernet${i ? '' : ' (warm-up)'}: scoring only | ${s.toFixed(2)} | ${f1(r.supernetPerMinute)} | ${f1(r.supernetPerMinute / standaloneRate)}× |`;
+    }),
+    ...(o.sampling === 'population'
+      ? [kd, plain].map((r, i) => {
+          const s = r.populationSeconds / r.n + 60 / r.supernetPerMinute;
+          return `| supernet${i ? '' : ' (warm-up)'}: ${o.populationSteps} population steps + scoring | ${s.toFixed(2)} | ${f1(60 / s)} | ${f1(60 / s / standaloneRate)}× |`;
+        })
+      : []),
+    `| stand-alone training, ${o.steps} steps${sa.every(Number.isFinite) ? ` (${f1(Math.min(...sa))} to ${f1(Math.max(...sa))} s each, two at a time when they ran)` : ''} | ${(60 / standaloneRate).toFixed(1)} | ${standaloneRate.toFixed(2)} | 1× |`,
     '',
     '| id | architecture | stand-alone dev | supernet (warm-up) | supernet (none) |',
     '|:---|:---|---:|---:|---:|',

@@ -214,7 +214,7 @@ export interface FidelityReport {
   /** With repeats >= 2: Kendall tau between the supernet and the first repeat alone. */
   supernetTauFirst?: number;
   points: FidelityPoint[];
-  /** Seconds spent training (or loading) the supernet, warm-up and population steps included. */
+  /** Seconds the supernet's base training took, warm-up included (for a loaded checkpoint: when it ran). */
   supernetTrainSeconds: number;
   /** Supernet steps trained on the sample itself (sampling 'population'), and their seconds. */
   populationSteps: number;
@@ -312,7 +312,7 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
     const sncfg: SupernetConfig = { macro: cfg.macro, vocabSize: tokenizer.vocabSize, maxLen: cfg.maxLen, numClasses: task.numClasses };
     const t0 = performance.now();
     const distill = cfg.distill;
-    const { supernet, meta } = await ensureSupernet(cfg.checkpoint, sncfg, task, {
+    const { supernet, meta, trained } = await ensureSupernet(cfg.checkpoint, sncfg, task, {
       train: { ...cfg.supernet, seed: cfg.seed },
       tokenizer: tokenizerHash(tokJson),
       warmup: distill && ((sn, h) => distillWarmup(sn, task, distill.teacher, { ...distill.config, train: { ...cfg.supernet, seed: cfg.seed, ...distill.config.train } }, { ...h, log })),
@@ -328,7 +328,8 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
       const population = cfg.sampling === 'population';
       const pop = { ...DEFAULT_POPULATION, ...(cfg.populationSteps !== undefined ? { stepsPerCandidate: cfg.populationSteps } : {}) };
       const batchSize = population ? (cfg.batch ?? DEFAULT_FIDELITY_BATCH) : candidates.length;
-      const supernetTrainSeconds = (performance.now() - t0) / 1000;
+      // a loaded checkpoint: the seconds its training took when it ran
+      const supernetTrainSeconds = trained ? (performance.now() - t0) / 1000 : ((meta.seconds as number | undefined) ?? NaN);
       const dev = devSubset(task.dev, cfg.score.devSize ?? DEFAULT_SUPERNET_SCORE.devSize);
       const points: FidelityPoint[] = [];
       let popSteps = 0;

@@ -135,8 +135,8 @@ export function fidelityText(r: FidelityReport): string {
       { xLabel: r.repeats > 1 ? `stand-alone dev score (mean of ${r.repeats})` : 'stand-alone dev score', yLabel: 'supernet dev score' },
     ),
     '',
-    `supernet: trained in ${r.supernetTrainSeconds.toFixed(0)} s${r.warmupSeconds !== undefined ? ` (warm-up ${r.warmupSeconds.toFixed(0)} s)` : ''}` +
-      (r.populationSteps ? `, of which ${r.populationSteps} steps on the sample (${r.populationSeconds.toFixed(0)} s, ${(r.populationSeconds / r.n).toFixed(1)} s per architecture)` : '') +
+    `supernet: base training ${r.supernetTrainSeconds.toFixed(0)} s${r.warmupSeconds !== undefined ? ` (warm-up ${r.warmupSeconds.toFixed(0)} s)` : ''}` +
+      (r.populationSteps ? `, then ${r.populationSteps} steps on the sample batch by batch (${r.populationSeconds.toFixed(0)} s, ${(r.populationSeconds / r.n).toFixed(1)} s per architecture)` : '') +
       `; scores ${r.supernetPerMinute.toFixed(1)} candidates/min`,
     r.standalonePerMinute !== undefined ? `stand-alone: ${r.standalonePerMinute.toFixed(2)} candidates/min per process` : 'stand-alone: every result came from the cache',
   ];
