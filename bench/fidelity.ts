@@ -138,6 +138,8 @@ async function main(): Promise<void> {
   const kd = await runFidelity({ ...base, checkpoint: ck(`kd${o.warmupSteps}`), distill: { config: { ...DEFAULT_DISTILL, train: { steps: o.warmupSteps } }, teacher } }, { log });
   log('without warm-up');
   const plain = await runFidelity({ ...base, checkpoint: ck('plain'), workers: 0 }, { log });
+  // the same base supernet scoring as trained once, without any training on the sample
+  const once = o.sampling === 'population' ? await runFidelity({ ...base, sampling: 'uniform', checkpoint: ck('plain'), workers: 0 }, { log }) : undefined;
   const wall = (performance.now() - t0) / 1000;
 
   const cmd = `npm run bench:fidelity${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
     `|:---|---:|---:|---:|${o.repeats > 1 ? '---:|' : ''}---:|---:|---:|`,
     row(`with distillation warm-up (${o.warmupSteps} steps)`, kd),
     row('without warm-up', plain),
+    ...(once ? [row('without warm-up, trained once on the whole space (no population training: `--supernet-sampling uniform`)', once)] : []),
     '',
     'Candidates per minute, one process (the supernet runs after warm-up and base training; a search divides its scoring among',
     'its worker processes, each holding a read-only copy, while the population training runs in the main process):',
@@ -185,9 +188,12 @@ async function main(): Promise<void> {
       : []),
     `| stand-alone training, ${o.steps} steps${sa.every(Number.isFinite) ? ` (${f1(Math.min(...sa))} to ${f1(Math.max(...sa))} s each, two at a time when they ran)` : ''} | ${(60 / standaloneRate).toFixed(1)} | ${standaloneRate.toFixed(2)} | 1× |`,
     '',
-    '| id | architecture | stand-alone dev | supernet (warm-up) | supernet (none) |',
-    '|:---|:---|---:|---:|---:|',
-    ...kd.points.map((p, i) => `| ${p.id} | ${p.formula.split('\n')[0]} | ${p.standalone.toFixed(4)} | ${p.supernet.toFixed(4)} | ${plain.points[i].supernet.toFixed(4)} |`),
+    `| id | architecture | stand-alone dev${o.repeats > 1 ? ` (mean; each seed)` : ''} | supernet (warm-up) | supernet (none) |${once ? ' trained once |' : ''}`,
+    `|:---|:---|---:|---:|---:|${once ? '---:|' : ''}`,
+    ...kd.points.map(
+      (p, i) =>
+        `| ${p.id} | ${p.formula.split('\n')[0]} | ${p.standalone.toFixed(4)}${o.repeats > 1 ? ` (${p.standaloneRuns.map((v) => v.toFixed(4)).join(', ')})` : ''} | ${p.supernet.toFixed(4)} | ${plain.points[i].supernet.toFixed(4)} |${once ? ` ${once.points[i].supernet.toFixed(4)} |` : ''}`,
+    ),
     '',
   ];
   const section = lines.join('\n');
