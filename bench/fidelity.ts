@@ -19,6 +19,7 @@ import { runsDir } from '../runs/store.js';
 import { BASELINES } from '../spaces/backbone.js';
 
 interface Options {
+  newShare: number;
   repeats: number;
   populationSteps: number;
   sample: number;
@@ -39,13 +40,14 @@ const USAGE = `usage: npm run bench:fidelity -- [--sample N] [--steps S] [--supe
   --sampling M         uniform: the supernet trains once on paths drawn from the space; population (default,
                        as a search does): then also --population-steps per architecture on the sample
   --population-steps K supernet steps per architecture with --sampling population (default 20)
+  --new-share F        share of the population steps on the batch's new architectures (default ${DEFAULT_POPULATION.newShare})
   --repeats R          stand-alone trainings per architecture (seeds 0..R-1): the ground truth is their mean (default 1)
   --workers W          processes training the stand-alone models (default: cores)
   --seed N             the sample, training and scoring seed (default 0)
   --out FILE           report to splice into (default bench/RESULTS.md)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { repeats: 1, populationSteps: DEFAULT_POPULATION.stepsPerCandidate, sample: 20, steps: 1000, supernetSteps: 800, warmupSteps: 400, sampling: 'population', workers: os.availableParallelism(), seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
+  const o: Options = { newShare: DEFAULT_POPULATION.newShare, repeats: 1, populationSteps: DEFAULT_POPULATION.stepsPerCandidate, sample: 20, steps: 1000, supernetSteps: 800, warmupSteps: 400, sampling: 'population', workers: os.availableParallelism(), seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
   const int = (flag: string, v: string, min: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) fail(`${flag} must be an integer >= ${min}, got '${v}'`);
@@ -65,6 +67,10 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--warmup-steps') o.warmupSteps = int(flag, v, 1);
     else if (flag === '--population-steps') o.populationSteps = int(flag, v, 0);
     else if (flag === '--repeats') o.repeats = int(flag, v, 1);
+    else if (flag === '--new-share') {
+      o.newShare = Number(v);
+      if (!(o.newShare > 0 && o.newShare <= 1)) fail(`--new-share must be in (0, 1], got '${v}'`);
+    }
     else if (flag === '--workers') o.workers = int(flag, v, 0);
     else if (flag === '--seed') o.seed = int(flag, v, 0);
     else if (flag === '--out') o.out = path.resolve(v);
@@ -125,6 +131,7 @@ async function main(): Promise<void> {
     supernet: { steps: o.supernetSteps },
     sampling: o.sampling,
     populationSteps: o.populationSteps,
+    population: { newShare: o.newShare },
     repeats: o.repeats,
     score: {},
     workers: o.workers,
@@ -160,7 +167,7 @@ async function main(): Promise<void> {
         : '.'),
     `- Supernet: ${o.supernetSteps} steps on paths drawn uniformly from the space plus the largest standard path (sandwich rule)` +
       (o.sampling === 'population'
-        ? `; then the sample is replayed as a search asks for it, ${DEFAULT_FIDELITY_BATCH} at a time in order, and before each batch is scored the supernet trains ${o.populationSteps} steps per new architecture, paths drawn from the batch (${DEFAULT_POPULATION.newShare * 100}%) or the up to ${DEFAULT_POPULATION.population} architectures before it (evaluators/population.ts, the code \`opnas search\` runs)`
+        ? `; then the sample is replayed as a search asks for it, ${DEFAULT_FIDELITY_BATCH} at a time in order, and before each batch is scored the supernet trains ${o.populationSteps} steps per new architecture, paths drawn from the batch (${o.newShare * 100}%) or the up to ${DEFAULT_POPULATION.population} architectures before it (evaluators/population.ts, the code \`opnas search\` runs)`
         : '') +
       '; a candidate is scored by the accuracy of its inherited slice on a fixed 1,000-example dev subset, no fine-tuning.',
     `- Warm-up: the first ${o.warmupSteps} steps distil from the cached teacher (${DEFAULT_TEACHER.arch}, ${DEFAULT_TEACHER.steps} steps): logits KD at temperature ${DEFAULT_DISTILL.temperature}, hidden-state MSE, attention-map MSE (weights ${DEFAULT_DISTILL.logits} / ${DEFAULT_DISTILL.hidden} / ${DEFAULT_DISTILL.attention}).`,

@@ -11,7 +11,7 @@ import type { BackendChoice } from './backend.js';
 import { initBackend } from './backend.js';
 import { distillWarmup, type DistillConfig, type TeacherSource } from './distill.js';
 import type { StandaloneConfig } from './standalone.js';
-import { DEFAULT_POPULATION, trainOnBatch } from './population.js';
+import { DEFAULT_POPULATION, trainOnBatch, type PopulationConfig } from './population.js';
 
 /** Batch size of the search a 'population' fidelity run replays (DEFAULT_SEARCH.batch). */
 export const DEFAULT_FIDELITY_BATCH = 4;
@@ -175,6 +175,8 @@ export interface FidelityConfig {
   sampling?: PathSampling;
   /** Steps per sampled architecture with sampling 'population' (default DEFAULT_POPULATION's). */
   populationSteps?: number;
+  /** The rest of the population training's settings (default DEFAULT_POPULATION's). */
+  population?: Partial<PopulationConfig>;
   /** With sampling 'population': architectures per batch, as a search asks for them (default 4). */
   batch?: number;
   score: Partial<SupernetScoreConfig>;
@@ -326,7 +328,7 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
     try {
       // 'population': as a search does, batch by batch: train on the batch and the recent ones, score the batch
       const population = cfg.sampling === 'population';
-      const pop = { ...DEFAULT_POPULATION, ...(cfg.populationSteps !== undefined ? { stepsPerCandidate: cfg.populationSteps } : {}) };
+      const pop = { ...DEFAULT_POPULATION, ...cfg.population, ...(cfg.populationSteps !== undefined ? { stepsPerCandidate: cfg.populationSteps } : {}) };
       const batchSize = population ? (cfg.batch ?? DEFAULT_FIDELITY_BATCH) : candidates.length;
       // a loaded checkpoint: the seconds its training took when it ran
       const supernetTrainSeconds = trained ? (performance.now() - t0) / 1000 : ((meta.seconds as number | undefined) ?? NaN);

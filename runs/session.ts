@@ -54,7 +54,7 @@ export interface SearchConfig {
 }
 
 /** Candidates a search evaluates unless told otherwise: a supernet scores dozens a minute, stand-alone training about one. */
-export const DEFAULT_BUDGET: Record<SearchConfig['evaluator'], number> = { supernet: 60, standalone: 12, nb201: 12 };
+export const DEFAULT_BUDGET: Record<SearchConfig['evaluator'], number> = { supernet: 40, standalone: 12, nb201: 12 };
 
 /** A default search that finishes in minutes on a 2-core CPU: small models, a supernet trained once, then scored. */
 export const DEFAULT_SEARCH: SearchConfig = {
