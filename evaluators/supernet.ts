@@ -431,6 +431,7 @@ export async function ensureSupernet(
   const supernet = Supernet.create(cfg, new Rng(`supernet:${train.seed}`));
   const hooks = (phase: string): SupernetTrainHooks => ({ samplePath: o.samplePath, signal: o.signal, onStep: (s) => o.onStep?.(phase, s) });
   const meta: Record<string, unknown> = { tokenizer: o.tokenizer, task: task.name, steps: train.steps, train, warmupSteps: 0 };
+  o.log?.(`supernet: training ${train.steps} steps${o.warmup ? ', distillation warm-up first' : ''}${dir ? ` (saved in ${dir})` : ''}`);
   try {
     const t0 = performance.now();
     if (o.warmup) {

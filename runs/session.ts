@@ -118,7 +118,11 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
     c.evaluator === 'supernet'
       ? {
           kind: 'supernet',
-          ...(await prepareSupernet({ folder: store.folder, runsDir: store.dir, task: c.task, taskSeed: c.taskSeed, tokenizer, macro: c.macro, maxLen: c.train.maxLen ?? 64, supernet: c.supernet ?? DEFAULT_SUPERNET_SEARCH, seed: c.seed, backend: o.backend, signal: o.signal, log: o.log })),
+          ...(await prepareSupernet({ folder: store.folder, runsDir: store.dir, task: c.task, taskSeed: c.taskSeed, tokenizer, macro: c.macro, maxLen: c.train.maxLen ?? 64, supernet: c.supernet ?? DEFAULT_SUPERNET_SEARCH, seed: c.seed, backend: o.backend, signal: o.signal, log: o.log,
+            onStep: (phase, st) => {
+              if (st.step % 100 === 0 || st.step === st.steps) o.log?.(`supernet ${phase}: step ${st.step}/${st.steps}, loss ${st.loss.toFixed(4)}`);
+            },
+          })),
         }
       : { task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
   const pool = new WorkerPool(o.workers ?? availableParallelism(), cfg);
