@@ -79,6 +79,18 @@ describe.concurrent('opnas fidelity', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--warmup-steps 9 exceeds --supernet-steps 4/);
     expect(opnas(['fidelity', ...TASK, '--layers', '3-1']).stderr).toMatch(/--layers: expected N or N-M/);
+    for (const [args, msg] of [
+      [['--repeats', '0'], /--repeats must be a positive integer, got 0/],
+      [['--population-steps', '1.5'], /--population-steps must be an integer >= 0, got 1.5/],
+      [['--warmup-steps', '2', '--kd-attention', '-1'], /--kd-attention must be a number >= 0, got -1/],
+      [['--warmup-steps', '2', '--kd-logits', '0', '--kd-hidden', '0', '--kd-attention', '0'], /the warm-up needs a loss/],
+      [['--sampling', 'all'], /Invalid values:[\s\S]*sampling/],
+    ] as const) {
+      const r = opnas(['fidelity', ...TASK, ...args]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // one line, no stack trace
+    }
   });
 });
 
