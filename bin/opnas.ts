@@ -27,11 +27,18 @@ export async function main(args: string[]): Promise<number> {
     .help()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
-    .fail((msg, err) => {
+    .fail((msg, err, y) => {
       // abort before any handler runs; the catch below prints it
       if (err) throw err;
       if (msg.startsWith('Did you mean')) throw new OpnasError(`unknown command '${args[0]}'. ${msg}`);
-      throw new OpnasError(`${msg}${suggestion(msg)}`);
+      // the options of the command being parsed: yargs passes its usage object, which has their descriptions
+      let known: string[] = [];
+      try {
+        known = Object.keys((y as unknown as { getDescriptions(): Record<string, unknown> }).getDescriptions());
+      } catch {
+        known = [];
+      }
+      throw new OpnasError(`${withoutCamelCase(msg)}${suggestion(msg, known)}`);
     });
   try {
     await cli.parseAsync();
@@ -49,11 +56,21 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
+/** yargs lists an unknown --foo-bar twice, as foo-bar and fooBar: keep the spelling the user typed. */
+function withoutCamelCase(msg: string): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (!m) return msg;
+  const names = m[1].split(', ');
+  const camel = (n: string) => n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const kept = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && camel(o) === n));
+  return `Unknown argument${kept.length > 1 ? 's' : ''}: ${kept.join(', ')}`;
+}
+
 /** yargs suggests close command names itself; for flags, name the closest known one. */
-function suggestion(msg: string): string {
+function suggestion(msg: string, options: string[]): string {
   const m = /^Unknown arguments?: (.+)$/.exec(msg);
   if (!m) return '';
-  const known = ['json', 'debug', 'help', 'version', 'space', 'seed', 'count', 'backend', 'task', 'steps', 'out', 'runs-dir'];
+  const known = [...new Set([...options.filter((k) => k.length > 1 && !k.includes('$') && !/[A-Z]/.test(k)), 'json', 'debug', 'help', 'version', 'backend'])];
   const bad = m[1].split(', ')[0];
   const best = known.map((k) => [k, editDistance(bad, k)] as const).sort((a, b) => a[1] - b[1])[0];
   return best && best[1] <= 2 ? ` (did you mean --${best[0]}?)` : ' (opnas --help lists the commands and options)';

@@ -83,6 +83,11 @@ describe('opnas CLI: help, spaces, sample, check', () => {
     expect(b.code).toBe(1);
     expect(b.stderr).toMatch(/Unknown argument: sed \(did you mean --seed\?\)/);
     expect(b.stdout).toBe('');
+    // suggestions come from the command's own options; yargs's camelCase echo is dropped
+    const e = opnas(['search', '--population-step', '3']);
+    expect(e.code).toBe(1);
+    expect(e.stderr.trim()).toBe('opnas: Unknown argument: population-step (did you mean --population-steps?)');
+    expect(opnas(['fidelity', '--repeat', '2']).stderr).toMatch(/Unknown argument: repeat \(did you mean --repeats\?\)/);
     const c = opnas(['check', '/nonexistent/genome.json']);
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(/no such file/);
