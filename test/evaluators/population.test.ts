@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../evaluators/backend.js';
 import { batchCheckpoint, latestBefore, PopulationTrainer } from '../../evaluators/population.js';
@@ -73,6 +74,16 @@ describe('training the supernet on the population', () => {
     const second = await PopulationTrainer.create({ folder: f2, evaluator: cfg2, train: { batchSize: 8 }, population: { stepsPerCandidate: 2 }, seed: 5 });
     expect(bytes(await second.prepare(2, cands.slice(4, 6), trialsOf(cands.slice(0, 4), 0))).equals(want)).toBe(true);
     second.dispose();
+  });
+
+  it('holds one supernet at a time: no tensor grows over many batches', async () => {
+    const { folder, cfg } = await runFolder();
+    const t = await PopulationTrainer.create({ folder, evaluator: cfg, train: { batchSize: 8 }, population: { stepsPerCandidate: 1 }, seed: 5 });
+    await t.prepare(0, cands.slice(0, 2), []);
+    const live = tf.memory().numTensors;
+    for (let b = 1; b < 6; b++) await t.prepare(b, cands.slice(b % 5, (b % 5) + 2), trialsOf(cands.slice(0, b), 0));
+    expect(tf.memory().numTensors).toBe(live);
+    t.dispose();
   });
 
   it('another seed or another population gives other weights', async () => {
