@@ -7,13 +7,15 @@ import { OpnasError } from '../spaces/errors.js';
 import { hashId } from '../spaces/hash.js';
 import type { MacroRanges } from '../spaces/macro.js';
 import type { BackboneGenome } from '../spaces/types.js';
-import { initBackend, type BackendChoice } from './backend.js';
+import type { BackendChoice } from './backend.js';
 import { loadWeights, saveWeights } from './checkpoint.js';
 import { Model } from './compile.js';
 import {
   DEFAULT_SUPERNET_TRAIN,
+  encodeEvaluatorTask,
   ensureSupernet,
   SUPERNET_MANIFEST,
+  supernetConfigFor,
   tokenizerHash,
   trainSupernet,
   type PathObjective,
@@ -25,9 +27,9 @@ import {
   type SupernetTrainHooks,
 } from './supernet.js';
 import type { PopulationConfig } from './population.js';
-import { loadTask, type TaskSpec } from './tasks/named.js';
-import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
-import { DEFAULT_TRAIN, encodeTask, trainStandalone, type EncodedTask, type StepInfo, type TrainConfig } from './train.js';
+import type { TaskSpec } from './tasks/named.js';
+import type { TokenizerJSON } from './tasks/tokenizer.js';
+import { DEFAULT_TRAIN, trainStandalone, type EncodedTask, type StepInfo, type TrainConfig } from './train.js';
 
 /**
  * Distillation warm-up (EfficientBERT): before search, the supernet learns from a teacher, one
@@ -342,13 +344,11 @@ export async function prepareSupernet(o: {
   const checkpoint = join(o.folder, 'supernet');
   const cfg: SupernetEvaluatorConfig = { task: o.task, taskSeed: o.taskSeed, tokenizer: o.tokenizer, macro: o.macro, maxLen: o.maxLen, checkpoint, score: o.supernet.score, backend: o.backend };
   if (existsSync(join(checkpoint, SUPERNET_MANIFEST))) return cfg; // workers check it when they load it
-  await initBackend(o.backend, { log: o.log });
-  const data = loadTask(o.task, { seed: o.taskSeed });
-  const task = encodeTask(data, { vocabSize: o.tokenizer.vocab.length, maxLen: o.maxLen, tokenizer: Tokenizer.fromJSON(o.tokenizer) });
+  const task = await encodeEvaluatorTask(cfg, o.log);
   const s = o.supernet;
   const train = { ...s.train, seed: o.seed };
   const teacher: TeacherSource = s.teacherLogits ? { logitsFile: s.teacherLogits } : { cache: { runsDir: o.runsDir, genome: s.teacher?.genome ?? BASELINES[DEFAULT_TEACHER.arch], train: teacherTraining(s.teacher?.steps ?? DEFAULT_TEACHER.steps, o.maxLen) } };
-  const { supernet } = await ensureSupernet(checkpoint, { macro: o.macro, vocabSize: o.tokenizer.vocab.length, maxLen: o.maxLen, numClasses: task.numClasses }, task, {
+  const { supernet } = await ensureSupernet(checkpoint, supernetConfigFor(cfg, task), task, {
     train,
     tokenizer: tokenizerHash(o.tokenizer),
     warmup: s.warmupSteps > 0 ? (sn, h) => distillWarmup(sn, task, teacher, { ...s.distill, train: { ...train, steps: s.warmupSteps } }, { ...h, log: o.log }) : undefined,

@@ -12,9 +12,6 @@ import { initBackend } from './backend.js';
 import { distillWarmup, type DistillConfig, type TeacherSource } from './distill.js';
 import type { StandaloneConfig } from './standalone.js';
 import { DEFAULT_POPULATION, trainOnBatch, type PopulationConfig } from './population.js';
-
-/** Batch size of the search a 'population' fidelity run replays (DEFAULT_SEARCH.batch). */
-export const DEFAULT_FIDELITY_BATCH = 4;
 import {
   DEFAULT_SUPERNET_SCORE,
   devSubset,
@@ -139,6 +136,9 @@ export function scatterPlot(x: readonly number[], y: readonly number[], o: { wid
 }
 
 // ---------------------------------------------------------------- the experiment
+
+/** Batch size of the search a 'population' fidelity run replays (DEFAULT_SEARCH.batch). */
+export const DEFAULT_FIDELITY_BATCH = 4;
 
 export interface FidelityConfig {
   task: string | TaskSpec;
@@ -266,12 +266,15 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
   // Repeat r trains with seed (trainSeed + r): repeat 1 of seed 0 is what --train-seed 1 trains.
   const repeats = cfg.repeats ?? 1;
   type Job = { c: Candidate<BackboneGenome>; r: number; seed: number; key: string };
-  const jobs: Job[] = candidates.flatMap((c) =>
+  const keyParts = [JSON.stringify(cfg.task), String(cfg.taskSeed), tokenizerHash(tokJson), JSON.stringify(trainCfg)];
+  /** Each candidate's trainings, one per repeat, in candidate order. */
+  const jobsOf: Job[][] = candidates.map((c) =>
     Array.from({ length: repeats }, (_, r) => {
       const seed = seedFrom((cfg.trainSeed ?? cfg.seed) + r, c.id);
-      return { c, r, seed, key: hashId('standalone', c.id, JSON.stringify(cfg.task), String(cfg.taskSeed), tokenizerHash(tokJson), JSON.stringify(trainCfg), String(seed)) };
+      return { c, r, seed, key: hashId('standalone', c.id, ...keyParts, String(seed)) };
     }),
   );
+  const jobs = jobsOf.flat();
   const cacheFile = (j: Job) => (cfg.cacheDir ? join(cfg.cacheDir, `${j.key}.json`) : undefined);
   const standaloneDone = new Map<string, StandaloneRecord>();
   const cachedKeys = new Set<string>();
@@ -349,7 +352,7 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
         for (const c of batch) {
         const s0 = performance.now();
         const s = await scoreWithSupernet(supernet, c.genome, task, dev, cfg.score, seedFrom(cfg.seed, c.id));
-        const cached = jobs.filter((j) => j.c.id === c.id).every((j) => cachedKeys.has(j.key));
+        const cached = jobsOf[points.length].every((j) => cachedKeys.has(j.key));
         points.push({ id: c.id, formula: space.render(c.genome), standalone: NaN, standaloneRuns: [], supernet: s, standaloneSeconds: NaN, supernetSeconds: (performance.now() - s0) / 1000, cached });
         }
         scoringSeconds += (performance.now() - sc0) / 1000;
@@ -363,8 +366,8 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
         }
       }
       await poolJobs;
-      for (const p of points) {
-        const runs = jobs.filter((j) => j.c.id === p.id).map((j) => standaloneDone.get(j.key)!);
+      for (const [i, p] of points.entries()) {
+        const runs = jobsOf[i].map((j) => standaloneDone.get(j.key)!);
         p.standaloneRuns = runs.map((r) => r.dev);
         p.standalone = p.standaloneRuns.reduce((a, b) => a + b, 0) / runs.length;
         p.standaloneSeconds = runs.reduce((a, r) => a + r.seconds, 0) / runs.length;

@@ -3,11 +3,18 @@ import { join } from 'node:path';
 import { Rng, seedFrom } from '../search/rng.js';
 import type { Candidate, Trial } from '../search/types.js';
 import type { BackboneGenome } from '../spaces/types.js';
-import { initBackend } from './backend.js';
-import { loadTask } from './tasks/named.js';
-import { Tokenizer } from './tasks/tokenizer.js';
-import { encodeTask, type EncodedTask } from './train.js';
-import { DEFAULT_SUPERNET_TRAIN, Supernet, SUPERNET_MANIFEST, trainSupernet, type SupernetConfig, type SupernetEvaluatorConfig, type SupernetTrainConfig } from './supernet.js';
+import type { EncodedTask } from './train.js';
+import {
+  DEFAULT_SUPERNET_TRAIN,
+  encodeEvaluatorTask,
+  Supernet,
+  SUPERNET_MANIFEST,
+  supernetConfigFor,
+  trainSupernet,
+  type SupernetConfig,
+  type SupernetEvaluatorConfig,
+  type SupernetTrainConfig,
+} from './supernet.js';
 
 /**
  * Training the supernet on the search's current population (AutoBERT-Zero trains its BIWS
@@ -97,12 +104,8 @@ export class PopulationTrainer {
 
   /** For the run in `folder` whose base supernet is `evalCfg.checkpoint`. */
   static async create(o: { folder: string; evaluator: SupernetEvaluatorConfig; train: Partial<SupernetTrainConfig>; population: Partial<PopulationConfig>; seed: number; log?: (m: string) => void }): Promise<PopulationTrainer> {
-    const c = o.evaluator;
-    await initBackend(c.backend, { log: o.log });
-    const data = loadTask(c.task, { seed: c.taskSeed });
-    const task = encodeTask(data, { vocabSize: c.tokenizer.vocab.length, maxLen: c.maxLen, tokenizer: Tokenizer.fromJSON(c.tokenizer) });
-    const snCfg: SupernetConfig = { macro: c.macro, vocabSize: c.tokenizer.vocab.length, maxLen: c.maxLen, numClasses: task.numClasses };
-    return new PopulationTrainer(o.folder, c, task, snCfg, o.train, { ...DEFAULT_POPULATION, ...o.population }, o.seed, o.log);
+    const task = await encodeEvaluatorTask(o.evaluator, o.log);
+    return new PopulationTrainer(o.folder, o.evaluator, task, supernetConfigFor(o.evaluator, task), o.train, { ...DEFAULT_POPULATION, ...o.population }, o.seed, o.log);
   }
 
   /**
@@ -127,8 +130,7 @@ export class PopulationTrainer {
     this.loaded = undefined; // the weights change from here on; a failure leaves them unusable
     const r = await trainOnBatch(this.sn!, this.task, { batch, fresh, older, pop: this.pop, train: this.train, seed: this.seed, signal });
     if (r.steps) this.log?.(`supernet: batch ${batch} trained ${r.steps} steps on ${fresh.length} new + ${r.recent} recent candidates in ${r.seconds.toFixed(1)} s`);
-    const steps = r.steps;
-    await this.sn!.save(dir, { ...this.meta, batch, populationSteps: steps });
+    await this.sn!.save(dir, { ...this.meta, batch, populationSteps: r.steps });
     this.loaded = dir;
     const root = join(this.folder, BATCHES);
     for (const name of readdirSync(root)) if (join(root, name) !== dir) rmSync(join(root, name), { recursive: true, force: true });

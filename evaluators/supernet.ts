@@ -195,48 +195,51 @@ export class Supernet {
     saveWeights(this.vars, dir);
     const extras = [...this.vars].filter(([n]) => !this.layoutNames.has(n)).map(([n, v]) => ({ name: n, shape: [...v.shape] }));
     const manifest = { format: SUPERNET_FORMAT, version: 1, config: canonicalConfig(this.cfg), extras, meta };
-    writeFileSync(join(dir, `${MANIFEST}.tmp`), JSON.stringify(manifest, null, 1));
-    renameSync(join(dir, `${MANIFEST}.tmp`), join(dir, MANIFEST));
+    writeFileSync(join(dir, `${SUPERNET_MANIFEST}.tmp`), JSON.stringify(manifest, null, 1));
+    renameSync(join(dir, `${SUPERNET_MANIFEST}.tmp`), join(dir, SUPERNET_MANIFEST));
   }
 
   /**
    * Load a checkpoint written by `save`. With `expect`, a checkpoint built for another space,
-   * vocabulary, sequence length or class count is refused with every difference named.
+   * vocabulary, sequence length or class count is refused with every difference named; with
+   * `tokenizer` (tokenizerHash), one trained with another tokenizer.
    */
-  static async load(dir: string, expect?: SupernetConfig): Promise<{ supernet: Supernet; meta: Record<string, unknown> }> {
+  static async load(dir: string, expect?: SupernetConfig, tokenizer?: string): Promise<{ supernet: Supernet; meta: Record<string, unknown> }> {
     const fail = (why: string): never => {
       throw new OpnasError(`supernet checkpoint ${dir}: ${why}`);
     };
-    const file = join(dir, MANIFEST);
-    if (!existsSync(file)) fail(`no ${MANIFEST} (not a supernet checkpoint, or its save did not finish)`);
+    const file = join(dir, SUPERNET_MANIFEST);
+    if (!existsSync(file)) fail(`no ${SUPERNET_MANIFEST} (not a supernet checkpoint, or its save did not finish)`);
     let m: { format?: unknown; version?: unknown; config?: SupernetConfig; extras?: { name: string; shape: number[] }[]; meta?: Record<string, unknown> };
     try {
       m = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      return fail(`${MANIFEST} is not valid JSON (${(e as Error).message})`);
+      return fail(`${SUPERNET_MANIFEST} is not valid JSON (${(e as Error).message})`);
     }
-    if (m.format !== SUPERNET_FORMAT) fail(`${MANIFEST} has format ${JSON.stringify(m.format)}, expected '${SUPERNET_FORMAT}'`);
+    if (m.format !== SUPERNET_FORMAT) fail(`${SUPERNET_MANIFEST} has format ${JSON.stringify(m.format)}, expected '${SUPERNET_FORMAT}'`);
     if (m.version !== 1) fail(`version ${JSON.stringify(m.version)} is not supported (this opnas reads 1)`);
     const cfg = m.config;
-    if (!cfg || typeof cfg !== 'object' || !cfg.macro) return fail(`${MANIFEST} has no config`);
+    if (!cfg || typeof cfg !== 'object' || !cfg.macro) return fail(`${SUPERNET_MANIFEST} has no config`);
     if (expect) {
       const diff = configDiff(canonicalConfig(cfg), canonicalConfig(expect));
       if (diff.length) fail(`it was built for another space or task (${diff.join('; ')}); train a new supernet for this config`);
     }
+    const meta = m.meta ?? {};
+    if (tokenizer !== undefined && meta.tokenizer !== tokenizer) fail('it was trained with another tokenizer (another task or vocabulary size)');
     const sn = new Supernet(cfg, (_, shape) => tf.zeros(shape));
     try {
       for (const x of m.extras ?? []) sn.addVar(x.name, tf.zeros(x.shape));
       const need = [...sn.vars.values()].reduce((a, v) => a + v.size, 0);
       const bin = join(dir, 'weights.bin');
       const have = existsSync(bin) ? statSync(bin).size / 4 : 0;
-      if (have !== need) fail(`weights.bin holds ${have} values, its ${MANIFEST} needs ${need} (an interrupted save or a mixed-up folder)`);
+      if (have !== need) fail(`weights.bin holds ${have} values, its ${SUPERNET_MANIFEST} needs ${need} (an interrupted save or a mixed-up folder)`);
       loadWeights(sn.vars, dir);
     } catch (e) {
       sn.dispose();
       if (e instanceof OpnasError && e.message.startsWith('supernet checkpoint')) throw e;
       fail((e as Error).message.replace(`${dir}: `, ''));
     }
-    return { supernet: sn, meta: m.meta ?? {} };
+    return { supernet: sn, meta };
   }
 }
 
@@ -247,7 +250,6 @@ export function tokenizerHash(t: TokenizerJSON): string {
 
 export const SUPERNET_FORMAT = 'opnas-supernet';
 export const SUPERNET_MANIFEST = 'supernet.json';
-const MANIFEST = SUPERNET_MANIFEST;
 
 /** The config as it is stored and compared: only the fields that change the weights' shapes or meaning. */
 function canonicalConfig(c: SupernetConfig): SupernetConfig {
@@ -418,12 +420,8 @@ export async function ensureSupernet(
     warmup?: (sn: Supernet, hooks: SupernetTrainHooks) => Promise<{ steps: number; seconds: number }>;
   } & Pick<SupernetTrainHooks, 'samplePath' | 'signal'> & { onStep?: (phase: string, s: StepInfo) => void; log?: (m: string) => void },
 ): Promise<{ supernet: Supernet; meta: Record<string, unknown>; trained: boolean }> {
-  if (dir && existsSync(join(dir, MANIFEST))) {
-    const { supernet, meta } = await Supernet.load(dir, cfg);
-    if (meta.tokenizer !== o.tokenizer) {
-      supernet.dispose();
-      throw new OpnasError(`supernet checkpoint ${dir} was trained with another tokenizer (another task or vocabulary size)`);
-    }
+  if (dir && existsSync(join(dir, SUPERNET_MANIFEST))) {
+    const { supernet, meta } = await Supernet.load(dir, cfg, o.tokenizer);
     o.log?.(`supernet: loaded ${dir} (${meta.steps} steps${meta.warmupSteps ? `, ${meta.warmupSteps} of them distillation warm-up` : ''})`);
     return { supernet, meta, trained: false };
   }
@@ -509,6 +507,18 @@ export interface SupernetEvaluatorConfig {
 
 export const SUPERNET_SCORES = ['dev', 'latency', 'params', 'flops'];
 
+/** The task an evaluator config names, encoded with the config's tokenizer (the backend initialised first). */
+export async function encodeEvaluatorTask(c: Pick<SupernetEvaluatorConfig, 'task' | 'taskSeed' | 'tokenizer' | 'maxLen' | 'backend'>, log?: (m: string) => void): Promise<EncodedTask> {
+  await initBackend(c.backend, { log });
+  const data = loadTask(c.task, { seed: c.taskSeed });
+  return encodeTask(data, { vocabSize: c.tokenizer.vocab.length, maxLen: c.maxLen, tokenizer: Tokenizer.fromJSON(c.tokenizer) });
+}
+
+/** The supernet shape an evaluator config's space and task call for. */
+export function supernetConfigFor(c: Pick<SupernetEvaluatorConfig, 'macro' | 'tokenizer' | 'maxLen'>, task: EncodedTask): SupernetConfig {
+  return { macro: c.macro, vocabSize: c.tokenizer.vocab.length, maxLen: c.maxLen, numClasses: task.numClasses };
+}
+
 /**
  * Scores candidates with a trained supernet: inherit the slice, fine-tune a copy for a few steps
  * when configured, read the dev metric on a fixed subset. The supernet itself is never changed, so
@@ -528,14 +538,8 @@ export class SupernetEvaluator implements Evaluator<BackboneGenome> {
   ) {}
 
   static async create(cfg: SupernetEvaluatorConfig, log?: (m: string) => void): Promise<SupernetEvaluator> {
-    await initBackend(cfg.backend, { log });
-    const data = loadTask(cfg.task, { seed: cfg.taskSeed });
-    const task = encodeTask(data, { vocabSize: cfg.tokenizer.vocab.length, maxLen: cfg.maxLen, tokenizer: Tokenizer.fromJSON(cfg.tokenizer) });
-    const { supernet, meta } = await Supernet.load(cfg.checkpoint, { macro: cfg.macro, vocabSize: cfg.tokenizer.vocab.length, maxLen: cfg.maxLen, numClasses: task.numClasses });
-    if (meta.tokenizer !== tokenizerHash(cfg.tokenizer)) {
-      supernet.dispose();
-      throw new OpnasError(`supernet checkpoint ${cfg.checkpoint} was trained with another tokenizer (another task or vocabulary size)`);
-    }
+    const task = await encodeEvaluatorTask(cfg, log);
+    const { supernet } = await Supernet.load(cfg.checkpoint, supernetConfigFor(cfg, task), tokenizerHash(cfg.tokenizer));
     const dev = devSubset(task.dev, cfg.score.devSize ?? DEFAULT_SUPERNET_SCORE.devSize, cfg.taskSeed);
     return new SupernetEvaluator(supernet, task, dev, cfg, cfg.checkpoint);
   }
@@ -543,11 +547,7 @@ export class SupernetEvaluator implements Evaluator<BackboneGenome> {
   /** Switch to another checkpoint of the same supernet (a search that trains it batch by batch). */
   async reload(checkpoint: string): Promise<void> {
     if (checkpoint === this.checkpoint) return;
-    const { supernet, meta } = await Supernet.load(checkpoint, this.supernet.cfg);
-    if (meta.tokenizer !== tokenizerHash(this.cfg.tokenizer)) {
-      supernet.dispose();
-      throw new OpnasError(`supernet checkpoint ${checkpoint} was trained with another tokenizer (another task or vocabulary size)`);
-    }
+    const { supernet } = await Supernet.load(checkpoint, this.supernet.cfg, tokenizerHash(this.cfg.tokenizer));
     this.supernet.dispose();
     this.supernet = supernet;
     this.checkpoint = checkpoint;

@@ -21,9 +21,9 @@ interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
   seed: number;
   'train-seed'?: number;
   repeats: number;
-  layers: string | string[];
-  hidden: string | string[];
-  heads: string | string[];
+  layers: string;
+  hidden: string;
+  heads: string;
   steps: number;
   'max-len': number;
   'vocab-size': number;

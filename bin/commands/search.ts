@@ -77,10 +77,9 @@ function range(flag: string, s: string): [number, number] {
   return [lo, hi];
 }
 
-/** --layers/--hidden/--heads as macro ranges; an option given twice arrives as an array: the last one wins. */
-export function macroFrom(a: { layers: string | string[]; hidden: string | string[]; heads: string | string[] }): MacroRanges {
-  const last = (v: string | string[]) => String(Array.isArray(v) ? v[v.length - 1] : v);
-  return { ...DEFAULT_SEARCH.macro, layers: range('layers', last(a.layers)), hidden: intList('hidden', last(a.hidden)), heads: intList('heads', last(a.heads)) };
+/** --layers/--hidden/--heads as macro ranges (String: yargs gives a bare number, e.g. --layers 2, as a number). */
+export function macroFrom(a: { layers: string; hidden: string; heads: string }): MacroRanges {
+  return { ...DEFAULT_SEARCH.macro, layers: range('layers', String(a.layers)), hidden: intList('hidden', String(a.hidden)), heads: intList('heads', String(a.heads)) };
 }
 
 export function configFrom(a: SearchArgs): SearchConfig {
