@@ -173,9 +173,17 @@ export class Model {
       for (let s = 0; s < layer.ffn.stack; s++) x = this.layerNorm(tf.add(x, this.ffn(x, layer.ffn, `${p}.ffn${s}`)), `${p}.ffn${s}.ln`);
       hidden.push(tf.reshape(x, [B, T, d]));
     });
-    const cls = tf.reshape(tf.slice(tf.reshape(x, [B, T, d]), [0, 0, 0], [B, 1, d]), [B, d]);
-    const pooled = tanh(this.dense(cls, 'pool'));
+    const pooled = tanh(this.dense(this.readout(x, mask, B, T), 'pool'));
     return { logits: this.dense(pooled, 'cls') as tf.Tensor2D, hidden, ...(maps ? { maps } : {}) };
+  }
+
+  /** The sequence summary the classifier reads: [CLS]'s state, or the mean over real tokens. */
+  private readout(x: tf.Tensor2D, mask: tf.Tensor2D, B: number, T: number): tf.Tensor2D {
+    const d = this.d;
+    if (this.genome.pool !== 'mean') return tf.reshape(tf.slice(tf.reshape(x, [B, T, d]), [0, 0, 0], [B, 1, d]), [B, d]);
+    // [B, 1, T] x [B, T, d]: a plain batched matmul (no transpose flags, fast on wasm)
+    const weights = tf.div(mask, tf.sum(mask, 1, true));
+    return tf.reshape(tf.matMul(tf.reshape(weights, [B, 1, T]), tf.reshape(x, [B, T, d])), [B, d]);
   }
 
   private dense(x: tf.Tensor, name: string): tf.Tensor2D {

@@ -4,7 +4,7 @@ import { spaceOf } from '../spaces/registry.js';
 import { OpnasError } from '../spaces/errors.js';
 import type { Cost } from '../spaces/types.js';
 import type { Scores } from '../search/types.js';
-import { rankTrials } from './report.js';
+import { finalReport, rankTrials } from './report.js';
 import type { RunFile } from './types.js';
 
 /** `genome.json` of an exported trial; readGenomeFile unwraps it to `genome`. */
@@ -16,11 +16,35 @@ export interface ExportedGenome<G = unknown> {
   cost: Cost;
   genome: G;
   run: string;
-  trialIndex: number;
+  /** The search trial (absent for a final-stage baseline that no trial proposed). */
+  trialIndex?: number;
+  /** For the final stage's winner: what the stand-alone trainings scored, mean over seeds. */
+  final?: { seeds: number; dev: number; test: number; baseline: boolean };
 }
 
-/** Write the trial ranked `rank` (1 = best) as `genome.json` and `formula.txt` in outDir. */
-export function exportTrial<G>(run: RunFile<G>, rank: number, outDir: string): { genome: string; formula: string } {
+/**
+ * Write a genome as `genome.json` and `formula.txt` in outDir: the trial ranked `rank` by search
+ * score (1 = best), or, without a rank, the final stage's winner (the search's best when the run
+ * has no complete final stage).
+ */
+export function exportTrial<G>(run: RunFile<G>, rank: number | undefined, outDir: string): { genome: string; formula: string } {
+  const final = rank === undefined ? finalReport(run as RunFile) : undefined;
+  const w = final?.result.complete ? final.result.winner : undefined;
+  if (w) {
+    const out: ExportedGenome<G> = {
+      id: w.id,
+      space: 'backbone',
+      formula: w.formula,
+      scores: { dev: w.dev!.mean, test: w.test!.mean },
+      cost: { params: w.cost.params, flops: w.cost.flops },
+      genome: w.genome as G,
+      run: run.name,
+      ...(w.trial !== undefined ? { trialIndex: w.trial } : {}),
+      final: { seeds: w.dev!.n, dev: w.dev!.mean, test: w.test!.mean, baseline: w.baseline },
+    };
+    return writeExport(outDir, out);
+  }
+  rank ??= 1;
   const ranked = rankTrials(run.trials);
   if (ranked.length === 0) throw new OpnasError(`run '${run.name}' has no ranked trials yet: nothing to export`);
   if (!Number.isInteger(rank) || rank < 1 || rank > ranked.length) {
@@ -29,16 +53,8 @@ export function exportTrial<G>(run: RunFile<G>, rank: number, outDir: string): {
     );
   }
   const t = ranked[rank - 1];
-  const dir = resolve(outDir);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new OpnasError(code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} is a file, not a folder` : `cannot create ${dir} (${code})`);
-  }
-  if (!statSync(dir).isDirectory()) throw new OpnasError(`${dir} is a file, not a folder`);
   const space = typeof run.config.space === 'string' ? run.config.space : spaceOf(t.genome);
-  const out: ExportedGenome<G> = {
+  return writeExport(outDir, {
     id: t.id,
     space,
     formula: t.formula,
@@ -47,9 +63,20 @@ export function exportTrial<G>(run: RunFile<G>, rank: number, outDir: string): {
     genome: t.genome,
     run: run.name,
     trialIndex: t.index,
-  };
+  });
+}
+
+function writeExport<G>(outDir: string, out: ExportedGenome<G>): { genome: string; formula: string } {
+  const dir = resolve(outDir);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OpnasError(code === 'EEXIST' || code === 'ENOTDIR' ? `${dir} is a file, not a folder` : `cannot create ${dir} (${code})`);
+  }
+  if (!statSync(dir).isDirectory()) throw new OpnasError(`${dir} is a file, not a folder`);
   const paths = { genome: join(dir, 'genome.json'), formula: join(dir, 'formula.txt') };
   writeFileSync(paths.genome, JSON.stringify(out, null, 2) + '\n');
-  writeFileSync(paths.formula, t.formula + '\n');
+  writeFileSync(paths.formula, out.formula + '\n');
   return paths;
 }

@@ -1,4 +1,5 @@
 import { fmtCount } from '../bin/output.js';
+import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/errors.js';
 import { objectiveValue } from './pareto.js';
@@ -314,4 +315,51 @@ export function runsTable(runs: readonly RunListing[]): string {
         ],
   );
   return table([['name', 'status', 'trials', 'best', 'updated', ''], ...rows], (c) => c === 2).join('\n');
+}
+
+// ---- final stage ----
+
+export interface FinalReport {
+  result: FinalResult;
+  seeds: number;
+  text: string;
+}
+
+/** The final-stage table of a run that has one: mean ± std over seeds, the winner against the baseline. */
+export function finalReport(run: RunFile): FinalReport | undefined {
+  if (!run.final) return undefined;
+  const seeds = (run.config.final as { seeds?: number } | undefined)?.seeds ?? 1;
+  const result = finalResult(run.final, seeds);
+  const pct = (m?: MeanStd) => (m ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : '-');
+  const header = ['', 'id', 'dev (mean ± std)', 'test (mean ± std)', 'seeds', 'params', 'FLOPs/tok', 'latency', 'search'];
+  const cells = result.rows.map((r) => [
+    r === result.winner ? '*' : '',
+    shortId(r.id) + (r.baseline ? ' baseline' : ''),
+    pct(r.dev),
+    pct(r.test),
+    `${r.dev?.n ?? 0}/${seeds}${r.failed ? ` (${r.failed} failed)` : ''}`,
+    fmtCount(r.cost.params),
+    fmtCount(r.cost.flops),
+    r.latency === undefined ? '-' : `${r.latency.toFixed(2)} ms`,
+    r.searchFitness === undefined ? '-' : fmtScore('dev', r.searchFitness),
+  ]);
+  const done = run.final.runs.length;
+  const total = run.final.finalists.length * seeds;
+  const lines = [
+    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used`,
+    ...table([header, ...cells], (c) => c >= 2 && c !== 4).map((l) => '  ' + l),
+  ];
+  const w = result.winner;
+  const b = result.baseline;
+  if (w && result.complete) {
+    lines.push(w.baseline ? `winner: the baseline itself (no candidate beat it on dev)` : `winner: ${shortId(w.id)}`);
+    if (!w.baseline && b?.dev && b.test && w.test)
+      lines.push(`  vs baseline: dev ${signed(100 * (w.dev!.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, params ${fmtCount(w.cost.params)} vs ${fmtCount(b.cost.params)}`);
+    lines.push(indent(w.formula, '    '));
+  }
+  return { result, seeds, text: lines.join('\n') };
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 }

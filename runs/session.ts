@@ -7,17 +7,18 @@ import { trainTokenizer } from '../evaluators/standalone.js';
 import { SUPERNET_SCORES } from '../evaluators/supernet.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
-import type { TrainConfig } from '../evaluators/train.js';
+import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
+import { DEFAULT_FINAL, finalResult, pickFinalists, runFinal, type FinalConfig } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits, type SearchState } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
 import type { Candidate, Trial } from '../search/types.js';
 import { isSupernetConfig, WorkerPool, type WorkerConfig } from '../search/workers.js';
-import { backboneSpace } from '../spaces/backbone.js';
+import { backboneSpace, referenceBaseline } from '../spaces/backbone.js';
 import { OpnasError } from '../spaces/errors.js';
 import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
 import { nb201Space } from '../spaces/nb201.js';
-import type { BackboneGenome, SearchSpace } from '../spaces/types.js';
+import type { BackboneGenome, SearchSpace, Shape } from '../spaces/types.js';
 import { RunStore } from './store.js';
 import type { RunFile } from './types.js';
 
@@ -50,8 +51,16 @@ export interface SearchConfig {
   vocabSize: number;
   /** Stand-alone training of each candidate (steps, batch size, lr, ...). */
   train: Partial<TrainConfig>;
+  /**
+   * The final selection stage: the top candidates and the reference baseline trained stand-alone
+   * (`train`: the same settings as `opnas train`), seeds 0..seeds-1; absent or top 0: none.
+   */
+  final?: FinalConfig & { train: Partial<TrainConfig> };
   seed: number;
 }
+
+/** `opnas train`'s settings, so the final table is what `opnas train --seed S` reproduces. */
+export const DEFAULT_FINAL_TRAIN: Partial<TrainConfig> = (({ seed: _, ...rest }) => rest)(DEFAULT_TRAIN);
 
 /** Candidates a search evaluates unless told otherwise: a supernet scores dozens a minute, stand-alone training about one. */
 export const DEFAULT_BUDGET: Record<SearchConfig['evaluator'], number> = { supernet: 40, standalone: 12, nb201: 12 };
@@ -70,6 +79,7 @@ export const DEFAULT_SEARCH: SearchConfig = {
   taskSeed: 0,
   vocabSize: 8192,
   train: { steps: 200, batchSize: 32, maxLen: 64, lr: 1e-3, evalEvery: 0, patience: 0 },
+  final: { ...DEFAULT_FINAL, train: DEFAULT_FINAL_TRAIN },
   seed: 0,
 };
 
@@ -99,6 +109,10 @@ export function checkSearchConfig(c: SearchConfig): void {
   if (!(Number.isInteger(c.budget) && c.budget > 0)) problems.push(`budget must be a positive integer, got ${c.budget}`);
   if (!(Number.isInteger(c.batch) && c.batch > 0)) problems.push(`batch must be a positive integer, got ${c.batch}`);
   for (const [k, v] of Object.entries(c.limits)) if (v !== undefined && !(v > 0)) problems.push(`${k} must be positive, got ${v}`);
+  if (c.final) {
+    if (!(Number.isInteger(c.final.top) && c.final.top >= 0)) problems.push(`final top must be an integer >= 0, got ${c.final.top}`);
+    if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
+  }
   if (problems.length) throw new OpnasError(problems.join('; '));
 }
 
@@ -142,34 +156,46 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
   return { evaluator: pool as Evaluator, latency: (cand) => pool.latency(cand as Candidate<never>), close };
 }
 
+/** Sizes analytic costs are computed for: the run's sequence length, vocabulary and classes. */
+function shapeOf(c: SearchConfig, run: RunFile): Shape {
+  return { seqLen: c.train.maxLen ?? 64, vocabSize: c.vocabSize, numClasses: (run.extra?.numClasses as number) ?? 2 };
+}
+
 async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
   const run = store.data;
   const c = run.config as unknown as SearchConfig;
   const space = spaceFor(c);
   const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c });
-  const { evaluator, latency, close } = await evaluatorFor(store, o);
   run.status = 'running';
   run.statusReason = undefined;
   await store.save();
+  let close = async () => {};
   try {
-    await search({
-      space,
-      strategy,
-      evaluator,
-      seed: c.seed,
-      budget: c.budget,
-      batch: c.batch,
-      concurrency: o.workers ?? availableParallelism(),
-      objectives: c.objectives,
-      limits: c.limits,
-      shape: { seqLen: c.train.maxLen ?? 64, vocabSize: c.vocabSize, numClasses: (run.extra?.numClasses as number) ?? 2 },
-      measureLatency: latency,
-      state: run as unknown as SearchState<unknown>,
-      persist: () => store.save(),
-      signal: o.signal,
-      onTrial: (t) => o.onTrial?.(t, run),
-      onEvaluationStart: o.onEvaluationStart,
-    });
+    if (evaluatedCount(run.trials) < c.budget || run.pending) {
+      const e = await evaluatorFor(store, o);
+      close = e.close;
+      await search({
+        space,
+        strategy,
+        evaluator: e.evaluator,
+        seed: c.seed,
+        budget: c.budget,
+        batch: c.batch,
+        concurrency: o.workers ?? availableParallelism(),
+        objectives: c.objectives,
+        limits: c.limits,
+        shape: shapeOf(c, run),
+        measureLatency: e.latency,
+        state: run as unknown as SearchState<unknown>,
+        persist: () => store.save(),
+        signal: o.signal,
+        onTrial: (t) => o.onTrial?.(t, run),
+        onEvaluationStart: o.onEvaluationStart,
+      });
+      await close();
+      close = async () => {};
+    }
+    if (c.final && c.final.top > 0 && c.space === 'backbone') await finalStage(store, c, o);
     run.status = 'finished';
   } catch (e) {
     run.status = e instanceof SearchAborted ? 'interrupted' : 'failed';
@@ -181,6 +207,40 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
     await store.close();
   }
   return run;
+}
+
+/** Train the top candidates and the baseline stand-alone (what is still missing) and log the table. */
+async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): Promise<void> {
+  const run = store.data;
+  const final = c.final!;
+  const space = backboneSpace(c.macro);
+  run.final ??= { finalists: pickFinalists(space as SearchSpace<unknown>, run.trials, final.top, referenceBaseline(c.macro), shapeOf(c, run)), runs: [] };
+  await store.save();
+  const total = run.final.finalists.length * final.seeds;
+  if (run.final.runs.length >= total) return;
+  o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
+  const workers = Math.min(o.workers ?? availableParallelism(), total - run.final.runs.length);
+  const pool = new WorkerPool(workers, { task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend });
+  pool.onProgress = o.onProgress;
+  try {
+    await runFinal({
+      state: run.final,
+      seeds: final.seeds,
+      evaluator: pool as Evaluator,
+      concurrency: workers,
+      persist: () => store.save(),
+      signal: o.signal,
+      onRun: (r) =>
+        o.log?.(
+          `final ${run.final!.runs.length}/${total}: ${r.id.slice(0, 8)} seed ${r.seed} ` +
+            (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)} test ${(100 * r.test!).toFixed(2)}` : `failed (${r.reason})`),
+        ),
+    });
+  } finally {
+    await pool.close();
+  }
+  const res = finalResult(run.final, final.seeds);
+  if (res.winner) o.log?.(`final stage: winner ${res.winner.id.slice(0, 8)}${res.winner.baseline ? ' (the baseline)' : ''}, mean dev ${(100 * res.winner.dev!.mean).toFixed(2)}`);
 }
 
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
@@ -203,6 +263,8 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
       const done = evaluatedCount(store.data.trials);
       if (!(Number.isInteger(o.budget) && o.budget > 0)) throw new OpnasError(`--budget must be a positive integer, got ${o.budget}`);
       if (o.budget < done) throw new OpnasError(`--budget ${o.budget} is below the ${done} evaluations run '${name}' already has`);
+      // new trials change the ranking the final stage was picked from
+      if (o.budget > c.budget) delete store.data.final;
       c.budget = o.budget;
     } else if (store.data.status === 'finished') {
       throw new OpnasError(`run '${name}' is finished (${c.budget} evaluations); pass --budget N to extend it`);

@@ -1,3 +1,4 @@
+import type { FinalState } from '../search/final.js';
 import type { Candidate, Trial, TrialStatus } from '../search/types.js';
 
 /** running: a process holds it. interrupted: stopped early (signal, crash); resumable. */
@@ -33,6 +34,8 @@ export interface RunFile<G = unknown> {
   pending?: { batch: number; base: number; candidates: Candidate<G>[] };
   nextBatch: number;
   trials: Trial<G>[];
+  /** The final selection stage (stand-alone trainings of the top candidates and the baseline). */
+  final?: FinalState<G>;
   /** Anything else a resume needs (tokenizer vocab, ...). */
   extra?: Record<string, unknown>;
 }

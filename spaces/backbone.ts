@@ -24,6 +24,7 @@ import {
   type LayerGenome,
   type MixerGenome,
   type OpPriority,
+  POOL_KINDS,
   type SearchSpace,
   type Shape,
 } from './types.js';
@@ -55,6 +56,15 @@ function randomLayer(rng: Rng, r: MacroRanges): LayerGenome {
 /** The textbook BERT layer at a given size: standard attention, L2(gelu(L1(x))), ratio 4. */
 export function bertBaseline(layers: number, hidden: number, heads: number): BackboneGenome {
   return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: layers }, standardLayer) };
+}
+
+/**
+ * The textbook layer at a search's widths: its deepest depth and widest width, one head per 64
+ * channels as in BERT (Turc et al. 2019). With the default ranges this is bert-tiny.
+ */
+export function referenceBaseline(r: MacroRanges): BackboneGenome {
+  const hidden = Math.max(...r.hidden);
+  return bertBaseline(r.layers[1], hidden, Math.max(1, Math.floor(hidden / 64)));
 }
 
 /** Named baselines (sizes from Turc et al. 2019, "Well-Read Students Learn Better"). */
@@ -96,8 +106,11 @@ export function checkBackbone(x: unknown): CheckResult<BackboneGenome> {
     errors.push(...f.errors);
     if (mixer && f.genome) layers.push({ mixer, ffn: f.genome });
   });
+  if (x.pool !== undefined && !(POOL_KINDS as readonly unknown[]).includes(x.pool))
+    errors.push(`pool: expected one of ${POOL_KINDS.join(', ')}, got ${JSON.stringify(x.pool)}`);
   if (errors.length) return { errors };
-  return { genome: { version: GENOME_VERSION, space: 'backbone', hidden: x.hidden as number, heads: x.heads as number, layers }, errors };
+  const pool = x.pool === 'mean' ? { pool: 'mean' as const } : {};
+  return { genome: { version: GENOME_VERSION, space: 'backbone', hidden: x.hidden as number, heads: x.heads as number, layers, ...pool }, errors };
 }
 
 export function backboneCost(g: BackboneGenome, shape: Shape = DEFAULT_SHAPE): Cost {
@@ -119,7 +132,7 @@ export function backboneCost(g: BackboneGenome, shape: Shape = DEFAULT_SHAPE): C
 }
 
 function renderBackbone(g: BackboneGenome): string {
-  const lines = [`${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads`];
+  const lines = [`${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads${g.pool === 'mean' ? ', mean pooling' : ''}`];
   g.layers.forEach((l, i) => lines.push(`  L${i}: ${renderMixer(l.mixer)} | ffn ${ffnSpace.render(l.ffn)}`));
   return lines.join('\n');
 }
@@ -133,7 +146,7 @@ function withPrefix(priority: OpPriority | undefined, prefix: string): OpPriorit
 
 export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<BackboneGenome> {
   const id = (g: BackboneGenome) =>
-    hashId('backbone', String(g.hidden), String(g.heads), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
+    hashId('backbone', String(g.hidden), String(g.heads), ...(g.pool === 'mean' ? ['pool:mean'] : []), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
 
   const mutateOnce = (g: BackboneGenome, rng: Rng, priority?: OpPriority): BackboneGenome => {
     const out = structuredClone(g);

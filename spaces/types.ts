@@ -94,4 +94,12 @@ export interface BackboneGenome {
   hidden: number;
   heads: number;
   layers: LayerGenome[];
+  /**
+   * How the classifier reads the sequence: 'cls' (BERT: the first token's state, the default) or
+   * 'mean' (the average of the real tokens' states, as sentence encoders do).
+   */
+  pool?: PoolKind;
 }
+
+export const POOL_KINDS = ['cls', 'mean'] as const;
+export type PoolKind = (typeof POOL_KINDS)[number];

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { exportTrial } from '../../runs/export.js';
 import { objectiveValue, paretoFront } from '../../runs/pareto.js';
-import { fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
+import { finalReport, fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
 import { listRuns, RunStore, runsDir } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
 import { print } from '../output.js';
@@ -50,7 +50,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
 
 interface ExportArgs extends DirArgs {
   run: string;
-  rank: number;
+  rank?: number;
   out: string;
 }
 
@@ -61,11 +61,11 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     y
       .positional('run', { type: 'string', demandOption: true })
       .option('runs-dir', dirOption)
-      .option('rank', { type: 'number', default: 1, describe: '1 = the best trial' })
+      .option('rank', { type: 'number', describe: "a trial's rank by search score (1 = the best); default: the final stage's winner, else rank 1" })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' }) as never,
   handler: async (argv) => {
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
-    const paths = exportTrial(store.data, positiveInt('rank', argv.rank), argv.out);
+    const paths = exportTrial(store.data, argv.rank === undefined ? undefined : positiveInt('rank', argv.rank), argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);
   },
@@ -76,7 +76,11 @@ export function printRunReport(run: RunFile, o: { json?: boolean; top: number; p
   const board = leaderboard(run, { top: o.top });
   const front = o.pareto ? paretoFront(run.trials, o.pareto) : undefined;
   const steps = board.rows.length ? lineage(run).steps : [];
-  if (o.json) return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front }, null, 2));
+  const final = finalReport(run);
+  if (o.json) {
+    const f = final && { seeds: final.seeds, complete: final.result.complete, winner: final.result.winner?.id, rows: final.result.rows };
+    return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front, final: f }, null, 2));
+  }
   print(summary(run).text);
   print();
   print(board.text);
@@ -85,7 +89,10 @@ export function printRunReport(run: RunFile, o: { json?: boolean; top: number; p
     for (const t of front) print(`  ${t.id.slice(0, 8)}  ${o.pareto!.map((k) => `${k} ${fmtScore(k, objectiveValue(t, k))}`).join('  ')}\n    ${t.formula.replace(/\n/g, '\n    ')}`);
   }
   if (board.rows.length) print('\n' + lineage(run).text);
-  if (board.rows.length && run.config.evaluator === 'supernet')
+  if (final) print('\n' + final.text);
+  if (final?.result.complete && final.result.winner)
+    print(`\nThe winner's genome: opnas export ${run.name} --out winner (its trained scores are in the table above).`);
+  else if (board.rows.length && run.config.evaluator === 'supernet')
     print(
       `\nScores are the supernet's (each candidate's inherited weights on a dev subset): they rank, they are not final accuracies.\n` +
         `Train the winner on its own to get its real score:  opnas export ${run.name} --out winner && opnas train winner/genome.json` +

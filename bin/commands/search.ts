@@ -3,7 +3,8 @@ import type { BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/distill.js';
 import { DEFAULT_POPULATION } from '../../evaluators/population.js';
 import type { PathSampling } from '../../evaluators/supernet.js';
-import { DEFAULT_BUDGET, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
+import { DEFAULT_FINAL } from '../../search/final.js';
+import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
 import { evaluatedCount, SearchAborted } from '../../search/loop.js';
@@ -54,6 +55,9 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   lr: number;
   'max-len': number;
   'vocab-size': number;
+  'final-top': number;
+  'final-seeds': number;
+  'final-steps': number;
 }
 
 export function runOptions<T>(y: Argv<T>) {
@@ -113,6 +117,11 @@ export function configFrom(a: SearchArgs): SearchConfig {
           }
         : undefined,
     train: { ...d.train, steps: positiveInt('train-steps', a['train-steps']), batchSize: positiveInt('train-batch-size', a['train-batch-size']), lr: a.lr, maxLen: positiveInt('max-len', a['max-len']) },
+    final: a.space !== 'backbone' ? undefined : {
+      top: nonNegativeInt('final-top', a['final-top']),
+      seeds: positiveInt('final-seeds', a['final-seeds']),
+      train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
+    },
     seed: a.seed,
   };
 }
@@ -204,7 +213,10 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           .option('train-batch-size', { type: 'number', default: DEFAULT_SEARCH.train.batchSize })
           .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr })
           .option('max-len', { type: 'number', default: DEFAULT_SEARCH.train.maxLen })
-          .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize }),
+          .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize })
+          .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'final stage: the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
+          .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'final stage: trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
+          .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'final stage: training steps at most (early stopping on dev, as opnas train)' }),
       ),
     ) as never,
   handler: async (argv) => {

@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { opnas, ROOT, tempDir } from './helpers.js';
 
 const TASK = ['--train', join(ROOT, 'test/fixtures/search/tiny.tsv'), '--vocab-size', '64', '--max-len', '16'];
-const SMALL = ['--evaluator', 'standalone', '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2', '--train-steps', '8', '--budget', '6', '--batch', '3', '--seed', '5', '--quiet'];
+const SMALL = ['--evaluator', 'standalone', '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2', '--train-steps', '8', '--budget', '6', '--batch', '3', '--seed', '5', '--final-top', '0', '--quiet'];
 
 it('stand-alone search in worker processes: the same trials with --workers 1 and --workers 2', () => {
   const dir = tempDir();

@@ -1,0 +1,170 @@
+import type { Evaluator } from '../evaluators/types.js';
+import type { Cost, SearchSpace, Shape } from '../spaces/types.js';
+import { SearchAborted } from './loop.js';
+import type { Trial } from './types.js';
+
+/**
+ * The final selection stage of a search. Search scores (a supernet's inherited weights, or a short
+ * training) only rank candidates; they are not what a user gets. So after the budget the top K
+ * distinct candidates and a reference baseline (the textbook layer at the run's widths) are trained
+ * stand-alone, S seeds each, exactly as `opnas train --seed s` trains them, and the winner is the
+ * best mean *dev* score. Test scores are recorded and shown, never used to choose (successive
+ * halving in the spirit of Hyperband: many candidates cheaply, the best few at full fidelity).
+ *
+ * Every training is recorded as it finishes; a resumed run trains only what is missing, in a fixed
+ * order with fixed seeds, so it ends with the same table as an uninterrupted one.
+ */
+
+export interface FinalConfig {
+  /** Distinct candidates taken from the top of the search's ranking (0: no final stage). */
+  top: number;
+  /** Stand-alone trainings per finalist, with seeds 0..seeds-1. */
+  seeds: number;
+}
+
+export const DEFAULT_FINAL: FinalConfig = { top: 5, seeds: 2 };
+
+export interface Finalist<G = unknown> {
+  id: string;
+  genome: G;
+  formula: string;
+  /** The run's reference baseline (also set when a search candidate is the baseline itself). */
+  baseline: boolean;
+  /** The search trial it came from, and its search fitness. */
+  trial?: number;
+  searchFitness?: number;
+  cost: Cost;
+}
+
+export interface FinalRun {
+  /** Finalist id. */
+  id: string;
+  seed: number;
+  status: 'ok' | 'failed';
+  reason?: string;
+  dev?: number;
+  test?: number;
+  latency?: number;
+  seconds: number;
+}
+
+export interface FinalState<G = unknown> {
+  finalists: Finalist<G>[];
+  /** Finished trainings, in the order they finished. */
+  runs: FinalRun[];
+}
+
+/** The top `k` distinct ok trials by fitness, then the baseline (unless it is one of them). */
+export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G>[], k: number, baseline: G, shape?: Shape): Finalist<G>[] {
+  const ranked = trials
+    .filter((t) => t.status === 'ok' && typeof t.fitness === 'number' && Number.isFinite(t.fitness))
+    .sort((a, b) => b.fitness! - a.fitness! || a.index - b.index);
+  const out: Finalist<G>[] = [];
+  const baselineId = space.id(baseline);
+  for (const t of ranked) {
+    if (out.length >= k) break;
+    if (out.some((f) => f.id === t.id)) continue;
+    out.push({ id: t.id, genome: t.genome, formula: t.formula, baseline: t.id === baselineId, trial: t.index, searchFitness: t.fitness, cost: t.cost });
+  }
+  if (!out.some((f) => f.baseline))
+    out.push({ id: baselineId, genome: baseline, formula: space.render(baseline), baseline: true, cost: space.cost(baseline, shape) });
+  return out;
+}
+
+/** Every (finalist, seed) training, in the order they are started. */
+export function finalJobs(state: FinalState, seeds: number): { id: string; seed: number }[] {
+  const jobs: { id: string; seed: number }[] = [];
+  for (let seed = 0; seed < seeds; seed++) for (const f of state.finalists) jobs.push({ id: f.id, seed });
+  return jobs;
+}
+
+export interface FinalOptions<G> {
+  state: FinalState<G>;
+  seeds: number;
+  /** Trains a finalist stand-alone with the given seed; scores must hold dev and test. */
+  evaluator: Evaluator<G>;
+  concurrency: number;
+  persist: () => Promise<void>;
+  signal?: AbortSignal;
+  onRun?: (r: FinalRun) => void;
+}
+
+/** Train what is missing of the final stage; throws SearchAborted when the signal fires. */
+export async function runFinal<G>(o: FinalOptions<G>): Promise<FinalState<G>> {
+  const done = new Set(o.state.runs.map((r) => `${r.id}:${r.seed}`));
+  const todo = finalJobs(o.state, o.seeds).filter((j) => !done.has(`${j.id}:${j.seed}`));
+  const byId = new Map(o.state.finalists.map((f) => [f.id, f]));
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length && !o.signal?.aborted) {
+      const job = todo[next++];
+      const f = byId.get(job.id)!;
+      const t0 = performance.now();
+      let run: FinalRun;
+      try {
+        const r = await o.evaluator.score({ genome: f.genome, id: f.id, origin: 'seed' }, { seed: job.seed, signal: o.signal });
+        const bad = ['dev', 'test'].find((k) => !Number.isFinite(r.scores[k]));
+        run = bad
+          ? { ...job, status: 'failed', reason: `training gave no finite ${bad} score (did the loss diverge?)`, seconds: r.seconds }
+          : { ...job, status: 'ok', dev: r.scores.dev, test: r.scores.test, latency: r.scores.latency, seconds: r.seconds };
+      } catch (e) {
+        if (o.signal?.aborted) return;
+        run = { ...job, status: 'failed', reason: (e as Error)?.message ?? String(e), seconds: (performance.now() - t0) / 1000 };
+      }
+      o.state.runs.push(run);
+      await o.persist();
+      o.onRun?.(run);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, todo.length)) }, worker));
+  if (o.signal?.aborted && o.state.runs.length < finalJobs(o.state, o.seeds).length) throw new SearchAborted();
+  return o.state;
+}
+
+export interface MeanStd {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+function meanStd(xs: number[]): MeanStd | undefined {
+  if (!xs.length) return undefined;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std, n: xs.length };
+}
+
+export interface FinalRow<G = unknown> extends Finalist<G> {
+  dev?: MeanStd;
+  test?: MeanStd;
+  latency?: number;
+  failed: number;
+}
+
+export interface FinalResult<G = unknown> {
+  /** Finalists in the order they were picked (search rank, then the baseline). */
+  rows: FinalRow<G>[];
+  /** The finalist with the best mean dev score over complete seeds; undefined until one has them. */
+  winner?: FinalRow<G>;
+  baseline?: FinalRow<G>;
+  complete: boolean;
+}
+
+/** The final table: mean ± std over seeds per finalist, and the winner by mean dev score. */
+export function finalResult<G>(state: FinalState<G>, seeds: number): FinalResult<G> {
+  const rows = state.finalists.map((f) => {
+    const runs = state.runs.filter((r) => r.id === f.id);
+    const ok = runs.filter((r) => r.status === 'ok');
+    const lat = ok.map((r) => r.latency).filter((x): x is number => typeof x === 'number');
+    return {
+      ...f,
+      dev: meanStd(ok.map((r) => r.dev!)),
+      test: meanStd(ok.map((r) => r.test!)),
+      ...(lat.length ? { latency: lat.reduce((a, b) => a + b, 0) / lat.length } : {}),
+      failed: runs.length - ok.length,
+    };
+  });
+  let winner: FinalRow<G> | undefined;
+  for (const r of rows) if (r.dev && r.dev.n === seeds && (!winner || r.dev.mean > winner.dev!.mean)) winner = r;
+  return { rows, winner, baseline: rows.find((r) => r.baseline), complete: state.runs.length >= finalJobs(state, seeds).length };
+}

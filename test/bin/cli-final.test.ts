@@ -1,0 +1,75 @@
+// The final selection stage end to end: a tiny stand-alone search, its table in show, export of the
+// winner, and a run killed during the final stage that resumes to the same table.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { opnas, ROOT, tempDir } from './helpers.js';
+
+const BIN = join(ROOT, 'dist/bin/opnas.js');
+const ARGS = [
+  '--train', join(ROOT, 'test/fixtures/search/tiny.tsv'), '--vocab-size', '64', '--max-len', '16',
+  '--evaluator', 'standalone', '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2', '--train-steps', '6',
+  '--budget', '4', '--batch', '2', '--seed', '2', '--workers', '2',
+  '--final-top', '2', '--final-seeds', '2', '--final-steps', '60', '--quiet',
+];
+const ENV = { OPNAS_BACKEND: 'wasm' };
+
+interface Final {
+  finalists: { id: string; baseline: boolean }[];
+  runs: { id: string; seed: number; status: string; dev: number; test: number }[];
+}
+/** The final stage's results without timings, in job order. */
+function finalOf(dir: string, name: string) {
+  const f = (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')) as { final: Final }).final;
+  const runs = f.runs.map(({ id, seed, status, dev, test }) => ({ id, seed, status, dev, test })).sort((a, b) => a.seed - b.seed || a.id.localeCompare(b.id));
+  return { finalists: f.finalists, runs };
+}
+
+it('trains the top candidates and the baseline stand-alone; a kill -9 during the final stage resumes to the same table', async () => {
+  const dir = tempDir();
+  const env = { ...ENV, OPNAS_RUNS_DIR: dir };
+  const ref = opnas(['search', '--name', 'ref', ...ARGS], { env, timeout: 300_000 });
+  expect(ref.code, ref.stderr).toBe(0);
+  const reference = finalOf(dir, 'ref');
+  expect(reference.finalists).toHaveLength(3);
+  expect(reference.finalists.filter((f) => f.baseline)).toHaveLength(1);
+  expect(reference.runs).toHaveLength(6);
+  expect(reference.runs.every((r) => r.status === 'ok' && r.dev >= 0 && r.dev <= 1)).toBe(true);
+  expect(ref.stdout).toMatch(/final stage: 3 finalists trained stand-alone, 2 seeds each \(6\/6 trainings done\)/);
+  expect(ref.stdout).toMatch(/baseline/);
+  expect(ref.stdout).toMatch(/winner: /);
+
+  // export without --rank writes the final stage's winner, with its trained scores
+  const out = join(dir, 'winner');
+  expect(opnas(['export', 'ref', '--out', out], { env }).code).toBe(0);
+  const exported = JSON.parse(readFileSync(join(out, 'genome.json'), 'utf8'));
+  const show = JSON.parse(opnas(['show', 'ref', '--json'], { env }).stdout);
+  expect(exported.id).toBe(show.final.winner);
+  expect(exported.final.seeds).toBe(2);
+  expect(opnas(['check', join(out, 'genome.json')], { env }).code).toBe(0);
+
+  // kill -9 once the final stage has recorded a training, then resume
+  await new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'search', '--name', 'k', ...ARGS], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const poll = setInterval(() => {
+      try {
+        const run = JSON.parse(readFileSync(join(dir, 'k', 'run.json'), 'utf8')) as { final?: Final };
+        if ((run.final?.runs.length ?? 0) >= 1) child.kill('SIGKILL');
+      } catch {
+        // not written yet, or being replaced
+      }
+    }, 20);
+    child.on('exit', () => {
+      clearInterval(poll);
+      resolve();
+    });
+  });
+  const partial = finalOf(dir, 'k');
+  expect(partial.runs.length).toBeGreaterThanOrEqual(1);
+  expect(partial.runs.length).toBeLessThan(6);
+  const resumed = opnas(['resume', 'k', '--quiet'], { env, timeout: 300_000 });
+  expect(resumed.code, resumed.stderr).toBe(0);
+  expect(finalOf(dir, 'k')).toEqual(reference);
+  expect(resumed.stdout).toMatch(/6\/6 trainings done/);
+}, 600_000);

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { finalJobs, finalResult, pickFinalists, runFinal, type FinalState } from '../../search/final.js';
+import { SearchAborted } from '../../search/loop.js';
+import type { Trial } from '../../search/types.js';
+import type { Evaluator } from '../../evaluators/types.js';
+import type { SearchSpace } from '../../spaces/types.js';
+
+// A toy space whose genomes are numbers: enough to check ranking, dedupe and the table.
+const space = {
+  id: (g: number) => `g${g}`,
+  render: (g: number) => `genome ${g}`,
+  cost: (g: number) => ({ params: g * 100, flops: g }),
+} as unknown as SearchSpace<number>;
+
+function trial(index: number, g: number, fitness: number | undefined, status: Trial['status'] = 'ok'): Trial<number> {
+  return { index, batch: 0, id: `g${g}`, genome: g, formula: `genome ${g}`, origin: 'sample', status, scores: {}, fitness, cost: { params: g * 100, flops: g }, ops: [], seconds: 0 };
+}
+
+describe('final stage', () => {
+  it('picks the top K distinct ok trials, then the baseline', () => {
+    const trials = [trial(0, 1, 0.5), trial(1, 2, 0.9), trial(2, 2, 0.9), trial(3, 3, 0.7), trial(4, 4, undefined, 'failed'), trial(5, 5, 0.8)];
+    const f = pickFinalists(space, trials, 3, 99);
+    expect(f.map((x) => x.id)).toEqual(['g2', 'g5', 'g3', 'g99']);
+    expect(f.map((x) => x.baseline)).toEqual([false, false, false, true]);
+    expect(f[0]).toMatchObject({ trial: 1, searchFitness: 0.9 });
+    expect(f[3].trial).toBeUndefined();
+  });
+
+  it('does not add the baseline twice when the search found it', () => {
+    const f = pickFinalists(space, [trial(0, 7, 0.6), trial(1, 1, 0.4)], 2, 7);
+    expect(f.map((x) => [x.id, x.baseline])).toEqual([
+      ['g7', true],
+      ['g1', false],
+    ]);
+  });
+
+  it('chooses by mean dev over complete seeds, never by test', () => {
+    const state: FinalState<number> = {
+      finalists: pickFinalists(space, [trial(0, 1, 0.9), trial(1, 2, 0.8)], 2, 3),
+      runs: [
+        { id: 'g1', seed: 0, status: 'ok', dev: 0.8, test: 0.9, seconds: 1 },
+        { id: 'g1', seed: 1, status: 'ok', dev: 0.7, test: 0.9, seconds: 1 },
+        { id: 'g2', seed: 0, status: 'ok', dev: 0.8, test: 0.5, seconds: 1 },
+        { id: 'g2', seed: 1, status: 'ok', dev: 0.8, test: 0.5, seconds: 1 },
+        { id: 'g3', seed: 0, status: 'ok', dev: 0.76, test: 0.6, seconds: 1 },
+        { id: 'g3', seed: 1, status: 'failed', reason: 'boom', seconds: 1 },
+      ],
+    };
+    const r = finalResult(state, 2);
+    expect(r.complete).toBe(true);
+    expect(r.winner?.id).toBe('g2');
+    expect(r.rows[0].dev!.mean).toBeCloseTo(0.75);
+    expect(r.rows[0].dev!.std).toBeCloseTo(Math.sqrt(0.005));
+    expect(r.baseline).toMatchObject({ id: 'g3', failed: 1 });
+    expect(r.baseline!.dev!.n).toBe(1);
+  });
+
+  it('trains only what is missing, seed by seed, and stops on abort', async () => {
+    const state: FinalState<number> = { finalists: pickFinalists(space, [trial(0, 1, 0.9), trial(1, 2, 0.8)], 2, 3), runs: [] };
+    expect(finalJobs(state, 2)).toEqual([
+      { id: 'g1', seed: 0 },
+      { id: 'g2', seed: 0 },
+      { id: 'g3', seed: 0 },
+      { id: 'g1', seed: 1 },
+      { id: 'g2', seed: 1 },
+      { id: 'g3', seed: 1 },
+    ]);
+    const calls: string[] = [];
+    const controller = new AbortController();
+    const evaluator: Evaluator<number> = {
+      name: 'toy',
+      scoreNames: ['dev', 'test'],
+      score: async (c, ctx) => {
+        calls.push(`${c.id}:${ctx.seed}`);
+        if (calls.length === 4) controller.abort();
+        if (c.genome === 2 && ctx.seed === 0) return { scores: { dev: Number.NaN, test: 0.5 }, seconds: 0 };
+        return { scores: { dev: c.genome / 10 + ctx.seed / 100, test: 0.5 }, seconds: 0 };
+      },
+    };
+    let saves = 0;
+    await expect(runFinal({ state, seeds: 2, evaluator, concurrency: 1, persist: async () => void saves++, signal: controller.signal })).rejects.toBeInstanceOf(SearchAborted);
+    expect(state.runs.map((r) => `${r.id}:${r.seed}:${r.status}`)).toEqual(['g1:0:ok', 'g2:0:failed', 'g3:0:ok', 'g1:1:ok']);
+    expect(state.runs[1].reason).toMatch(/no finite dev score/);
+    expect(saves).toBe(4);
+    calls.length = 0;
+    await runFinal({ state, seeds: 2, evaluator, concurrency: 2, persist: async () => {} });
+    expect(calls.sort()).toEqual(['g2:1', 'g3:1']);
+    expect(finalResult(state, 2).winner?.id).toBe('g3');
+  });
+});
