@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../search/rng.js';
-import { analyse, maskMatrix, parseMask } from '../spaces/attention-graph.js';
+import { analyse, DCONV_CENTRE, DCONV_WIDTH, maskMatrix, parseMask } from '../spaces/attention-graph.js';
 import { evalFfnTree } from '../spaces/ffn-tree.js';
 import { ffnBinaryTf, ffnUnaryTf } from '../spaces/ffn-ops.js';
 import { tanh } from '../spaces/tf-math.js';
@@ -9,10 +9,10 @@ import type { AttentionGraph, BackboneGenome, FfnGenome } from '../spaces/types.
 
 /**
  * Genome -> a tfjs BERT-style classifier. Post-LN encoder as in BERT:
- *   x = LN(tok[ids] + pos)                      embeddings
+ *   x = LN(tok[ids] (W_e) + pos)               embeddings (W_e: the factorised table's projection)
  *   per layer: x = LN(x + mixer(x))             attention graph or lightweight conv
  *              x = LN(x + ffn_k(x)), k = 1..stack
- *   logits = W_c tanh(W_p x[CLS])               pooler + classifier
+ *   logits = W_c tanh(W_p x[CLS])               pooler + classifier ([CLS], or the mean over tokens)
  * Weights live in one flat parameter store (name -> Variable), so a supernet or a checkpoint can
  * address them by name.
  */
@@ -91,13 +91,22 @@ export class Model {
     const dense = (name: string, i: number, o: number) => (normal(`${name}.w`, [i, o]), zeros(`${name}.b`, [o]));
     const layerNorm = (name: string) => (ones(`${name}.g`, [d]), zeros(`${name}.b`, [d]));
 
-    normal('emb.tok', [cfg.vocabSize, d]);
+    normal('emb.tok', [cfg.vocabSize, genome.embed ?? d]);
+    if (genome.embed) dense('emb.proj', genome.embed, d);
     normal('emb.pos', [cfg.maxLen, d]);
     layerNorm('emb.ln');
     genome.layers.forEach((layer, i) => {
       const p = `l${i}`;
       if (layer.mixer.type === 'attention') {
-        for (const input of usedInputs(layer.mixer.graph)) dense(`${p}.att.${input}`, d, d);
+        for (const input of usedInputs(layer.mixer.graph)) {
+          dense(`${p}.att.${input}`, d, d);
+          if (layer.mixer.graph.dconv) {
+            // starts as the identity (centre tap 1): the layer begins as plain attention
+            let k = 0;
+            this.add(`${p}.att.${input}.dconv.w`, [DCONV_WIDTH, d], () => Number(Math.floor(k++ / d) === DCONV_CENTRE) + rng.normal() * std);
+            zeros(`${p}.att.${input}.dconv.b`, [d]);
+          }
+        }
         dense(`${p}.att.O`, d, d);
       } else {
         dense(`${p}.conv.in`, d, 2 * d);
@@ -153,7 +162,8 @@ export class Model {
     const rowMask = tf.reshape(mask, [B * T, 1]);
     const keyPad = tf.reshape(tf.mul(tf.sub(1, mask), NEG_INF), [B, 1, T]);
 
-    const tok = tf.reshape(tf.gather(this.p('emb.tok'), tf.reshape(ids, [B * T])), [B, T, d]);
+    const looked = tf.gather(this.p('emb.tok'), tf.reshape(ids, [B * T])) as tf.Tensor2D;
+    const tok = tf.reshape(this.genome.embed ? this.dense(looked, 'emb.proj') : looked, [B, T, d]);
     const pos = tf.slice(this.p('emb.pos'), [0, 0], [T, d]);
     let x = this.layerNorm(tf.reshape(tf.add(tok, pos), [B * T, d]), 'emb.ln') as tf.Tensor2D; // [B*T, d]
     const hidden: tf.Tensor3D[] = [];
@@ -212,7 +222,11 @@ export class Model {
       scoreMask: keep ? tf.tensor2d(Float32Array.from(keep, (k) => (k ? 0 : NEG_INF)), [T, T]) : undefined,
     };
     const toHeads = (t: tf.Tensor) => (H === 1 ? tf.reshape(t, [B, T, dh]) : tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]), [B * H, T, dh]));
-    const projected = new Map(usedInputs(graph).map((i) => [i, toHeads(tf.mul(this.dense(x, `${p}.att.${i}`), s.rowMask))]));
+    const project = (i: 'Q' | 'K' | 'V') => {
+      const y = tf.mul(this.dense(x, `${p}.att.${i}`), s.rowMask) as tf.Tensor2D;
+      return toHeads(graph.dconv ? tf.mul(this.dconv(y, `${p}.att.${i}.dconv`, B, T), s.rowMask) : y);
+    };
+    const projected = new Map(usedInputs(graph).map((i) => [i, project(i)]));
     const vals: tf.Tensor[] = [];
     for (const n of graph.nodes) {
       const ins = n.in.map((r) => (typeof r === 'number' ? vals[r] : projected.get(r)!));
@@ -223,6 +237,14 @@ export class Model {
     const mapNode = wantMap ? attentionMapNode(graph) : -1;
     const map = mapNode < 0 ? undefined : (tf.mean(tf.reshape(vals[mapNode], [B, H, T, T]), 1) as tf.Tensor3D);
     return { out: this.dense(merged, `${p}.att.O`), map };
+  }
+
+  /** Primer's depthwise convolution over the sequence: a width-3 filter per channel, zero-padded ends. */
+  private dconv(y: tf.Tensor2D, name: string, B: number, T: number): tf.Tensor2D {
+    const d = this.d;
+    const filter = tf.reshape(this.p(`${name}.w`), [DCONV_WIDTH, 1, d, 1]) as tf.Tensor4D;
+    const out = tf.depthwiseConv2d(tf.reshape(y, [B, T, 1, d]) as tf.Tensor4D, filter, 1, 'same');
+    return tf.add(tf.reshape(out, [B * T, d]), this.p(`${name}.b`));
   }
 
   /** Lightweight conv (Wu et al. 2019): Linear d->2d, GLU, depthwise conv with one softmaxed kernel per head, Linear. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Rng } from '../search/rng.js';
 import type { Candidate } from '../search/types.js';
 import { backboneSpace, bertBaseline } from '../spaces/backbone.js';
+import { DCONV_CENTRE, DCONV_WIDTH } from '../spaces/attention-graph.js';
 import { CONV_KERNELS } from '../spaces/conv.js';
 import { OpnasError } from '../spaces/errors.js';
 import { hashId } from '../spaces/hash.js';
@@ -57,7 +58,8 @@ export function supernetShape(cfg: SupernetConfig): { width: number; depth: numb
   };
 }
 
-type Init = 'normal' | 'zeros' | 'ones';
+/** identity-tap: a depthwise filter [width, D] whose centre tap is 1 (plus the normal noise). */
+type Init = 'normal' | 'zeros' | 'ones' | 'identity-tap';
 
 /** Every supernet weight at its widest: the same names compile.ts gives a candidate's weights. */
 function layout(cfg: SupernetConfig): [string, number[], Init][] {
@@ -66,9 +68,12 @@ function layout(cfg: SupernetConfig): [string, number[], Init][] {
   const dense = (n: string, i: number, o: number) => out.push([`${n}.w`, [i, o], 'normal'], [`${n}.b`, [o], 'zeros']);
   const ln = (n: string) => out.push([`${n}.g`, [D], 'ones'], [`${n}.b`, [D], 'zeros']);
   out.push(['emb.tok', [cfg.vocabSize, D], 'normal'], ['emb.pos', [cfg.maxLen, D], 'normal']);
+  // a factorised candidate reads the table's leading columns and the projection's leading slice
+  if (cfg.macro.embed?.length) dense('emb.proj', D, D);
   ln('emb.ln');
   for (let i = 0; i < depth; i++) {
     for (const p of ['Q', 'K', 'V', 'O']) dense(`l${i}.att.${p}`, D, D);
+    for (const p of ['Q', 'K', 'V']) out.push([`l${i}.att.${p}.dconv.w`, [DCONV_WIDTH, D], 'identity-tap'], [`l${i}.att.${p}.dconv.b`, [D], 'zeros']);
     dense(`l${i}.conv.in`, D, 2 * D);
     out.push([`l${i}.conv.k`, [heads, kernel], 'normal']);
     dense(`l${i}.conv.out`, D, D);
@@ -108,7 +113,8 @@ export class Supernet {
       const n = shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(n);
       if (init === 'ones') data.fill(1);
-      else if (init === 'normal') for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+      else if (init === 'normal' || init === 'identity-tap') for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+      if (init === 'identity-tap') for (let c = 0; c < shape[1]; c++) data[DCONV_CENTRE * shape[1] + c] += 1;
       return tf.tensor(data, shape);
     });
   }
@@ -129,6 +135,7 @@ export class Supernet {
     if (g.hidden > s.width) problems.push(`hidden ${g.hidden} > the supernet's widest ${s.width}`);
     if (g.layers.length > s.depth) problems.push(`${g.layers.length} layers > the supernet's ${s.depth}`);
     if (g.heads > s.heads) problems.push(`${g.heads} heads > the supernet's ${s.heads}`);
+    if (g.embed && !this.vars.has('emb.proj')) problems.push(`a factorised embedding (${g.embed}) in a supernet whose space has none`);
     g.layers.forEach((l, i) => {
       if (l.ffn.stack > s.stack) problems.push(`layer ${i}: FFN stack ${l.ffn.stack} > ${s.stack}`);
       if (l.ffn.ratio > s.ratio) problems.push(`layer ${i}: FFN ratio ${l.ffn.ratio} > ${s.ratio}`);
@@ -254,7 +261,14 @@ export const SUPERNET_MANIFEST = 'supernet.json';
 /** The config as it is stored and compared: only the fields that change the weights' shapes or meaning. */
 function canonicalConfig(c: SupernetConfig): SupernetConfig {
   return {
-    macro: { layers: [...c.macro.layers] as [number, number], hidden: [...c.macro.hidden].sort((a, b) => a - b), heads: [...c.macro.heads].sort((a, b) => a - b), convProbability: c.macro.convProbability },
+    macro: {
+      layers: [...c.macro.layers] as [number, number],
+      hidden: [...c.macro.hidden].sort((a, b) => a - b),
+      heads: [...c.macro.heads].sort((a, b) => a - b),
+      convProbability: c.macro.convProbability,
+      // only where set, so checkpoints of spaces without these choices keep their manifests
+      ...(c.macro.embed?.length ? { embed: [...c.macro.embed].sort((a, b) => a - b) } : {}),
+    },
     vocabSize: c.vocabSize,
     maxLen: c.maxLen,
     numClasses: c.numClasses,
@@ -270,6 +284,7 @@ function configDiff(got: SupernetConfig, want: SupernetConfig): string[] {
   cmp('layers', got.macro.layers, want.macro.layers);
   cmp('hidden', got.macro.hidden, want.macro.hidden);
   cmp('heads', got.macro.heads, want.macro.heads);
+  cmp('factorised embedding widths', got.macro.embed ?? [], want.macro.embed ?? []);
   cmp('vocabulary', got.vocabSize, want.vocabSize);
   cmp('maxLen', got.maxLen, want.maxLen);
   cmp('classes', got.numClasses, want.numClasses);

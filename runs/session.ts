@@ -36,6 +36,8 @@ export interface SearchConfig {
   population?: number;
   tournament?: number;
   c?: number;
+  /** Evolution starts from the space's known-good genomes (absent in older runs: false). */
+  seeded?: boolean;
   evaluator: 'standalone' | 'nb201' | 'supernet';
   /** The supernet evaluator: its training (distillation warm-up included) and scoring. */
   supernet?: SupernetSearchConfig;
@@ -70,6 +72,7 @@ export const DEFAULT_SEARCH: SearchConfig = {
   space: 'backbone',
   macro: { ...DEFAULT_MACRO, layers: [1, 2], hidden: [64, 128] },
   strategy: 'op-evolution',
+  seeded: true,
   evaluator: 'supernet',
   objectives: ['dev'],
   budget: DEFAULT_BUDGET.supernet,
@@ -165,7 +168,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
   const run = store.data;
   const c = run.config as unknown as SearchConfig;
   const space = spaceFor(c);
-  const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c });
+  const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c, seeded: c.seeded });
   run.status = 'running';
   run.statusReason = undefined;
   await store.save();

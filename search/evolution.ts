@@ -15,6 +15,12 @@ export interface EvolutionOptions {
   population: number;
   /** Tournament size S. */
   tournament: number;
+  /**
+   * Fill the initial population with the space's known-good genomes (SearchSpace.seeds: the
+   * textbook layer and variants that worked) before random samples, so evolution improves on them
+   * instead of rediscovering them.
+   */
+  seeded?: boolean;
 }
 
 /** Real et al. use P = 100, S = 25 for 20k-model searches; these suit budgets of tens to hundreds. */
@@ -31,12 +37,16 @@ export interface EvolutionState<G> {
   population: Member<G>[];
   /** Random samples asked but not yet told (they fill the initial population). */
   samplesInFlight: number;
+  /** Seed genomes handed out so far (absent in runs made before seeding existed: 0). */
+  seedsUsed?: number;
 }
 
 export class Evolution<G> implements Strategy<EvolutionState<G>> {
   protected rng: Rng;
   protected population: Member<G>[] = [];
   private samplesInFlight = 0;
+  private seedsUsed = 0;
+  private readonly seedGenomes: G[];
 
   constructor(
     readonly name: string,
@@ -48,6 +58,7 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
     if (!(opts.tournament >= 1 && opts.tournament <= opts.population))
       throw new RangeError(`tournament must be in 1..population (${opts.population}), got ${opts.tournament}`);
     this.rng = new Rng(seed);
+    this.seedGenomes = opts.seeded ? (space.seeds?.() ?? []) : [];
   }
 
   /** Hook for operation priority; plain regularized evolution mutates uniformly. */
@@ -60,6 +71,11 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
     for (let i = 0; i < n; i++) {
       if (this.population.length + this.samplesInFlight < this.opts.population) {
         this.samplesInFlight++;
+        if (this.seedsUsed < this.seedGenomes.length) {
+          const genome = structuredClone(this.seedGenomes[this.seedsUsed++]);
+          out.push({ genome, id: this.space.id(genome), origin: 'seed' });
+          continue;
+        }
         const genome = this.space.sample(this.rng);
         out.push({ genome, id: this.space.id(genome), origin: 'sample' });
         continue;
@@ -93,12 +109,13 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
   }
 
   state(): EvolutionState<G> {
-    return { rng: this.rng.state(), population: structuredClone(this.population), samplesInFlight: this.samplesInFlight };
+    return { rng: this.rng.state(), population: structuredClone(this.population), samplesInFlight: this.samplesInFlight, seedsUsed: this.seedsUsed };
   }
 
   restore(s: EvolutionState<G>): void {
     this.rng = Rng.fromState(s.rng);
     this.population = structuredClone(s.population);
     this.samplesInFlight = s.samplesInFlight;
+    this.seedsUsed = s.seedsUsed ?? 0;
   }
 }

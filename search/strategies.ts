@@ -11,6 +11,8 @@ export interface StrategyOptions {
   tournament?: number;
   /** UCB exploration constant (op-evolution). */
   c?: number;
+  /** Evolution: start the population from the space's known-good genomes. */
+  seeded?: boolean;
 }
 
 export const STRATEGIES: Record<string, { describe: string; make: <G>(space: SearchSpace<G>, seed: number, o: StrategyOptions) => Strategy }> = {

@@ -14,6 +14,11 @@ import { DEFAULT_SHAPE } from './types.js';
 export const MAX_NODES = 16;
 const SAMPLE_NODES: [number, number] = [3, 8];
 export const BAND_WIDTHS = [1, 2, 4, 8, 16];
+/** How often a sampled graph uses Primer's depthwise convolutions after its projections. */
+const DCONV_PROBABILITY = 0.2;
+/** Width of those convolutions (Primer's). */
+export const DCONV_WIDTH = 3;
+export const DCONV_CENTRE = (DCONV_WIDTH - 1) / 2;
 
 export const STANDARD_ATTENTION: AttentionGraph = {
   nodes: [
@@ -147,16 +152,18 @@ function renderRef(g: AttentionGraph, r: AttnRef): string {
 
 export function renderAttention(g: AttentionGraph): string {
   const f = renderRef(g, g.nodes.length - 1);
-  return g.mask && g.mask !== 'none' ? `${f} [mask ${g.mask}]` : f;
+  return `${f}${g.mask && g.mask !== 'none' ? ` [mask ${g.mask}]` : ''}${g.dconv ? ' [dconv]' : ''}`;
 }
 
-/** Parse `matmul(softmax(scale(matmul(Q, transpose(K)))), V) [mask band:4]`; shared subterms become one node. */
+/** Parse `matmul(softmax(scale(matmul(Q, transpose(K)))), V) [mask band:4] [dconv]`; shared subterms become one node. */
 export function parseAttentionFormula(src: string): { graph?: AttentionGraph; error?: string } {
   let s = src.trim();
   let mask: string | undefined;
-  const m = /\[\s*mask\s+([^\]]+)\]\s*$/.exec(s);
-  if (m) {
-    mask = m[1].trim();
+  let dconv = false;
+  // trailing annotations, in any order: [mask band:4] [dconv]
+  for (let m: RegExpExecArray | null; (m = /\[\s*(mask\s+[^\]]+|dconv)\s*\]\s*$/.exec(s)); ) {
+    if (m[1] === 'dconv') dconv = true;
+    else mask = m[1].slice(4).trim();
     s = s.slice(0, m.index).trim();
   }
   const nodes: AttnNode[] = [];
@@ -205,7 +212,7 @@ export function parseAttentionFormula(src: string): { graph?: AttentionGraph; er
     skip();
     if (pos < s.length) fail('unexpected text after the formula');
     if (typeof out !== 'number') nodes.push({ op: 'transpose', in: [out] }); // a bare input is invalid; let analyse say so
-    return { graph: { nodes, mask: mask ?? 'none' } };
+    return { graph: { nodes, mask: mask ?? 'none', ...(dconv ? { dconv } : {}) } };
   } catch (e) {
     return { error: (e as Error).message };
   }
@@ -221,6 +228,7 @@ export function checkAttention(x: unknown, path = 'graph'): CheckResult<Attentio
     if (!p.graph) return { errors: [`${path}: ${p.error}`] };
     g = p.graph;
     if (isObj(x) && x.mask !== undefined) g.mask = x.mask as string;
+    if (isObj(x) && x.dconv !== undefined) g.dconv = x.dconv as boolean;
   } else {
     if (!isObj(x)) return { errors: [`${path}: expected an object with 'nodes' (or 'formula'), got ${typeName(x)}`] };
     if (!Array.isArray(x.nodes)) return { errors: [`${path}.nodes: expected an array of {op, in}, got ${typeName(x.nodes)}`] };
@@ -234,9 +242,11 @@ export function checkAttention(x: unknown, path = 'graph'): CheckResult<Attentio
       else nodes.push({ op: n.op, in: n.in as AttnRef[] });
     });
     if (errors.length) return { errors };
-    g = { nodes, mask: (x.mask as string | undefined) ?? 'none' };
+    g = { nodes, mask: (x.mask as string | undefined) ?? 'none', ...(x.dconv !== undefined ? { dconv: x.dconv as boolean } : {}) };
   }
   const { errors } = analyse(g, path);
+  if (g.dconv !== undefined && typeof g.dconv !== 'boolean') errors.push(`${path}.dconv: expected true or false, got ${typeName(g.dconv)}`);
+  if (g.dconv === false) delete g.dconv;
   return errors.length ? { errors } : { genome: g, errors };
 }
 
@@ -274,7 +284,7 @@ export function attentionId(g: AttentionGraph): string {
   const info = analyse(g).info;
   const used = info ? [...info.inputs].sort().join('') : '';
   const out = evalAttentionJs(g, FP_INPUTS, FP_D);
-  return hashId('attention', used, fingerprint(out.d));
+  return hashId('attention', used, fingerprint(out.d), ...(g.dconv ? ['dconv'] : []));
 }
 
 // ---------------------------------------------------------------- cost
@@ -285,13 +295,15 @@ export function attentionCost(g: AttentionGraph, d: number, heads: number, seqLe
   if (!info) throw new Error('attentionCost: invalid graph');
   const dh = d / heads;
   const projections = info.inputs.size + 1;
-  const params = projections * (d * d + d);
+  // dconv: a width-3 filter and a bias per channel of each Q/K/V projection
+  const dconv = g.dconv ? info.inputs.size * 4 * d : 0;
+  const params = projections * (d * d + d) + dconv;
   let graphFlops = 0;
   g.nodes.forEach((n) => {
     const ins = n.in.map((r) => (typeof r === 'number' ? info.shapes[r] : INPUT_SHAPE));
     graphFlops += ATTN_OPS.get(n.op)!.flops(ins, seqLen, dh);
   });
-  return { params, flops: projections * 2 * d * d + (heads * graphFlops) / seqLen };
+  return { params, flops: projections * 2 * d * d + (g.dconv ? info.inputs.size * 6 * d : 0) + (heads * graphFlops) / seqLen };
 }
 
 // ---------------------------------------------------------------- sample and mutate
@@ -364,6 +376,7 @@ export function sampleAttention(rng: Rng, priority?: OpPriority): AttentionGraph
     const g: AttentionGraph = { nodes: pruned, mask: 'none' };
     const mask = randomMask(rng);
     if (mask !== 'none' && analyse({ nodes: pruned, mask }).info) g.mask = mask;
+    if (rng.bool(DCONV_PROBABILITY)) g.dconv = true;
     return g;
   }
   return structuredClone(STANDARD_ATTENTION);
@@ -426,11 +439,14 @@ export function mutateAttention(g: AttentionGraph, rng: Rng, priority?: OpPriori
   const before = attentionId(g);
   for (let attempt = 0; attempt < 200; attempt++) {
     let mask = g.mask ?? 'none';
+    let dconv = g.dconv === true;
     let nodes: AttnNode[] | undefined = structuredClone(g.nodes);
-    if (rng.bool(0.1)) mask = randomMask(rng);
+    const u = rng.next();
+    if (u < 0.1) mask = randomMask(rng);
+    else if (u < 0.15) dconv = !dconv;
     else nodes = rng.choice(MUTATIONS)(nodes, g, rng, priority);
     if (!nodes || !nodes.length) continue;
-    const cand: AttentionGraph = { nodes: prune(nodes, nodes.length - 1), mask };
+    const cand: AttentionGraph = { nodes: prune(nodes, nodes.length - 1), mask, ...(dconv ? { dconv } : {}) };
     if (analyse(cand).info && attentionId(cand) !== before) return cand;
   }
   return sampleAttention(rng, priority);

@@ -11,10 +11,10 @@ import {
   typeName,
 } from './attention-graph.js';
 import { checkConv, convCost, mutateConv, renderConv, sampleConv } from './conv.js';
-import { checkFfn, ffnCost, ffnSpace, STANDARD_FFN } from './ffn-tree.js';
+import { checkFfn, ffnCost, ffnSpace, parseFfnFormula, STANDARD_FFN } from './ffn-tree.js';
 import { hashId } from './hash.js';
 import { ATTN_OPS } from './ops.js';
-import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleWidth } from './macro.js';
+import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleHead, sampleWidth } from './macro.js';
 import {
   type BackboneGenome,
   type CheckResult,
@@ -67,6 +67,36 @@ export function referenceBaseline(r: MacroRanges): BackboneGenome {
   return bertBaseline(r.layers[1], hidden, Math.max(1, Math.floor(hidden / 64)));
 }
 
+/**
+ * Known-good starting points for a seeded search, all inside the ranges: the textbook layer at the
+ * run's widths first, then variants of it that the papers (and opnas's own measurements, see the
+ * README) found to help small models: AutoBERT-Zero's alternation of lightweight convolution and
+ * attention, Primer's squared-ReLU FFN, and a mean-pooled readout and a factorised embedding
+ * (ALBERT) where the ranges offer them.
+ */
+export function knownGood(r: MacroRanges): BackboneGenome[] {
+  const base = referenceBaseline(r);
+  const out: BackboneGenome[] = [base];
+  const variant = (f: (g: BackboneGenome) => void) => {
+    const g = structuredClone(base);
+    f(g);
+    out.push(g);
+  };
+  const kernel = 7;
+  const conv = (): MixerGenome => ({ type: 'conv', kernel });
+  const pool = r.pool?.includes('mean');
+  const embed = (r.embed ?? []).filter((e) => e < base.hidden).sort((a, b) => b - a)[0];
+  const head = (g: BackboneGenome) => {
+    if (pool) g.pool = 'mean';
+    if (embed) g.embed = embed;
+  };
+  if (pool || embed) variant(head);
+  if (base.layers.length >= 2) variant((g) => (head(g), (g.layers[0].mixer = conv())));
+  variant((g) => (head(g), g.layers.forEach((l) => (l.ffn = { ...l.ffn, tree: parseFfnFormula('L2(squared_relu(L1(x)))') }))));
+  const heads = new Set(r.heads);
+  return out.filter((g) => heads.has(g.heads) && g.layers.length >= r.layers[0] && g.layers.length <= r.layers[1]);
+}
+
 /** Named baselines (sizes from Turc et al. 2019, "Well-Read Students Learn Better"). */
 export const BASELINES: Record<string, BackboneGenome> = {
   'bert-tiny': bertBaseline(2, 128, 2),
@@ -108,17 +138,22 @@ export function checkBackbone(x: unknown): CheckResult<BackboneGenome> {
   });
   if (x.pool !== undefined && !(POOL_KINDS as readonly unknown[]).includes(x.pool))
     errors.push(`pool: expected one of ${POOL_KINDS.join(', ')}, got ${JSON.stringify(x.pool)}`);
+  if (x.embed !== undefined && (!Number.isInteger(x.embed) || (x.embed as number) < 1 || (Number.isInteger(x.hidden) && (x.embed as number) > (x.hidden as number))))
+    errors.push(`embed: the factorised embedding width must be an integer in 1..hidden, got ${JSON.stringify(x.embed)}`);
   if (errors.length) return { errors };
   const pool = x.pool === 'mean' ? { pool: 'mean' as const } : {};
-  return { genome: { version: GENOME_VERSION, space: 'backbone', hidden: x.hidden as number, heads: x.heads as number, layers, ...pool }, errors };
+  // a table as wide as the model is the unfactorised one
+  const embed = x.embed !== undefined && x.embed !== x.hidden ? { embed: x.embed as number } : {};
+  return { genome: { version: GENOME_VERSION, space: 'backbone', hidden: x.hidden as number, heads: x.heads as number, layers, ...pool, ...embed }, errors };
 }
 
 export function backboneCost(g: BackboneGenome, shape: Shape = DEFAULT_SHAPE): Cost {
   const d = g.hidden;
   const T = shape.seqLen;
-  // token + position embeddings and their LayerNorm
-  let params = shape.vocabSize * d + T * d + 2 * d;
-  let flops = 0;
+  // token embeddings (factorised: a narrower table and a projection), positions, their LayerNorm
+  const e = g.embed ?? d;
+  let params = shape.vocabSize * e + (e !== d ? e * d + d : 0) + T * d + 2 * d;
+  let flops = e !== d ? 2 * e * d : 0;
   for (const l of g.layers) {
     const mix = l.mixer.type === 'conv' ? convCost(l.mixer.kernel, d, g.heads, T) : attentionCost(l.mixer.graph, d, g.heads, T);
     const ffn = ffnCost(l.ffn, d);
@@ -132,7 +167,7 @@ export function backboneCost(g: BackboneGenome, shape: Shape = DEFAULT_SHAPE): C
 }
 
 function renderBackbone(g: BackboneGenome): string {
-  const lines = [`${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads${g.pool === 'mean' ? ', mean pooling' : ''}`];
+  const lines = [`${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads${g.embed ? `, embedding ${g.embed}` : ''}${g.pool === 'mean' ? ', mean pooling' : ''}`];
   g.layers.forEach((l, i) => lines.push(`  L${i}: ${renderMixer(l.mixer)} | ffn ${ffnSpace.render(l.ffn)}`));
   return lines.join('\n');
 }
@@ -146,7 +181,7 @@ function withPrefix(priority: OpPriority | undefined, prefix: string): OpPriorit
 
 export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<BackboneGenome> {
   const id = (g: BackboneGenome) =>
-    hashId('backbone', String(g.hidden), String(g.heads), ...(g.pool === 'mean' ? ['pool:mean'] : []), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
+    hashId('backbone', String(g.hidden), String(g.heads), ...(g.pool === 'mean' ? ['pool:mean'] : []), ...(g.embed ? [`embed:${g.embed}`] : []), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
 
   const mutateOnce = (g: BackboneGenome, rng: Rng, priority?: OpPriority): BackboneGenome => {
     const out = structuredClone(g);
@@ -162,10 +197,15 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
       const grow = out.layers.length < ranges.layers[1] && (out.layers.length <= ranges.layers[0] || rng.bool());
       if (grow) out.layers.splice(i, 0, structuredClone(layer));
       else if (out.layers.length > ranges.layers[0]) out.layers.splice(i, 1);
-    } else {
+    } else if (u < 0.96 || !(ranges.pool?.length || ranges.embed?.length)) {
       const w = sampleWidth(rng, ranges);
       out.hidden = w.hidden;
       if (out.hidden % out.heads !== 0 || !headsFor(out.hidden, ranges).includes(out.heads)) out.heads = w.heads;
+      if (out.embed !== undefined && out.embed >= out.hidden) delete out.embed;
+    } else {
+      delete out.pool;
+      delete out.embed;
+      Object.assign(out, sampleHead(rng, ranges, out.hidden));
     }
     return out;
   };
@@ -176,7 +216,10 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
     sample(rng) {
       const { hidden, heads } = sampleWidth(rng, ranges);
       const n = rng.range(ranges.layers[0], ranges.layers[1]);
-      return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers: Array.from({ length: n }, () => randomLayer(rng, ranges)) };
+      const layers = Array.from({ length: n }, () => randomLayer(rng, ranges));
+      // drawn last, and only when the ranges offer a choice, so the default space samples as before
+      const head = ranges.pool?.length || ranges.embed?.length ? sampleHead(rng, ranges, hidden) : {};
+      return { version: GENOME_VERSION, space: 'backbone', hidden, heads, layers, ...head };
     },
     mutate(g, rng, opts) {
       const before = id(g);
@@ -198,6 +241,7 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
         ]),
       ),
     ],
+    seeds: () => knownGood(ranges),
     opSet: () => [...[...ATTN_OPS.keys()].map((o) => `attn.${o}`), ...ffnSpace.opSet().map((o) => `ffn.${o}`)],
   };
 }

@@ -1,4 +1,5 @@
 import type { Rng } from '../search/rng.js';
+import type { PoolKind } from './types.js';
 
 /**
  * Macro choices: depth, hidden width, heads. AutoTinyBERT searches layers 1-8 and hidden 128-768 on
@@ -14,6 +15,10 @@ export interface MacroRanges {
   heads: number[];
   /** Probability that a sampled layer uses the convolution mixer instead of an attention graph. */
   convProbability: number;
+  /** Sequence readouts to choose from (default: ['cls'], BERT's). */
+  pool?: PoolKind[];
+  /** Factorised embedding widths to choose from besides the full width (default: none). */
+  embed?: number[];
 }
 
 export const DEFAULT_MACRO: MacroRanges = {
@@ -30,6 +35,15 @@ export const WIDE_MACRO: MacroRanges = {
   heads: [1, 2, 4, 8, 12],
   convProbability: 0.3,
 };
+
+/** Draw the readout and embedding width (absent fields are BERT's: [CLS], a full-width table). */
+export function sampleHead(rng: Rng, r: MacroRanges, hidden: number): { pool?: 'mean'; embed?: number } {
+  const pools = r.pool?.length ? r.pool : ['cls'];
+  const embeds = [hidden, ...(r.embed ?? []).filter((e) => e < hidden)];
+  const pool = rng.choice(pools);
+  const embed = rng.choice(embeds);
+  return { ...(pool === 'mean' ? { pool } : {}), ...(embed !== hidden ? { embed } : {}) };
+}
 
 export function headsFor(hidden: number, r: MacroRanges): number[] {
   return r.heads.filter((h) => hidden % h === 0 && hidden / h >= 8);

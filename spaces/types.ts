@@ -38,6 +38,8 @@ export interface SearchSpace<G> {
   ops(g: G): string[];
   /** Every op a mutation can draw from. */
   opSet(): string[];
+  /** Known-good genomes a seeded search starts its population from (the textbook point first). */
+  seeds?(): G[];
 }
 
 // ---- attention as a graph of primitive ops (AutoBERT-Zero intra-layer space) ----
@@ -57,6 +59,11 @@ export interface AttentionGraph {
   /** Nodes in topological order; the last node is the output. */
   nodes: AttnNode[];
   mask?: MaskSpec;
+  /**
+   * Primer's multi-dconv-head attention (arXiv 2109.08668): a depthwise convolution of width 3 over
+   * the sequence after each Q, K, V projection (a filter per channel, so per head).
+   */
+  dconv?: boolean;
 }
 
 // ---- feed-forward as an expression tree (EfficientBERT) ----
@@ -99,6 +106,12 @@ export interface BackboneGenome {
    * 'mean' (the average of the real tokens' states, as sentence encoders do).
    */
   pool?: PoolKind;
+  /**
+   * Width of the token embedding table when it is factorised (ALBERT, arXiv 1909.11942): tokens
+   * are looked up at this width and projected to `hidden`. Absent: the table is `hidden` wide.
+   * Most of a small model's parameters sit in that table (1.05M of bert-tiny's 1.47M).
+   */
+  embed?: number;
 }
 
 export const POOL_KINDS = ['cls', 'mean'] as const;

@@ -46,6 +46,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   'max-latency-ms'?: number;
   population?: number;
   tournament?: number;
+  seeded: boolean;
   'ucb-c'?: number;
   layers: string;
   hidden: string;
@@ -97,6 +98,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
     population: a.population,
     tournament: a.tournament,
     c: a['ucb-c'],
+    seeded: a.space === 'backbone' && a.seeded,
     evaluator,
     objectives: (a.objective ?? (evaluator === 'nb201' ? 'cifar10' : 'dev')).split(',').map((s) => s.trim()).filter(Boolean),
     budget: positiveInt('budget', a.budget ?? DEFAULT_BUDGET[evaluator]),
@@ -205,6 +207,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
           .option('population', { type: 'number', describe: 'evolution population size' })
           .option('tournament', { type: 'number', describe: 'evolution tournament size' })
+          .option('seeded', { type: 'boolean', default: true, describe: 'evolution starts from known-good genomes (the textbook layer at the run\'s widths and variants of it) before random samples; --no-seeded: random samples only' })
           .option('ucb-c', { type: 'number', describe: 'op-evolution UCB exploration constant c' })
           .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder depth range, e.g. 1-4' })
           .option('hidden', { type: 'string', default: DEFAULT_SEARCH.macro.hidden.join(','), describe: 'hidden widths to choose from' })

@@ -1,0 +1,107 @@
+// Readout, factorised embedding and Primer's dconv: each checked against an independent reading.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Model } from '../../evaluators/compile.js';
+import { Rng } from '../../search/rng.js';
+import { backboneCost, backboneSpace, bertBaseline, knownGood } from '../../spaces/backbone.js';
+import { checkAttention, renderAttention } from '../../spaces/attention-graph.js';
+import { DEFAULT_MACRO } from '../../spaces/macro.js';
+import type { BackboneGenome } from '../../spaces/types.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const CFG = { vocabSize: 40, maxLen: 10, numClasses: 3, initStd: 0.3 };
+const ids = () => tf.tensor2d([[2, 5, 7, 9, 3, 0], [2, 11, 3, 0, 0, 0]], [2, 6], 'int32');
+const mask = () => tf.tensor2d([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]], [2, 6]);
+
+function logits(m: Model, i = ids(), k = mask()): number[][] {
+  return tf.tidy(() => m.forward(i, k).logits.arraySync());
+}
+
+describe('pooling, factorised embedding, dconv', () => {
+  it('mean pooling reads the average of the real tokens, not [CLS], and ignores padding', () => {
+    const g: BackboneGenome = { ...bertBaseline(1, 16, 2), pool: 'mean' };
+    const m = new Model(g, CFG, new Rng(3));
+    const cls = new Model(bertBaseline(1, 16, 2), CFG, new Rng(3)); // the same weights, [CLS] readout
+    const got = logits(m);
+    expect(got).not.toEqual(logits(cls));
+    // same sequence padded further: same logits
+    const longer = logits(m, tf.tensor2d([[2, 11, 3, 0, 0, 0, 0, 0]], [1, 8], 'int32'), tf.tensor2d([[1, 1, 1, 0, 0, 0, 0, 0]]));
+    for (let j = 0; j < 3; j++) expect(longer[0][j]).toBeCloseTo(got[1][j], 5);
+    // the readout by hand: mean of the last hidden state over real tokens, then pooler and classifier
+    const want = tf.tidy(() => {
+      const h = m.forward(ids(), mask()).hidden[0]; // [B, T, d]
+      const w = tf.reshape(mask(), [2, 6, 1]);
+      const mean = tf.div(tf.sum(tf.mul(h, w), 1), tf.sum(w, 1));
+      const lin = (x: tf.Tensor, n: string) => tf.add(tf.matMul(x as tf.Tensor2D, m.params.get(`${n}.w`) as tf.Tensor2D), m.params.get(`${n}.b`)!);
+      return lin(tf.tanh(lin(mean, 'pool')), 'cls').arraySync() as number[][];
+    });
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expect(got[i][j]).toBeCloseTo(want[i][j], 5);
+    m.dispose();
+    cls.dispose();
+  });
+
+  it('a factorised embedding has a narrow table and a projection, and its cost counts them', () => {
+    const g: BackboneGenome = { ...bertBaseline(1, 16, 2), embed: 4 };
+    const m = new Model(g, CFG, new Rng(1));
+    expect(m.shapes.get('emb.tok')).toEqual([40, 4]);
+    expect(m.shapes.get('emb.proj.w')).toEqual([4, 16]);
+    expect(m.paramCount()).toBe(backboneCost(g, { seqLen: 10, vocabSize: 40, numClasses: 3 }).params);
+    expect(backboneCost(g).params).toBeLessThan(backboneCost(bertBaseline(1, 16, 2)).params);
+    expect(logits(m).flat().every(Number.isFinite)).toBe(true);
+    m.dispose();
+  });
+
+  it('dconv with an identity filter is plain attention; a learned filter mixes neighbours', () => {
+    const plain = bertBaseline(1, 16, 2);
+    const withDconv = structuredClone(plain);
+    if (withDconv.layers[0].mixer.type !== 'attention') throw new Error('unreachable');
+    withDconv.layers[0].mixer.graph.dconv = true;
+    const a = new Model(plain, CFG, new Rng(7));
+    const b = new Model(withDconv, CFG, new Rng(8), { mode: 'copy', get: (name, shape) => {
+      if (name.endsWith('.dconv.w')) return tf.tensor2d(Array.from({ length: shape[0] * shape[1] }, (_, i) => (Math.floor(i / shape[1]) === 1 ? 1 : 0)), shape as [number, number]);
+      if (name.endsWith('.dconv.b')) return tf.zeros(shape);
+      return tf.clone(a.params.get(name)!);
+    } });
+    const x = logits(a);
+    const y = logits(b);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expect(y[i][j]).toBeCloseTo(x[i][j], 5);
+    b.params.get('l0.att.K.dconv.w')!.assign(tf.fill([3, 16], 0.5));
+    expect(logits(b)).not.toEqual(y);
+    expect(b.paramCount()).toBe(backboneCost(withDconv, { seqLen: 10, vocabSize: 40, numClasses: 3 }).params);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('formulas carry [dconv]; it changes the id; bad values are named', () => {
+    const r = checkAttention('matmul(softmax(scale(matmul(Q, transpose(K)))), V) [mask band:2] [dconv]');
+    expect(r.errors).toEqual([]);
+    expect(r.genome).toMatchObject({ mask: 'band:2', dconv: true });
+    expect(renderAttention(r.genome!)).toBe('matmul(softmax(scale(matmul(Q, transpose(K)))), V) [mask band:2] [dconv]');
+    const space = backboneSpace();
+    const g = bertBaseline(1, 16, 2);
+    const d = structuredClone(g);
+    (d.layers[0].mixer as { graph: { dconv?: boolean } }).graph.dconv = true;
+    expect(space.id(d)).not.toBe(space.id(g));
+    expect(space.id({ ...g, pool: 'mean' })).not.toBe(space.id(g));
+    expect(space.id({ ...g, embed: 8 })).not.toBe(space.id(g));
+    expect(checkAttention({ formula: 'matmul(softmax(matmul(Q, transpose(K))), V)', dconv: 'yes' }).errors.join()).toMatch(/dconv: expected true or false/);
+    const bad = space.check({ ...g, pool: 'max', embed: 32 });
+    expect(bad.errors).toEqual([expect.stringMatching(/^pool: expected one of cls, mean/), expect.stringMatching(/^embed: .* 1\.\.hidden, got 32/)]);
+  });
+
+  it('known-good seeds start with the textbook layer and stay inside the ranges', () => {
+    const r = { ...DEFAULT_MACRO, layers: [1, 2] as [number, number], hidden: [64, 128], pool: ['cls' as const, 'mean' as const], embed: [64] };
+    const seeds = knownGood(r);
+    expect(backboneSpace(r).id(seeds[0])).toBe(backboneSpace(r).id(bertBaseline(2, 128, 2)));
+    expect(new Set(seeds.map((g) => backboneSpace(r).id(g))).size).toBe(seeds.length);
+    for (const g of seeds) {
+      expect(backboneSpace(r).check(g).errors).toEqual([]);
+      expect(g.layers.length).toBeLessThanOrEqual(2);
+    }
+    expect(seeds.some((g) => g.pool === 'mean' && g.embed === 64)).toBe(true);
+  });
+});
