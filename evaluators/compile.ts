@@ -187,10 +187,13 @@ export class Model {
     return { logits: this.dense(pooled, 'cls') as tf.Tensor2D, hidden, ...(maps ? { maps } : {}) };
   }
 
-  /** The sequence summary the classifier reads: [CLS]'s state, or the mean over real tokens. */
+  /** The sequence summary the classifier reads: [CLS]'s state, or the mean or max over real tokens. */
   private readout(x: tf.Tensor2D, mask: tf.Tensor2D, B: number, T: number): tf.Tensor2D {
     const d = this.d;
-    if (this.genome.pool !== 'mean') return tf.reshape(tf.slice(tf.reshape(x, [B, T, d]), [0, 0, 0], [B, 1, d]), [B, d]);
+    const pool = this.genome.pool ?? 'cls';
+    if (pool === 'cls') return tf.reshape(tf.slice(tf.reshape(x, [B, T, d]), [0, 0, 0], [B, 1, d]), [B, d]);
+    // padded positions pushed far below any real value
+    if (pool === 'max') return tf.max(tf.add(tf.reshape(x, [B, T, d]), tf.reshape(tf.mul(tf.sub(1, mask), NEG_INF), [B, T, 1])), 1) as tf.Tensor2D;
     // [B, 1, T] x [B, T, d]: a plain batched matmul (no transpose flags, fast on wasm)
     const weights = tf.div(mask, tf.sum(mask, 1, true));
     return tf.reshape(tf.matMul(tf.reshape(weights, [B, 1, T]), tf.reshape(x, [B, T, d])), [B, d]);

@@ -25,6 +25,7 @@ import {
   type MixerGenome,
   type OpPriority,
   POOL_KINDS,
+  type PoolKind,
   type SearchSpace,
   type Shape,
 } from './types.js';
@@ -84,10 +85,10 @@ export function knownGood(r: MacroRanges): BackboneGenome[] {
   };
   const kernel = 7;
   const conv = (): MixerGenome => ({ type: 'conv', kernel });
-  const pool = r.pool?.includes('mean');
+  const pool = r.pool?.includes('mean') ? 'mean' : r.pool?.includes('max') ? 'max' : undefined;
   const embed = (r.embed ?? []).filter((e) => e < base.hidden).sort((a, b) => b - a)[0];
   const head = (g: BackboneGenome) => {
-    if (pool) g.pool = 'mean';
+    if (pool) g.pool = pool;
     if (embed) g.embed = embed;
   };
   if (pool || embed) variant(head);
@@ -141,7 +142,7 @@ export function checkBackbone(x: unknown): CheckResult<BackboneGenome> {
   if (x.embed !== undefined && (!Number.isInteger(x.embed) || (x.embed as number) < 1 || (Number.isInteger(x.hidden) && (x.embed as number) > (x.hidden as number))))
     errors.push(`embed: the factorised embedding width must be an integer in 1..hidden, got ${JSON.stringify(x.embed)}`);
   if (errors.length) return { errors };
-  const pool = x.pool === 'mean' ? { pool: 'mean' as const } : {};
+  const pool = x.pool !== undefined && x.pool !== 'cls' ? { pool: x.pool as PoolKind } : {};
   // a table as wide as the model is the unfactorised one
   const embed = x.embed !== undefined && x.embed !== x.hidden ? { embed: x.embed as number } : {};
   return { genome: { version: GENOME_VERSION, space: 'backbone', hidden: x.hidden as number, heads: x.heads as number, layers, ...pool, ...embed }, errors };
@@ -167,7 +168,7 @@ export function backboneCost(g: BackboneGenome, shape: Shape = DEFAULT_SHAPE): C
 }
 
 function renderBackbone(g: BackboneGenome): string {
-  const lines = [`${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads${g.embed ? `, embedding ${g.embed}` : ''}${g.pool === 'mean' ? ', mean pooling' : ''}`];
+  const lines = [`${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads${g.embed ? `, embedding ${g.embed}` : ''}${g.pool && g.pool !== 'cls' ? `, ${g.pool} pooling` : ''}`];
   g.layers.forEach((l, i) => lines.push(`  L${i}: ${renderMixer(l.mixer)} | ffn ${ffnSpace.render(l.ffn)}`));
   return lines.join('\n');
 }
@@ -181,7 +182,7 @@ function withPrefix(priority: OpPriority | undefined, prefix: string): OpPriorit
 
 export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<BackboneGenome> {
   const id = (g: BackboneGenome) =>
-    hashId('backbone', String(g.hidden), String(g.heads), ...(g.pool === 'mean' ? ['pool:mean'] : []), ...(g.embed ? [`embed:${g.embed}`] : []), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
+    hashId('backbone', String(g.hidden), String(g.heads), ...(g.pool && g.pool !== 'cls' ? [`pool:${g.pool}`] : []), ...(g.embed ? [`embed:${g.embed}`] : []), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
 
   const mutateOnce = (g: BackboneGenome, rng: Rng, priority?: OpPriority): BackboneGenome => {
     const out = structuredClone(g);

@@ -37,12 +37,12 @@ export const WIDE_MACRO: MacroRanges = {
 };
 
 /** Draw the readout and embedding width (absent fields are BERT's: [CLS], a full-width table). */
-export function sampleHead(rng: Rng, r: MacroRanges, hidden: number): { pool?: 'mean'; embed?: number } {
-  const pools = r.pool?.length ? r.pool : ['cls'];
+export function sampleHead(rng: Rng, r: MacroRanges, hidden: number): { pool?: PoolKind; embed?: number } {
+  const pools: PoolKind[] = r.pool?.length ? r.pool : ['cls'];
   const embeds = [hidden, ...(r.embed ?? []).filter((e) => e < hidden)];
   const pool = rng.choice(pools);
   const embed = rng.choice(embeds);
-  return { ...(pool === 'mean' ? { pool } : {}), ...(embed !== hidden ? { embed } : {}) };
+  return { ...(pool !== 'cls' ? { pool } : {}), ...(embed !== hidden ? { embed } : {}) };
 }
 
 export function headsFor(hidden: number, r: MacroRanges): number[] {

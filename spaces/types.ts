@@ -102,8 +102,9 @@ export interface BackboneGenome {
   heads: number;
   layers: LayerGenome[];
   /**
-   * How the classifier reads the sequence: 'cls' (BERT: the first token's state, the default) or
-   * 'mean' (the average of the real tokens' states, as sentence encoders do).
+   * How the classifier reads the sequence: 'cls' (BERT: the first token's state, the default),
+   * 'mean' (the average of the real tokens' states, as sentence encoders do) or 'max' (the
+   * per-channel maximum over real tokens, as in Kim's 2014 CNN for sentence classification).
    */
   pool?: PoolKind;
   /**
@@ -114,5 +115,5 @@ export interface BackboneGenome {
   embed?: number;
 }
 
-export const POOL_KINDS = ['cls', 'mean'] as const;
+export const POOL_KINDS = ['cls', 'mean', 'max'] as const;
 export type PoolKind = (typeof POOL_KINDS)[number];

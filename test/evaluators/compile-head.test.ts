@@ -44,6 +44,20 @@ describe('pooling, factorised embedding, dconv', () => {
     cls.dispose();
   });
 
+  it('max pooling takes the per-channel maximum over real tokens only', () => {
+    const m = new Model({ ...bertBaseline(1, 16, 2), pool: 'max' }, CFG, new Rng(4));
+    const got = logits(m);
+    const want = tf.tidy(() => {
+      const h = m.forward(ids(), mask()).hidden[0].arraySync() as number[][][];
+      const real = [5, 3];
+      const max = h.map((seq, b) => seq[0].map((_, c) => Math.max(...seq.slice(0, real[b]).map((row) => row[c]))));
+      const lin = (x: tf.Tensor, n: string) => tf.add(tf.matMul(x as tf.Tensor2D, m.params.get(`${n}.w`) as tf.Tensor2D), m.params.get(`${n}.b`)!);
+      return lin(tf.tanh(lin(tf.tensor2d(max), 'pool')), 'cls').arraySync() as number[][];
+    });
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expect(got[i][j]).toBeCloseTo(want[i][j], 5);
+    m.dispose();
+  });
+
   it('a factorised embedding has a narrow table and a projection, and its cost counts them', () => {
     const g: BackboneGenome = { ...bertBaseline(1, 16, 2), embed: 4 };
     const m = new Model(g, CFG, new Rng(1));
@@ -89,8 +103,8 @@ describe('pooling, factorised embedding, dconv', () => {
     expect(space.id({ ...g, pool: 'mean' })).not.toBe(space.id(g));
     expect(space.id({ ...g, embed: 8 })).not.toBe(space.id(g));
     expect(checkAttention({ formula: 'matmul(softmax(matmul(Q, transpose(K))), V)', dconv: 'yes' }).errors.join()).toMatch(/dconv: expected true or false/);
-    const bad = space.check({ ...g, pool: 'max', embed: 32 });
-    expect(bad.errors).toEqual([expect.stringMatching(/^pool: expected one of cls, mean/), expect.stringMatching(/^embed: .* 1\.\.hidden, got 32/)]);
+    const bad = space.check({ ...g, pool: 'avg', embed: 32 });
+    expect(bad.errors).toEqual([expect.stringMatching(/^pool: expected one of cls, mean, max/), expect.stringMatching(/^embed: .* 1\.\.hidden, got 32/)]);
   });
 
   it('known-good seeds start with the textbook layer and stay inside the ranges', () => {
