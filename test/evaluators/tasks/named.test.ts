@@ -29,15 +29,19 @@ describe('bundled tasks', () => {
     expect(describeTasks()).toHaveLength(3);
   });
 
-  it('sst2: 60,614 / 6,735 / 872, binary, accuracy', () => {
+  it('sst2: 55,502 / 1,000 / 872, binary, accuracy; no dev sentence occurs inside a training phrase', () => {
     const t = loadTask();
     expect(t.name).toBe('sst2');
-    expect([t.train.texts.length, t.dev.texts.length, t.test.texts.length]).toEqual([60614, 6735, 872]);
-    expect(t.train.labels).toHaveLength(60614);
+    expect([t.train.texts.length, t.dev.texts.length, t.test.texts.length]).toEqual([55502, 1000, 872]);
+    expect(t.train.labels).toHaveLength(55502);
+    // the leak-free split: whole dev sentences, none contained in any training phrase
+    const norm = (x: string) => ` ${x.trim()} `;
+    const train = t.train.texts.map(norm).join('\n');
+    expect(t.dev.texts.filter((d) => train.includes(norm(d)))).toEqual([]);
     expect(t.numClasses).toBe(2);
     expect(t.labelNames).toEqual(['negative', 'positive']);
     expect(t.metric).toBe('accuracy');
-    expect(t.train.texts[0]).toBe('when are bears bears and ');
+    expect(t.train.texts[0]).toBe('when are bears bears and');
     expect(t.train.labels[0]).toBe(1);
     expect(t.test.texts[0]).toBe("it 's a charming and often affecting journey . ");
     for (const s of [t.train, t.dev, t.test]) {
