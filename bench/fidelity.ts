@@ -17,6 +17,7 @@ import { packageRoot } from '../evaluators/tasks/named.js';
 import { DEFAULT_SEARCH } from '../runs/session.js';
 import { runsDir } from '../runs/store.js';
 import { BASELINES } from '../spaces/backbone.js';
+import { markers, spliceSection } from './sections.js';
 
 interface Options {
   newShare: number;
@@ -92,26 +93,7 @@ const log = (msg: string) => process.stderr.write(`[fidelity ${new Date().toISOS
 const f3 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
 const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(1));
 
-export const BEGIN = '<!-- fidelity:begin (written by npm run bench:fidelity; npm run bench keeps it) -->';
-export const END = '<!-- fidelity:end -->';
-
-/** RESULTS.md with `section` between the markers (replacing what was there, or appended). */
-export function spliceSection(text: string, section: string): string {
-  const block = `${BEGIN}\n${section.trim()}\n${END}`;
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a >= 0 && b > a) return text.slice(0, a) + block + text.slice(b + END.length);
-  return `${text.trimEnd()}\n\n${block}\n`;
-}
-
-/** The fidelity block of an existing RESULTS.md, if it has one. */
-export function existingSection(file: string): string | undefined {
-  if (!existsSync(file)) return undefined;
-  const text = readFileSync(file, 'utf8');
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  return a >= 0 && b > a ? text.slice(a, b + END.length) : undefined;
-}
+export const { begin: BEGIN, end: END } = markers('fidelity');
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));

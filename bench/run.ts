@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { existingSection } from './fidelity.js';
+import { existingSections } from './sections.js';
 import { parallelBench, strategyBench } from './search-bench.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -796,9 +796,9 @@ async function main(): Promise<void> {
     '',
   );
 
-  // section 7 comes from `npm run bench:fidelity` (half an hour of training): kept as it is
-  const fidelity = existingSection(opts.out);
-  const text = out.join('\n') + (fidelity ? `\n${fidelity}\n` : '');
+  // sections 7 and on come from the long measurements (bench:fidelity, bench:winner): kept as they are
+  const kept = existingSections(opts.out);
+  const text = out.join('\n') + kept.map((k) => `\n${k}\n`).join('');
   mkdirSync(path.dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, text);
   console.log(text);

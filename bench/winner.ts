@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:winner -- --run NAME`: does the architecture a search picked beat the textbook
+ * baseline on held-out test data? Reads the run's final stage (its winner and reference baseline,
+ * already trained with seeds 0..S-1), trains both for the missing seeds up to --seeds with the same
+ * settings (`opnas train --seed s` reproduces any row), and writes the per-seed test scores, means
+ * and the gap into bench/RESULTS.md between the `winner-<task>` markers (`npm run bench` keeps it).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '../evaluators/tasks/named.js';
+import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
+import { finalResult, type FinalRow } from '../search/final.js';
+import type { SearchConfig } from '../runs/session.js';
+import { RunStore, runsDir } from '../runs/store.js';
+import { WorkerPool } from '../search/workers.js';
+import type { BackboneGenome } from '../spaces/types.js';
+import { spliceSection } from './sections.js';
+
+const USAGE = `usage: npm run bench:winner -- --run NAME [--runs-dir DIR] [--seeds N] [--workers W] [--out FILE]
+  --run NAME       a finished backbone search with a final stage
+  --runs-dir DIR   where the run lives (default: $OPNAS_RUNS_DIR, else ./opnas-runs)
+  --seeds N        stand-alone trainings of the winner and the baseline (seeds 0..N-1; default 3)
+  --workers W      processes training at once (default: cores)
+  --out FILE       report to splice into (default bench/RESULTS.md)`;
+
+function fail(msg: string): never {
+  console.error(`bench:winner: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+const log = (msg: string) => process.stderr.write(`[winner ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const pct = (x: number) => (100 * x).toFixed(2);
+
+function parseArgs(argv: string[]) {
+  const o = { run: '', runsDir: undefined as string | undefined, seeds: 3, workers: os.availableParallelism(), out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=');
+    if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const v = inline ?? argv[++i];
+    if (v === undefined) fail(`${flag} needs a value`);
+    const int = (min: number) => (Number.isInteger(Number(v)) && Number(v) >= min ? Number(v) : fail(`${flag} must be an integer >= ${min}, got '${v}'`));
+    if (flag === '--run') o.run = v;
+    else if (flag === '--runs-dir') o.runsDir = v;
+    else if (flag === '--seeds') o.seeds = int(1);
+    else if (flag === '--workers') o.workers = int(1);
+    else if (flag === '--out') o.out = path.resolve(v);
+    else fail(`unknown option '${flag}'`);
+  }
+  if (!o.run) fail('--run is required');
+  return o;
+}
+
+interface Scores {
+  dev: number;
+  test: number;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const load0 = os.loadavg();
+  const store = await RunStore.open(runsDir(o.runsDir), o.run, { readonly: true });
+  const run = store.data;
+  await store.close();
+  const c = run.config as unknown as SearchConfig;
+  if (!run.final || !c.final) fail(`run '${o.run}' has no final stage`);
+  const res = finalResult(run.final, c.final.seeds);
+  if (!res.complete || !res.winner || !res.baseline) fail(`run '${o.run}' has not finished its final stage (opnas resume ${o.run})`);
+  const models: FinalRow[] = res.winner.baseline ? [res.winner] : [res.winner, res.baseline];
+
+  // seeds the final stage trained are reused: the same settings give the same result
+  const scores = new Map<string, Scores>();
+  for (const r of run.final.runs) if (r.status === 'ok') scores.set(`${r.id}:${r.seed}`, { dev: r.dev!, test: r.test! });
+  const todo = models.flatMap((m) => Array.from({ length: o.seeds }, (_, seed) => ({ m, seed }))).filter((j) => !scores.has(`${j.m.id}:${j.seed}`));
+  const t0 = performance.now();
+  if (todo.length) {
+    log(`training ${todo.length} more (${todo.map((j) => `${j.m.id.slice(0, 8)} seed ${j.seed}`).join(', ')})`);
+    const pool = new WorkerPool(Math.min(o.workers, todo.length), {
+      task: c.task,
+      taskSeed: c.taskSeed,
+      tokenizer: run.extra!.tokenizer as TokenizerJSON,
+      train: { ...c.final.train, maxLen: c.train.maxLen ?? c.final.train.maxLen },
+    });
+    try {
+      await Promise.all(
+        todo.map(async (j) => {
+          const r = await pool.score({ genome: j.m.genome as BackboneGenome, id: j.m.id, origin: 'seed' }, { seed: j.seed });
+          scores.set(`${j.m.id}:${j.seed}`, { dev: r.scores.dev, test: r.scores.test });
+          log(`${j.m.id.slice(0, 8)} seed ${j.seed}: dev ${pct(r.scores.dev)} test ${pct(r.scores.test)}`);
+        }),
+      );
+    } finally {
+      await pool.close();
+    }
+  }
+  const wall = (performance.now() - t0) / 1000;
+
+  const task = typeof c.task === 'string' ? c.task : 'custom';
+  const stat = (m: FinalRow, k: keyof Scores) => {
+    const xs = Array.from({ length: o.seeds }, (_, s) => scores.get(`${m.id}:${s}`)![k]);
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const std = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+    return { xs, mean, std };
+  };
+  const searchSeconds = (Date.parse(run.updated) - Date.parse(run.created)) / 1000;
+  const cmd = `npm run bench:winner${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+  const row = (m: FinalRow) => {
+    const t = stat(m, 'test');
+    const d = stat(m, 'dev');
+    return `| ${m.baseline ? 'baseline (textbook layer)' : 'search winner'} \`${m.id.slice(0, 8)}\` | ${(m.cost.params / 1e6).toFixed(2)}M | ${t.xs.map(pct).join(' / ')} | ${pct(t.mean)} ± ${pct(t.std)} | ${pct(d.mean)} |`;
+  };
+  const w = stat(res.winner, 'test');
+  const b = stat(res.baseline, 'test');
+  const lines = [
+    `## 8. The search's winner against the textbook baseline (${task})`,
+    '',
+    `- Date: ${started.toISOString()}; command: \`${cmd}\` (${todo.length} trainings added, ${wall.toFixed(0)} s)`,
+    `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; load average (1 min) at start / end ${load0[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
+    `- Run \`${run.name}\`: ${(run.config.strategy as string) ?? ''} with the ${c.evaluator} evaluator, ${c.budget} candidates, seed ${run.seed}; ` +
+      `final stage top ${c.final.top} + baseline x ${c.final.seeds} seeds. Search and final stage took ${(searchSeconds / 60).toFixed(1)} min from creation to the last save.`,
+    `- Training: \`opnas train\`'s settings (${c.final.train.steps} steps at most, batch ${c.final.train.batchSize}, lr ${c.final.train.lr}, early stopping on dev); seeds 0..${o.seeds - 1}; test = the task's held-out test split, never used to choose.`,
+    '',
+    '| model | params | test per seed | test mean ± std | dev mean |',
+    '|:---|---:|---:|---:|---:|',
+    ...models.map(row),
+    '',
+    res.winner.baseline
+      ? 'The final stage chose the baseline itself: no candidate beat it on dev.'
+      : `Gap (winner - baseline), test mean: ${(100 * (w.mean - b.mean) >= 0 ? '+' : '') + (100 * (w.mean - b.mean)).toFixed(2)} points; params ${(res.winner.cost.params / 1e6).toFixed(2)}M vs ${(res.baseline.cost.params / 1e6).toFixed(2)}M.`,
+    '',
+    'Winner:',
+    '',
+    '```',
+    res.winner.formula,
+    '```',
+    '',
+  ];
+  const section = lines.join('\n');
+  const prior = existsSync(o.out) ? readFileSync(o.out, 'utf8') : '# opnas benchmark results\n';
+  writeFileSync(o.out, spliceSection(prior, section, `winner-${task}`));
+  console.log(section);
+  log(`wrote ${o.out}`);
+}
+
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  main().catch((e) => {
+    console.error(`bench:winner: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}
