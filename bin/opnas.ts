@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES } from '../evaluators/backend.js';
 import { OpnasError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
+import { endQuietlyWhenStdoutCloses } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -85,6 +86,7 @@ function editDistance(a: string, b: string): number {
   return dp[a.length][b.length];
 }
 
+endQuietlyWhenStdoutCloses();
 main(hideBin(process.argv)).then((code) => {
   process.exitCode = code;
 });
