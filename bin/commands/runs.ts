@@ -1,9 +1,11 @@
+import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { exportTrial } from '../../runs/export.js';
 import { objectiveValue, paretoFront } from '../../runs/pareto.js';
 import { fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
-import { listRuns, RunStore, runsDir } from '../../runs/store.js';
+import { listRuns, removeRun, RunStore, runsDir } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
+import { OpnasError } from '../../spaces/errors.js';
 import { print } from '../output.js';
 import { positiveInt } from './train.js';
 
@@ -68,6 +70,35 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     const paths = exportTrial(store.data, positiveInt('rank', argv.rank), argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);
+  },
+};
+
+interface RmArgs extends DirArgs {
+  run: string;
+  yes?: boolean;
+}
+
+export const rmCommand: CommandModule<object, RmArgs> = {
+  command: 'rm <run>',
+  describe: 'delete a run (its folder, checkpoints included); a run in progress is refused',
+  builder: (y) =>
+    y
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
+      .option('runs-dir', dirOption)
+      .option('yes', { alias: 'y', type: 'boolean', describe: 'do not ask for confirmation (only a terminal asks)' }) as never,
+  handler: async (argv) => {
+    const dir = runsDir(argv['runs-dir']);
+    if (!argv.yes && process.stdin.isTTY && process.stderr.isTTY) {
+      // the same checks as the removal, so a missing run fails before the question
+      await (await RunStore.open(dir, argv.run, { readonly: true })).close();
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`delete run '${argv.run}' and its folder ${dir}/${argv.run}? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) throw new OpnasError(`run '${argv.run}' kept`);
+    }
+    const r = removeRun(dir, argv.run);
+    if (argv.json) return print(JSON.stringify({ removed: r }, null, 2));
+    print(`removed run '${r.name}' (${r.status}${r.trials !== undefined ? `, ${r.trials} trial${r.trials === 1 ? '' : 's'}` : ''}): ${r.folder}`);
   },
 };
 
