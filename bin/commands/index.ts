@@ -3,7 +3,7 @@ import { benchStrategiesCommand } from './bench-strategies.js';
 import { checkCommand } from './check.js';
 import { fidelityCommand } from './fidelity.js';
 import { teacherCommand } from './teacher.js';
-import { exportCommand, rmCommand, runsCommand, showCommand } from './runs.js';
+import { exportCommand, rmCommand, runsCommand, showCommand, trialsCommand } from './runs.js';
 import { resumeCommand, searchCommand } from './search.js';
 import { sampleCommand } from './sample.js';
 import { spacesCommand } from './spaces.js';
@@ -16,6 +16,7 @@ export const COMMANDS: CommandModule<any, any>[] = [
   resumeCommand,
   runsCommand,
   showCommand,
+  trialsCommand,
   exportCommand,
   rmCommand,
   trainCommand,

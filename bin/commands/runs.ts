@@ -4,6 +4,7 @@ import { exportTrial } from '../../runs/export.js';
 import { objectiveValue, paretoFront } from '../../runs/pareto.js';
 import { fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
 import { listRuns, removeRun, RunStore, runsDir } from '../../runs/store.js';
+import { trialsCsv, trialsJsonl } from '../../runs/trials.js';
 import type { RunFile } from '../../runs/types.js';
 import { OpnasError } from '../../spaces/errors.js';
 import { print } from '../output.js';
@@ -70,6 +71,25 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     const paths = exportTrial(store.data, positiveInt('rank', argv.rank), argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);
+  },
+};
+
+interface TrialsArgs extends DirArgs {
+  run: string;
+  format: 'csv' | 'jsonl';
+}
+
+export const trialsCommand: CommandModule<object, TrialsArgs> = {
+  command: 'trials <run>',
+  describe: 'every trial of a run, in run order, as CSV or JSON lines (status, fitness, scores, cost, formula, parent)',
+  builder: (y) =>
+    y
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
+      .option('runs-dir', dirOption)
+      .option('format', { choices: ['csv', 'jsonl'] as const, default: 'csv' as const, describe: 'csv: a header row, a score_NAME column per score; jsonl: an object a line, genome included' }) as never,
+  handler: async (argv) => {
+    const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    process.stdout.write(argv.json || argv.format === 'jsonl' ? trialsJsonl(store.data) : trialsCsv(store.data));
   },
 };
 
