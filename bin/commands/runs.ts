@@ -5,9 +5,10 @@ import { objectiveValue, paretoFront } from '../../runs/pareto.js';
 import { fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
 import { listRuns, removeRun, RunStore, runsDir } from '../../runs/store.js';
 import { trialsCsv, trialsJsonl } from '../../runs/trials.js';
+import { watchRun } from '../../runs/watch.js';
 import type { RunFile } from '../../runs/types.js';
 import { OpnasError } from '../../spaces/errors.js';
-import { print } from '../output.js';
+import { note, print } from '../output.js';
 import { positiveInt } from './train.js';
 
 interface DirArgs {
@@ -32,6 +33,7 @@ interface ShowArgs extends DirArgs {
   run: string;
   top: number;
   pareto?: boolean;
+  watch?: boolean;
 }
 
 export const showCommand: CommandModule<object, ShowArgs> = {
@@ -42,12 +44,38 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       .positional('run', { type: 'string', demandOption: true })
       .option('runs-dir', dirOption)
       .option('top', { type: 'number', default: 10, describe: 'rows in the leaderboard' })
-      .option('pareto', { type: 'boolean', describe: 'show the Pareto front of the run objectives (or of dev and params for a single objective)' }) as never,
+      .option('pareto', { type: 'boolean', describe: 'show the Pareto front of the run objectives (or of dev and params for a single objective)' })
+      .option('watch', { type: 'boolean', describe: 'print it again each time the run saves, until the run stops (or Ctrl-C); with --json, one object a line' }) as never,
   handler: async (argv) => {
-    const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    const dir = runsDir(argv['runs-dir']);
+    const store = await RunStore.open(dir, argv.run, { readonly: true });
+    const top = positiveInt('top', argv.top);
     const objectives = store.data.config.objectives as string[];
     const pareto = argv.pareto ? (objectives.length > 1 ? objectives : [objectives[0], 'params']) : undefined;
-    printRunReport(store.data, { json: argv.json, top: positiveInt('top', argv.top), pareto });
+    if (!argv.watch) return printRunReport(store.data, { json: argv.json, top, pareto });
+    // Ctrl-C ends the watch, not the run: exit 0 once the last report is out
+    const stop = new AbortController();
+    const onSigint = () => stop.abort();
+    process.on('SIGINT', onSigint);
+    const clear = Boolean(process.stdout.isTTY) && !argv.json;
+    let shown = 0;
+    try {
+      const last = await watchRun(
+        dir,
+        argv.run,
+        (run) => {
+          if (clear) process.stdout.write('\x1b[2J\x1b[H');
+          else if (shown && !argv.json) print();
+          printRunReport(run, { json: argv.json, compact: true, top, pareto });
+          shown++;
+          if (!argv.json && run.status === 'running') note(`(watching run '${argv.run}', ${run.status}, updated ${new Date(run.updated).toLocaleTimeString()}; Ctrl-C to stop)`);
+        },
+        stop.signal,
+      );
+      if (!argv.json && !stop.signal.aborted) note(`run '${argv.run}' is ${last.status === 'running' ? 'no longer held by a process (killed?)' : last.status}: watch ended`);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
   },
 };
 
@@ -123,11 +151,11 @@ export const rmCommand: CommandModule<object, RmArgs> = {
 };
 
 /** Summary, leaderboard, optional Pareto front and the lineage of the best: what search, resume and show print. */
-export function printRunReport(run: RunFile, o: { json?: boolean; top: number; pareto?: string[] }): void {
+export function printRunReport(run: RunFile, o: { json?: boolean; compact?: boolean; top: number; pareto?: string[] }): void {
   const board = leaderboard(run, { top: o.top });
   const front = o.pareto ? paretoFront(run.trials, o.pareto) : undefined;
   const steps = board.rows.length ? lineage(run).steps : [];
-  if (o.json) return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front }, null, 2));
+  if (o.json) return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front }, null, o.compact ? undefined : 2));
   print(summary(run).text);
   print();
   print(board.text);
