@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES } from '../evaluators/backend.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError, ValidationError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
 import { endQuietlyWhenStdoutCloses } from './output.js';
 
@@ -12,6 +12,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 /** The only place that prints errors and sets the exit code. */
 export async function main(args: string[]): Promise<number> {
   const debug = args.includes('--debug');
+  const json = args.some((a) => a === '--json' || a === '--json=true');
   const cli = yargs(args)
     .scriptName('opnas')
     .usage('$0 <command> [options]\n\nSearch for better transformer building blocks.')
@@ -47,14 +48,21 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof OpnasError) {
       process.stderr.write(`opnas: ${e.message}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
+      if (json) printJsonError(e instanceof ValidationError ? e.what : e.message, e.code, e instanceof ValidationError ? e.problems : undefined);
       return e.code;
     }
     process.stderr.write(`opnas: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (json) printJsonError(`internal error: ${(e as Error)?.message ?? String(e)}`, 2);
     if (debug) process.stderr.write(`${(e as Error)?.stack}\n`);
     else process.stderr.write('(run again with --debug for the stack trace)\n');
     return 2;
   }
   return 0;
+}
+
+/** Under --json a script reads stdout only: the error goes there too, as one object (stderr keeps the line for people). */
+function printJsonError(error: string, code: number, problems?: string[]): void {
+  process.stdout.write(JSON.stringify({ error, code, ...(problems ? { problems } : {}) }) + '\n');
 }
 
 /** yargs lists an unknown --foo-bar twice, as foo-bar and fooBar: keep the spelling the user typed. */
