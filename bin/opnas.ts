@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES } from '../evaluators/backend.js';
 import { OpnasError, ValidationError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
 import { endQuietlyWhenStdoutCloses } from './output.js';
@@ -19,7 +18,6 @@ export async function main(args: string[]): Promise<number> {
     .version(pkg.version)
     .option('json', { type: 'boolean', describe: 'machine-readable output on stdout' })
     .option('debug', { type: 'boolean', describe: 'print stack traces for errors' })
-    .option('backend', { choices: BACKEND_CHOICES, describe: 'tensor backend (default: $OPNAS_BACKEND, else auto)' })
     .command(COMMANDS as never)
     .demandCommand(1, 'name a command (opnas --help lists them)')
     .recommendCommands()
@@ -79,7 +77,7 @@ function withoutCamelCase(msg: string): string {
 function suggestion(msg: string, options: string[]): string {
   const m = /^Unknown arguments?: (.+)$/.exec(msg);
   if (!m) return '';
-  const known = [...new Set([...options.filter((k) => k.length > 1 && !k.includes('$') && !/[A-Z]/.test(k)), 'json', 'debug', 'help', 'version', 'backend'])];
+  const known = [...new Set([...options.filter((k) => k.length > 1 && !k.includes('$') && !/[A-Z]/.test(k)), 'json', 'debug', 'help', 'version'])];
   const bad = m[1].split(', ')[0];
   const best = known.map((k) => [k, editDistance(bad, k)] as const).sort((a, b) => a[1] - b[1])[0];
   return best && best[1] <= 2 ? ` (did you mean --${best[0]}?)` : ' (opnas --help lists the commands and options)';

@@ -13,9 +13,9 @@ import { OpnasError } from '../spaces/errors.js';
 import { installWasmFastPaths } from './wasm-fast.js';
 import { registerCpuSegmentSum, registerWasmGradientKernels } from './wasm-kernels.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+import { BACKEND_CHOICES, type BackendChoice } from './backend-choices.js';
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export { BACKEND_CHOICES, type BackendChoice };
 
 export interface BackendInfo {
   /** tfjs backend name: 'tensorflow', 'wasm' or 'cpu'. */

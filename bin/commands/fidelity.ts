@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
+import { backendOption } from '../options.js';
 import { DEFAULT_DISTILL, type TeacherSource } from '../../evaluators/distill.js';
 import { runFidelity, scatterPlot, type FidelityConfig, type FidelityReport } from '../../evaluators/fidelity.js';
 import { DEFAULT_POPULATION } from '../../evaluators/population.js';
@@ -51,7 +52,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
   describe: 'does the supernet rank architectures like stand-alone training? Kendall tau and Spearman rho on a sample',
   builder: (y) =>
     taskOptions(
-      y
+      backendOption(y)
         .option('sample', { type: 'number', default: 20, describe: 'architectures to sample and compare' })
         .option('seed', { type: 'number', default: 0, describe: 'random seed (the sample, training, scoring)' })
         .option('repeats', { type: 'number', default: 1, describe: 'stand-alone trainings per architecture (seeds train-seed, +1, ...): the ground truth is their mean; 2 or more also measure how well stand-alone training agrees with itself' })

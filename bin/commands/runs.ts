@@ -41,7 +41,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
   describe: 'leaderboard of a run with formulas, its Pareto front, and the lineage of the best',
   builder: (y) =>
     y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
       .option('runs-dir', dirOption)
       .option('top', { type: 'number', default: 10, describe: 'rows in the leaderboard' })
       .option('pareto', { type: 'boolean', describe: 'show the Pareto front of the run objectives (or of dev and params for a single objective)' })
@@ -90,7 +90,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   describe: 'write a ranked genome (JSON with its formula and costs) that opnas check and opnas train accept',
   builder: (y) =>
     y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
       .option('runs-dir', dirOption)
       .option('rank', { type: 'number', default: 1, describe: '1 = the best trial' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' }) as never,

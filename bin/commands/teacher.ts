@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import type { Options } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
+import { backendOption } from '../options.js';
 import { DEFAULT_DISTILL, DEFAULT_TEACHER, ensureTeacher, readTeacherLogits, teacherTraining, type DistillConfig } from '../../evaluators/distill.js';
 import { DEFAULT_TRAIN, encodeTask, type TrainConfig } from '../../evaluators/train.js';
 import { runsDir } from '../../runs/store.js';
@@ -44,7 +45,7 @@ export const teacherCommand: CommandModule<object, Args> = {
   describe: 'train (or reuse the cached) teacher for distillation warm-up, or check a file of teacher logits',
   builder: (y) =>
     taskOptions(
-      y
+      backendOption(y)
         .options(teacherTrainOptions())
         .option('max-len', { type: 'number', default: DEFAULT_TRAIN.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: 8192, describe: 'tokenizer vocabulary, trained on the task' })

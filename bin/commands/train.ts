@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { saveWeights } from '../../evaluators/checkpoint.js';
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
+import { backendOption } from '../options.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type TrainConfig, type TrainResult } from '../../evaluators/train.js';
 import { BASELINES } from '../../spaces/backbone.js';
 import { OpnasError } from '../../spaces/errors.js';
@@ -73,12 +74,12 @@ export const trainCommand: CommandModule<object, Args> = {
   describe: 'train one architecture stand-alone and score it on dev and test',
   builder: (y) =>
     taskOptions(
-      y
+      backendOption(y)
         .positional('arch', { type: 'string', describe: 'genome JSON file, or a baseline name' })
         .option('baseline', { type: 'string', describe: `a named baseline (${Object.keys(BASELINES).join(', ')})` })
         .option('steps', { type: 'number', default: DEFAULT_TRAIN.steps, describe: 'optimizer steps at most' })
         .option('seed', { type: 'number', default: DEFAULT_TRAIN.seed, describe: 'random seed' })
-        .option('batch-size', { type: 'number', default: DEFAULT_TRAIN.batchSize })
+        .option('batch-size', { type: 'number', default: DEFAULT_TRAIN.batchSize, describe: 'examples per training step' })
         .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
         .option('max-len', { type: 'number', default: DEFAULT_TRAIN.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: 8192, describe: 'tokenizer vocabulary, trained on the task' })
