@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { OpnasError, ValidationError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
 import { endQuietlyWhenStdoutCloses } from './output.js';
+import { closest } from './suggest.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,8 +29,9 @@ export async function main(args: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err, y) => {
-      // abort before any handler runs; the catch below prints it
-      if (err) throw err;
+      // abort before any handler runs; the catch below prints it. A YError is yargs's own report
+      // of bad input (a --config file, say), which keeps only the message of what was thrown
+      if (err) throw err.name === 'YError' ? new OpnasError(err.message) : err;
       if (msg.startsWith('Did you mean')) throw new OpnasError(`unknown command '${args[0]}'. ${msg}`);
       // the options of the command being parsed: yargs passes its usage object, which has their descriptions
       let known: string[] = [];
@@ -78,18 +80,8 @@ function suggestion(msg: string, options: string[]): string {
   const m = /^Unknown arguments?: (.+)$/.exec(msg);
   if (!m) return '';
   const known = [...new Set([...options.filter((k) => k.length > 1 && !k.includes('$') && !/[A-Z]/.test(k)), 'json', 'debug', 'help', 'version'])];
-  const bad = m[1].split(', ')[0];
-  const best = known.map((k) => [k, editDistance(bad, k)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= 2 ? ` (did you mean --${best[0]}?)` : ' (opnas --help lists the commands and options)';
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return dp[a.length][b.length];
+  const best = closest(m[1].split(', ')[0], known);
+  return best ? ` (did you mean --${best}?)` : ' (opnas --help lists the commands and options)';
 }
 
 endQuietlyWhenStdoutCloses();

@@ -12,6 +12,7 @@ import { DEFAULT_OP_EVOLUTION } from '../../search/op-evolution.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
 import type { MacroRanges } from '../../spaces/macro.js';
+import { configFileOption } from '../config-file.js';
 import { backendOption } from '../options.js';
 import { note } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
@@ -177,11 +178,12 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
   command: 'search',
   describe: 'run an architecture search (defaults: operation-priority evolution on SST-2, minutes on a laptop)',
   builder: (y) =>
-    runOptions(
+    configFileOption(
+      runOptions(
       taskOptions(
       y
         .option('name', { type: 'string', describe: 'run name (default: run-DATE-TIME)' })
-        .group(['name'], 'Run:')
+        .group(['name', 'config'], 'Run:')
         .option('space', { choices: ['backbone', 'nb201'] as const, default: DEFAULT_SEARCH.space, describe: 'search space (nb201: the NAS-Bench-201 cell, scored from the bundled table)' })
         .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
         .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
@@ -226,8 +228,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           ['$0 search --evaluator standalone --budget 12', 'train every candidate for real instead'],
           ['$0 search --train my.csv --text-column text --label-column label', 'search on your own data'],
           ['$0 search --space nb201 --budget 100', 'check a strategy on NAS-Bench-201 (seconds)'],
+          ['$0 search --config search.json --seed 2', 'options from a JSON file ({"budget": 80, "max-params": 2e6}), the seed from here'],
         ]),
       ),
+      ),
+      'search',
     ) as never,
   handler: async (argv) => {
     const name = validateRunName(argv.name ?? defaultRunName());
