@@ -25,6 +25,7 @@ export async function main(args: string[]): Promise<number> {
     .strict()
     // an option given twice: the last one wins (as in most CLIs), not an array
     .parserConfiguration({ 'duplicate-arguments-array': false })
+    .completion('completion', 'print a shell completion script for bash or zsh (add it to ~/.bashrc or ~/.zshrc)')
     .help()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)

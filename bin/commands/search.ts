@@ -63,7 +63,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
 export function runOptions<T>(y: Argv<T>) {
   return backendOption(y)
     .option('runs-dir', { type: 'string', describe: 'folder holding the runs (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' })
-    .option('workers', { type: 'number', describe: 'candidates evaluated at once, one process each (default: the number of cores)' })
+    .option('workers', { alias: 'w', type: 'number', describe: 'candidates evaluated at once, one process each (default: the number of cores)' })
     .option('quiet', { type: 'boolean', describe: 'no progress output' })
     .group(['runs-dir', 'workers', 'backend', 'quiet'], 'Run:');
 }
@@ -182,14 +182,14 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       runOptions(
       taskOptions(
       y
-        .option('name', { type: 'string', describe: 'run name (default: run-DATE-TIME)' })
+        .option('name', { alias: 'n', type: 'string', describe: 'run name (default: run-DATE-TIME)' })
         .group(['name', 'config'], 'Run:')
         .option('space', { choices: ['backbone', 'nb201'] as const, default: DEFAULT_SEARCH.space, describe: 'search space (nb201: the NAS-Bench-201 cell, scored from the bundled table)' })
         .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
         .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
-        .option('budget', { type: 'number', describe: `candidates to evaluate (default: ${DEFAULT_BUDGET.supernet} with the supernet, ${DEFAULT_BUDGET.standalone} with stand-alone training, ${DEFAULT_BUDGET.nb201} on nb201)` })
+        .option('budget', { alias: 'b', type: 'number', describe: `candidates to evaluate (default: ${DEFAULT_BUDGET.supernet} with the supernet, ${DEFAULT_BUDGET.standalone} with stand-alone training, ${DEFAULT_BUDGET.nb201} on nb201)` })
         .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'candidates per strategy ask (fixed, so results do not depend on --workers)' })
-        .option('seed', { type: 'number', default: DEFAULT_SEARCH.seed, describe: 'random seed of the strategy, the supernet and each candidate (same seed, same trials)' })
+        .option('seed', { alias: 's', type: 'number', default: DEFAULT_SEARCH.seed, describe: 'random seed of the strategy, the supernet and each candidate (same seed, same trials)' })
         .option('population', { type: 'number', describe: `evolution population size (default: ${DEFAULT_EVOLUTION.population})` })
         .option('tournament', { type: 'number', describe: `evolution tournament size (default: ${DEFAULT_EVOLUTION.tournament})` })
         .option('ucb-c', { type: 'number', describe: `op-evolution UCB exploration constant c (default: ${DEFAULT_OP_EVOLUTION.c})` })
@@ -254,7 +254,7 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
     runOptions(
       y
         .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
-        .option('budget', { type: 'number', describe: 'new total number of evaluations' }),
+        .option('budget', { alias: 'b', type: 'number', describe: 'new total number of evaluations' }),
     ) as never,
   handler: async (argv) => {
     const dir = runsDir(argv['runs-dir']);

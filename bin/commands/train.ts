@@ -78,7 +78,7 @@ export const trainCommand: CommandModule<object, Args> = {
         .positional('arch', { type: 'string', describe: 'genome JSON file, or a baseline name' })
         .option('baseline', { type: 'string', describe: `a named baseline (${Object.keys(BASELINES).join(', ')})` })
         .option('steps', { type: 'number', default: DEFAULT_TRAIN.steps, describe: 'optimizer steps at most' })
-        .option('seed', { type: 'number', default: DEFAULT_TRAIN.seed, describe: 'random seed' })
+        .option('seed', { alias: 's', type: 'number', default: DEFAULT_TRAIN.seed, describe: 'random seed' })
         .option('batch-size', { type: 'number', default: DEFAULT_TRAIN.batchSize, describe: 'examples per training step' })
         .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
         .option('max-len', { type: 'number', default: DEFAULT_TRAIN.maxLen, describe: 'longest sequence in tokens' })
