@@ -1,6 +1,6 @@
 /**
- * Picks and initialises the tfjs backend (DESIGN.md "Backend"): tfjs-node-gpu, tfjs-node, wasm,
- * then the plain JS CPU backend.
+ * Picks and initialises the tfjs backend: tfjs-node-gpu, tfjs-node, wasm, then the plain JS CPU
+ * backend. Worker processes each call it (docs/ARCHITECTURE.md, "What happens during opnas search").
  */
 import * as tf from '@tensorflow/tfjs-core';
 // The Node build of tfjs-core registers neither gradients nor chained ops (`x.sum()`); the
