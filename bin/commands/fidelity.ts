@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
-import { backendOption } from '../options.js';
+import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { DEFAULT_DISTILL, type TeacherSource } from '../../evaluators/distill.js';
 import { runFidelity, scatterPlot, type FidelityConfig, type FidelityReport } from '../../evaluators/fidelity.js';
 import { DEFAULT_POPULATION } from '../../evaluators/population.js';
@@ -14,7 +14,6 @@ import { OpnasError } from '../../spaces/errors.js';
 import { macroFrom } from './search.js';
 import { note, print } from '../output.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
-import { nonNegativeInt, positiveInt } from './train.js';
 import { defaultTeacher, distillFrom, distillOptions, teacherTrainOptions, type DistillArgs, type TeacherTrainArgs } from './teacher.js';
 
 interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
@@ -48,8 +47,6 @@ interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
 }
 
 export const fidelityCommand: CommandModule<object, Args> = {
-  command: 'fidelity',
-  describe: 'does the supernet rank architectures like stand-alone training? Kendall tau and Spearman rho on a sample',
   builder: (y) =>
     taskOptions(
       backendOption(y)

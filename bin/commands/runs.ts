@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
-import { exportTrial } from '../../runs/export.js';
 import { objectiveValue, paretoFront } from '../../runs/pareto.js';
 import { fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
 import { listRuns, removeRun, RunStore, runsDir } from '../../runs/store.js';
@@ -9,7 +8,7 @@ import { watchRun } from '../../runs/watch.js';
 import type { RunFile } from '../../runs/types.js';
 import { OpnasError } from '../../spaces/errors.js';
 import { note, print } from '../output.js';
-import { positiveInt } from './train.js';
+import { positiveInt } from '../options.js';
 
 interface DirArgs {
   'runs-dir'?: string;
@@ -19,8 +18,6 @@ interface DirArgs {
 const dirOption = { type: 'string', describe: 'folder holding the runs (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' } as const;
 
 export const runsCommand: CommandModule<object, DirArgs> = {
-  command: 'runs',
-  describe: 'list the runs: name, status, trials, best, age',
   builder: (y) => y.option('runs-dir', dirOption) as never,
   handler: (argv) => {
     const list = listRuns(runsDir(argv['runs-dir']));
@@ -37,8 +34,6 @@ interface ShowArgs extends DirArgs {
 }
 
 export const showCommand: CommandModule<object, ShowArgs> = {
-  command: 'show <run>',
-  describe: 'leaderboard of a run with formulas, its Pareto front, and the lineage of the best',
   builder: (y) =>
     y
       .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
@@ -86,8 +81,6 @@ interface ExportArgs extends DirArgs {
 }
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
-  command: 'export <run>',
-  describe: 'write a ranked genome (JSON with its formula and costs) that opnas check and opnas train accept',
   builder: (y) =>
     y
       .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
@@ -96,6 +89,8 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' }) as never,
   handler: async (argv) => {
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
+    const { exportTrial } = await import('../../runs/export.js');
     const paths = exportTrial(store.data, positiveInt('rank', argv.rank), argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);
@@ -108,8 +103,6 @@ interface TrialsArgs extends DirArgs {
 }
 
 export const trialsCommand: CommandModule<object, TrialsArgs> = {
-  command: 'trials <run>',
-  describe: 'every trial of a run, in run order, as CSV or JSON lines (status, fitness, scores, cost, formula, parent)',
   builder: (y) =>
     y
       .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
@@ -127,8 +120,6 @@ interface RmArgs extends DirArgs {
 }
 
 export const rmCommand: CommandModule<object, RmArgs> = {
-  command: 'rm <run>',
-  describe: 'delete a run (its folder, checkpoints included); a run in progress is refused',
   builder: (y) =>
     y
       .positional('run', { type: 'string', demandOption: true, describe: 'run name' })

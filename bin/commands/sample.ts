@@ -22,8 +22,6 @@ interface Args {
 }
 
 export const sampleCommand: CommandModule<object, Args> = {
-  command: 'sample',
-  describe: 'print valid random genomes with their formula and cost',
   builder: (y) =>
     y
       .option('space', { type: 'string', default: 'backbone', describe: 'search space to sample from' })

@@ -13,12 +13,11 @@ import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
 import type { MacroRanges } from '../../spaces/macro.js';
 import { configFileOption } from '../config-file.js';
-import { backendOption } from '../options.js';
+import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { note } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { printRunReport } from './runs.js';
-import { nonNegativeInt, positiveInt } from './train.js';
 import { distillFrom, distillOptions, type DistillArgs } from './teacher.js';
 
 interface RunArgs {
@@ -175,8 +174,6 @@ export function report(run: RunFile, json?: boolean): void {
 }
 
 export const searchCommand: CommandModule<object, SearchArgs> = {
-  command: 'search',
-  describe: 'run an architecture search (defaults: operation-priority evolution on SST-2, minutes on a laptop)',
   builder: (y) =>
     configFileOption(
       runOptions(
@@ -248,8 +245,6 @@ interface ResumeArgs extends RunArgs {
 }
 
 export const resumeCommand: CommandModule<object, ResumeArgs> = {
-  command: 'resume <run>',
-  describe: 'continue an interrupted run exactly where it stopped, or extend a finished one with --budget',
   builder: (y) =>
     runOptions(
       y

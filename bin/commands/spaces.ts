@@ -19,8 +19,6 @@ export function describeSpaces() {
 }
 
 export const spacesCommand: CommandModule<object, { json?: boolean }> = {
-  command: 'spaces',
-  describe: 'list the search spaces and their op sets',
   handler: (argv) => {
     const d = describeSpaces();
     if (argv.json) return print(JSON.stringify(d, null, 2));

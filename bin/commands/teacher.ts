@@ -10,7 +10,8 @@ import type { BackboneGenome } from '../../spaces/types.js';
 import { note, print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
 import { loadTaskFrom, taskOptions, type TaskArgs } from '../task-options.js';
-import { positiveInt, resolveArch } from './train.js';
+import { positiveInt } from '../options.js';
+import { resolveArch } from './train.js';
 
 /** Options that choose and train a teacher; `fidelity` takes them with a `teacher-` prefix. */
 export type TeacherTrainArgs<P extends string = ''> = { [K in `${P}arch`]: string } & { [K in `${P}steps`]: number };
@@ -41,8 +42,6 @@ interface Args extends TaskArgs, TeacherTrainArgs {
 }
 
 export const teacherCommand: CommandModule<object, Args> = {
-  command: 'teacher',
-  describe: 'train (or reuse the cached) teacher for distillation warm-up, or check a file of teacher logits',
   builder: (y) =>
     taskOptions(
       backendOption(y)
