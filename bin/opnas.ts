@@ -45,7 +45,9 @@ export async function main(args: string[]): Promise<number> {
     });
   try {
     await cli.parseAsync();
-  } catch (e) {
+  } catch (caught) {
+    // a YError that reaches here (bad input found while an async command builder ran) is bad input too
+    const e = caught instanceof Error && caught.name === 'YError' ? new OpnasError(caught.message) : caught;
     if (e instanceof OpnasError) {
       process.stderr.write(`opnas: ${e.message}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
