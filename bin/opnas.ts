@@ -2,34 +2,37 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES } from '../evaluators/backend.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError, ValidationError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
+import { endQuietlyWhenStdoutCloses } from './output.js';
+import { closest } from './suggest.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** The only place that prints errors and sets the exit code. */
 export async function main(args: string[]): Promise<number> {
   const debug = args.includes('--debug');
+  const json = args.some((a) => a === '--json' || a === '--json=true');
   const cli = yargs(args)
     .scriptName('opnas')
     .usage('$0 <command> [options]\n\nSearch for better transformer building blocks.')
     .version(pkg.version)
     .option('json', { type: 'boolean', describe: 'machine-readable output on stdout' })
     .option('debug', { type: 'boolean', describe: 'print stack traces for errors' })
-    .option('backend', { choices: BACKEND_CHOICES, describe: 'tensor backend (default: $OPNAS_BACKEND, else auto)' })
     .command(COMMANDS as never)
     .demandCommand(1, 'name a command (opnas --help lists them)')
     .recommendCommands()
     .strict()
     // an option given twice: the last one wins (as in most CLIs), not an array
     .parserConfiguration({ 'duplicate-arguments-array': false })
+    .completion('completion', 'print a shell completion script for bash or zsh (add it to ~/.bashrc or ~/.zshrc)')
     .help()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err, y) => {
-      // abort before any handler runs; the catch below prints it
-      if (err) throw err;
+      // abort before any handler runs; the catch below prints it. A YError is yargs's own report
+      // of bad input (a --config file, say), which keeps only the message of what was thrown
+      if (err) throw err.name === 'YError' ? new OpnasError(err.message) : err;
       if (msg.startsWith('Did you mean')) throw new OpnasError(`unknown command '${args[0]}'. ${msg}`);
       // the options of the command being parsed: yargs passes its usage object, which has their descriptions
       let known: string[] = [];
@@ -42,18 +45,27 @@ export async function main(args: string[]): Promise<number> {
     });
   try {
     await cli.parseAsync();
-  } catch (e) {
+  } catch (caught) {
+    // a YError that reaches here (bad input found while an async command builder ran) is bad input too
+    const e = caught instanceof Error && caught.name === 'YError' ? new OpnasError(caught.message) : caught;
     if (e instanceof OpnasError) {
       process.stderr.write(`opnas: ${e.message}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
+      if (json) printJsonError(e instanceof ValidationError ? e.what : e.message, e.code, e instanceof ValidationError ? e.problems : undefined);
       return e.code;
     }
     process.stderr.write(`opnas: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (json) printJsonError(`internal error: ${(e as Error)?.message ?? String(e)}`, 2);
     if (debug) process.stderr.write(`${(e as Error)?.stack}\n`);
     else process.stderr.write('(run again with --debug for the stack trace)\n');
     return 2;
   }
   return 0;
+}
+
+/** Under --json a script reads stdout only: the error goes there too, as one object (stderr keeps the line for people). */
+function printJsonError(error: string, code: number, problems?: string[]): void {
+  process.stdout.write(JSON.stringify({ error, code, ...(problems ? { problems } : {}) }) + '\n');
 }
 
 /** yargs lists an unknown --foo-bar twice, as foo-bar and fooBar: keep the spelling the user typed. */
@@ -70,21 +82,12 @@ function withoutCamelCase(msg: string): string {
 function suggestion(msg: string, options: string[]): string {
   const m = /^Unknown arguments?: (.+)$/.exec(msg);
   if (!m) return '';
-  const known = [...new Set([...options.filter((k) => k.length > 1 && !k.includes('$') && !/[A-Z]/.test(k)), 'json', 'debug', 'help', 'version', 'backend'])];
-  const bad = m[1].split(', ')[0];
-  const best = known.map((k) => [k, editDistance(bad, k)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= 2 ? ` (did you mean --${best[0]}?)` : ' (opnas --help lists the commands and options)';
+  const known = [...new Set([...options.filter((k) => k.length > 1 && !k.includes('$') && !/[A-Z]/.test(k)), 'json', 'debug', 'help', 'version'])];
+  const best = closest(m[1].split(', ')[0], known);
+  return best ? ` (did you mean --${best}?)` : ' (opnas --help lists the commands and options)';
 }
 
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return dp[a.length][b.length];
-}
-
+endQuietlyWhenStdoutCloses();
 main(hideBin(process.argv)).then((code) => {
   process.exitCode = code;
 });

@@ -1,3 +1,14 @@
+/**
+ * `opnas show RUN | head -1`: once the reader has closed the pipe, nothing more can be delivered and
+ * nothing went wrong, so end at once with exit 0, as cat, grep and git do (no EPIPE stack trace).
+ */
+export function endQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 /** Results go to stdout; progress and diagnostics to stderr. */
 export function print(line = ''): void {
   process.stdout.write(line + '\n');

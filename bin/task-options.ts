@@ -20,7 +20,7 @@ export interface TaskArgs {
 
 export function taskOptions<T>(y: Argv<T>) {
   return y
-    .option('task', { type: 'string', default: 'sst2', describe: `built-in task (${TASK_NAMES.join(', ')}); ignored with --train`, group: 'Task:' })
+    .option('task', { alias: 't', type: 'string', default: 'sst2', describe: `built-in task (${TASK_NAMES.join(', ')}); ignored with --train`, group: 'Task:' })
     .option('train', { type: 'string', describe: 'your own training file (TSV, CSV or JSONL)', group: 'Task:' })
     .option('dev', { type: 'string', describe: 'dev file (default: a seeded 10% of --train)', group: 'Task:' })
     .option('test', { type: 'string', describe: 'test file (default: the dev split)', group: 'Task:' })

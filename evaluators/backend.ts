@@ -1,6 +1,6 @@
 /**
- * Picks and initialises the tfjs backend (DESIGN.md "Backend"): tfjs-node-gpu, tfjs-node, wasm,
- * then the plain JS CPU backend.
+ * Picks and initialises the tfjs backend: tfjs-node-gpu, tfjs-node, wasm, then the plain JS CPU
+ * backend. Worker processes each call it (docs/ARCHITECTURE.md, "What happens during opnas search").
  */
 import * as tf from '@tensorflow/tfjs-core';
 // The Node build of tfjs-core registers neither gradients nor chained ops (`x.sum()`); the
@@ -13,9 +13,9 @@ import { OpnasError } from '../spaces/errors.js';
 import { installWasmFastPaths } from './wasm-fast.js';
 import { registerCpuSegmentSum, registerWasmGradientKernels } from './wasm-kernels.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+import { BACKEND_CHOICES, type BackendChoice } from './backend-choices.js';
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export { BACKEND_CHOICES, type BackendChoice };
 
 export interface BackendInfo {
   /** tfjs backend name: 'tensorflow', 'wasm' or 'cpu'. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Speed overrides for the wasm backend's BatchMatMul, from measurements on a 2-core machine
- * (tfjs-backend-wasm 4.22, see bench/RESULTS.md and DESIGN.md "Backend"):
+ * (tfjs-backend-wasm 4.22; the figures are in bench/RESULTS.md):
  *
  *  - With a transpose flag it is 10-25x slower: `[2048,512]^T x [2048,128]` takes ~180 ms with
  *    transposeA but ~15 ms as an explicit Transpose and a plain matmul. Every matmul gradient uses

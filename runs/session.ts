@@ -26,6 +26,7 @@ import type { RunFile } from './types.js';
  * A search session: builds the space, strategy and evaluator a run's config names, runs the loop
  * with the run store as its checkpoint, and keeps the run's status honest (running, interrupted,
  * finished, failed). `startSearch` and `resumeSearch` are what the CLI commands call.
+ * docs/ARCHITECTURE.md lists what to change here to add a space or an evaluator.
  */
 
 export interface SearchConfig {

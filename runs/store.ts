@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
@@ -151,6 +151,48 @@ export class RunStore<G = unknown> {
     await this.writing;
     if (!this.readonly) releaseLock(join(this.folder, LOCK_FILE));
   }
+}
+
+/** What `removeRun` deleted. */
+export interface RemovedRun {
+  name: string;
+  folder: string;
+  /** The status saved in run.json (a run saved as running whose process is gone reads as interrupted). */
+  status: RunStatus | 'unreadable';
+  trials?: number;
+}
+
+/**
+ * Delete a run's folder (run.json, checkpoints, everything in it). The run's lock is taken first,
+ * so a run that a live process holds (a search in progress) is refused, and no search can start
+ * writing into the folder while it is deleted.
+ */
+export function removeRun(dir: string, name: string): RemovedRun {
+  validateRunName(name);
+  const root = resolve(dir);
+  const folder = join(root, name);
+  if (!existsSync(join(folder, RUN_FILE))) throw missingRun(root, name);
+  acquireLock(join(folder, LOCK_FILE), `run '${name}'`);
+  let status: RemovedRun['status'] = 'unreadable';
+  let trials: number | undefined;
+  try {
+    const r = parseRun(readFileSync(join(folder, RUN_FILE), 'utf8'));
+    if (r.data) {
+      // we hold the lock, so nobody runs it
+      status = r.data.status === 'running' ? 'interrupted' : r.data.status;
+      trials = r.data.trials.length;
+    }
+  } catch {
+    // unreadable: it is being removed anyway
+  }
+  try {
+    rmSync(folder, { recursive: true, force: true });
+  } catch (e) {
+    releaseLock(join(folder, LOCK_FILE));
+    throw new OpnasError(`cannot remove ${folder} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  releaseLock(join(folder, LOCK_FILE));
+  return { name, folder, status, ...(trials !== undefined ? { trials } : {}) };
 }
 
 /** lowdb's JSON file (atomic writes through steno) with the run layout below. */

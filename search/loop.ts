@@ -11,6 +11,7 @@ import type { Candidate, Scores, Strategy, Trial } from './types.js';
  * The batch size is fixed and each candidate's seed derives from the run seed and its id, so the
  * result does not depend on how many evaluations run at once or which finishes first. State is
  * persisted after every trial; a pending batch is re-evaluated (only its missing trials) on resume.
+ * docs/ARCHITECTURE.md follows a search through the layers around it.
  */
 
 export interface Limits {

@@ -15,6 +15,7 @@ export interface StrategyOptions {
   seeded?: boolean;
 }
 
+/** Every strategy by its --strategy name; docs/ARCHITECTURE.md says what a new one must provide. */
 export const STRATEGIES: Record<string, { describe: string; make: <G>(space: SearchSpace<G>, seed: number, o: StrategyOptions) => Strategy }> = {
   'op-evolution': {
     describe: `operation-priority evolution (AutoBERT-Zero; UCB priorities, P=${DEFAULT_OP_EVOLUTION.population}, S=${DEFAULT_OP_EVOLUTION.tournament}, c=${DEFAULT_OP_EVOLUTION.c})`,

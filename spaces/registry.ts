@@ -6,7 +6,7 @@ import { ffnSpace } from './ffn-tree.js';
 import { nb201Space } from './nb201.js';
 import type { SearchSpace } from './types.js';
 
-/** Every space opnas can search, by the name the CLI and run files use. */
+/** Every space opnas knows, by the name the CLI and run files use (adding one: docs/ARCHITECTURE.md). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const SPACES: Record<string, () => SearchSpace<any>> = {
   backbone: () => backboneSpace(),

@@ -5,7 +5,7 @@ import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
 import { print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
-import { positiveInt } from './train.js';
+import { positiveInt } from '../options.js';
 
 interface Args {
   benchmark: string;
@@ -21,8 +21,6 @@ interface Args {
 }
 
 export const benchStrategiesCommand: CommandModule<object, Args> = {
-  command: 'bench-strategies',
-  describe: 'compare search strategies on NAS-Bench-201 (accuracies looked up, same loop as a real search)',
   builder: (y) =>
     y
       .option('benchmark', { choices: ['nb201'], default: 'nb201', describe: 'tabular benchmark' })

@@ -9,8 +9,6 @@ interface Args {
 }
 
 export const checkCommand: CommandModule<object, Args> = {
-  command: 'check <file>',
-  describe: 'validate a genome file: every problem listed, exit 1 if invalid',
   builder: (y) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'genome JSON file' })

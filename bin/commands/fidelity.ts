@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
+import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { DEFAULT_DISTILL, type TeacherSource } from '../../evaluators/distill.js';
 import { runFidelity, scatterPlot, type FidelityConfig, type FidelityReport } from '../../evaluators/fidelity.js';
 import { DEFAULT_POPULATION } from '../../evaluators/population.js';
@@ -13,7 +14,6 @@ import { OpnasError } from '../../spaces/errors.js';
 import { macroFrom } from './search.js';
 import { note, print } from '../output.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
-import { nonNegativeInt, positiveInt } from './train.js';
 import { defaultTeacher, distillFrom, distillOptions, teacherTrainOptions, type DistillArgs, type TeacherTrainArgs } from './teacher.js';
 
 interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
@@ -47,13 +47,11 @@ interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
 }
 
 export const fidelityCommand: CommandModule<object, Args> = {
-  command: 'fidelity',
-  describe: 'does the supernet rank architectures like stand-alone training? Kendall tau and Spearman rho on a sample',
   builder: (y) =>
     taskOptions(
-      y
+      backendOption(y)
         .option('sample', { type: 'number', default: 20, describe: 'architectures to sample and compare' })
-        .option('seed', { type: 'number', default: 0, describe: 'random seed (the sample, training, scoring)' })
+        .option('seed', { alias: 's', type: 'number', default: 0, describe: 'random seed (the sample, training, scoring)' })
         .option('repeats', { type: 'number', default: 1, describe: 'stand-alone trainings per architecture (seeds train-seed, +1, ...): the ground truth is their mean; 2 or more also measure how well stand-alone training agrees with itself' })
         .option('train-seed', { type: 'number', describe: 'seed of the stand-alone training (default: --seed); another value shows how well stand-alone training agrees with itself' })
         .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder layers, N or N-M (the supernet is built for the deepest)' })
@@ -74,7 +72,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
         .option('fine-tune-steps', { type: 'number', default: DEFAULT_SUPERNET_SCORE.fineTuneSteps, describe: 'steps each candidate fine-tunes its inherited weights before scoring' })
         .option('dev-size', { type: 'number', default: DEFAULT_SUPERNET_SCORE.devSize, describe: 'dev examples the supernet scores on (a fixed seeded subset; 0: all)' })
         .option('checkpoint', { type: 'string', describe: 'supernet checkpoint folder: loaded if it exists, else trained and saved there' })
-        .option('workers', { type: 'number', describe: 'processes training stand-alone models (default: the number of cores; 0: this one)' })
+        .option('workers', { alias: 'w', type: 'number', describe: 'processes training stand-alone models (default: the number of cores; 0: this one)' })
         .option('runs-dir', { type: 'string', describe: 'cache of teachers and stand-alone results (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' })
         .option('quiet', { type: 'boolean', describe: 'no progress output' })
         .options(teacherTrainOptions('teacher-'))

@@ -1,27 +1,41 @@
-import type { CommandModule } from 'yargs';
-import { benchStrategiesCommand } from './bench-strategies.js';
-import { checkCommand } from './check.js';
-import { fidelityCommand } from './fidelity.js';
-import { teacherCommand } from './teacher.js';
-import { exportCommand, runsCommand, showCommand } from './runs.js';
-import { resumeCommand, searchCommand } from './search.js';
-import { sampleCommand } from './sample.js';
-import { spacesCommand } from './spaces.js';
-import { trainCommand } from './train.js';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 
-/** Every command, in the order `opnas --help` lists them. */
+/**
+ * Every command, in the order `opnas --help` lists them. Only the name and the one-line
+ * description are here: a command's module (its options and handler, and what they import, TF.js
+ * included) is loaded when that command runs, so `opnas runs` or `opnas --help` start quickly.
+ */
+
+/** What a command module exports: its options and what it does. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [
-  searchCommand,
-  resumeCommand,
-  runsCommand,
-  showCommand,
-  exportCommand,
-  trainCommand,
-  teacherCommand,
-  fidelityCommand,
-  spacesCommand,
-  sampleCommand,
-  checkCommand,
-  benchStrategiesCommand,
+type Body = CommandModule<any, any>;
+
+function lazy(command: string, describe: string, load: () => Promise<Body>): CommandModule {
+  return {
+    command,
+    describe,
+    builder: async (y: Argv) => {
+      const { builder } = await load();
+      if (typeof builder === 'function') return (await builder(y)) as Argv;
+      return builder ? y.options(builder) : y;
+    },
+    handler: async (argv: ArgumentsCamelCase) => (await load()).handler(argv),
+  };
+}
+
+export const COMMANDS: CommandModule[] = [
+  lazy('search', 'run an architecture search (defaults: operation-priority evolution on SST-2, minutes on a laptop)', async () => (await import('./search.js')).searchCommand),
+  lazy('resume <run>', 'continue an interrupted run exactly where it stopped, or extend a finished one with --budget', async () => (await import('./search.js')).resumeCommand),
+  lazy('runs', 'list the runs: name, status, trials, best, age', async () => (await import('./runs.js')).runsCommand),
+  lazy('show <run>', 'leaderboard of a run with formulas, its Pareto front, and the lineage of the best', async () => (await import('./runs.js')).showCommand),
+  lazy('trials <run>', 'every trial of a run, in run order, as CSV or JSON lines (status, fitness, scores, cost, formula, parent)', async () => (await import('./runs.js')).trialsCommand),
+  lazy('export <run>', 'write a ranked genome (JSON with its formula and costs) that opnas check and opnas train accept', async () => (await import('./runs.js')).exportCommand),
+  lazy('rm <run>', 'delete a run (its folder, checkpoints included); a run in progress is refused', async () => (await import('./runs.js')).rmCommand),
+  lazy('train [arch]', 'train one architecture stand-alone and score it on dev and test', async () => (await import('./train.js')).trainCommand),
+  lazy('teacher', 'train (or reuse the cached) teacher for distillation warm-up, or check a file of teacher logits', async () => (await import('./teacher.js')).teacherCommand),
+  lazy('fidelity', 'does the supernet rank architectures like stand-alone training? Kendall tau and Spearman rho on a sample', async () => (await import('./fidelity.js')).fidelityCommand),
+  lazy('spaces', 'list the search spaces and their op sets', async () => (await import('./spaces.js')).spacesCommand),
+  lazy('sample', 'print valid random genomes with their formula and cost', async () => (await import('./sample.js')).sampleCommand),
+  lazy('check <file>', 'validate a genome file: every problem listed, exit 1 if invalid', async () => (await import('./check.js')).checkCommand),
+  lazy('bench-strategies', 'compare search strategies on NAS-Bench-201 (accuracies looked up, same loop as a real search)', async () => (await import('./bench-strategies.js')).benchStrategiesCommand),
 ];

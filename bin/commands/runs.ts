@@ -1,11 +1,14 @@
+import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
-import { exportTrial } from '../../runs/export.js';
 import { objectiveValue, paretoFront } from '../../runs/pareto.js';
 import { finalReport, fmtScore, leaderboard, lineage, runsTable, summary } from '../../runs/report.js';
-import { listRuns, RunStore, runsDir } from '../../runs/store.js';
+import { listRuns, removeRun, RunStore, runsDir } from '../../runs/store.js';
+import { trialsCsv, trialsJsonl } from '../../runs/trials.js';
+import { watchRun } from '../../runs/watch.js';
 import type { RunFile } from '../../runs/types.js';
-import { print } from '../output.js';
-import { positiveInt } from './train.js';
+import { OpnasError } from '../../spaces/errors.js';
+import { note, print } from '../output.js';
+import { positiveInt } from '../options.js';
 
 interface DirArgs {
   'runs-dir'?: string;
@@ -15,8 +18,6 @@ interface DirArgs {
 const dirOption = { type: 'string', describe: 'folder holding the runs (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' } as const;
 
 export const runsCommand: CommandModule<object, DirArgs> = {
-  command: 'runs',
-  describe: 'list the runs: name, status, trials, best, age',
   builder: (y) => y.option('runs-dir', dirOption) as never,
   handler: (argv) => {
     const list = listRuns(runsDir(argv['runs-dir']));
@@ -29,22 +30,47 @@ interface ShowArgs extends DirArgs {
   run: string;
   top: number;
   pareto?: boolean;
+  watch?: boolean;
 }
 
 export const showCommand: CommandModule<object, ShowArgs> = {
-  command: 'show <run>',
-  describe: 'leaderboard of a run with formulas, its Pareto front, and the lineage of the best',
   builder: (y) =>
     y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
       .option('runs-dir', dirOption)
       .option('top', { type: 'number', default: 10, describe: 'rows in the leaderboard' })
-      .option('pareto', { type: 'boolean', describe: 'show the Pareto front of the run objectives (or of dev and params for a single objective)' }) as never,
+      .option('pareto', { type: 'boolean', describe: 'show the Pareto front of the run objectives (or of dev and params for a single objective)' })
+      .option('watch', { type: 'boolean', describe: 'print it again each time the run saves, until the run stops (or Ctrl-C); with --json, one object a line' }) as never,
   handler: async (argv) => {
-    const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    const dir = runsDir(argv['runs-dir']);
+    const store = await RunStore.open(dir, argv.run, { readonly: true });
+    const top = positiveInt('top', argv.top);
     const objectives = store.data.config.objectives as string[];
     const pareto = argv.pareto ? (objectives.length > 1 ? objectives : [objectives[0], 'params']) : undefined;
-    printRunReport(store.data, { json: argv.json, top: positiveInt('top', argv.top), pareto });
+    if (!argv.watch) return printRunReport(store.data, { json: argv.json, top, pareto });
+    // Ctrl-C ends the watch, not the run: exit 0 once the last report is out
+    const stop = new AbortController();
+    const onSigint = () => stop.abort();
+    process.on('SIGINT', onSigint);
+    const clear = Boolean(process.stdout.isTTY) && !argv.json;
+    let shown = 0;
+    try {
+      const last = await watchRun(
+        dir,
+        argv.run,
+        (run) => {
+          if (clear) process.stdout.write('\x1b[2J\x1b[H');
+          else if (shown && !argv.json) print();
+          printRunReport(run, { json: argv.json, compact: true, top, pareto });
+          shown++;
+          if (!argv.json && run.status === 'running') note(`(watching run '${argv.run}', ${run.status}, updated ${new Date(run.updated).toLocaleTimeString()}; Ctrl-C to stop)`);
+        },
+        stop.signal,
+      );
+      if (!argv.json && !stop.signal.aborted) note(`run '${argv.run}' is ${last.status === 'running' ? 'no longer held by a process (killed?)' : last.status}: watch ended`);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
   },
 };
 
@@ -55,31 +81,75 @@ interface ExportArgs extends DirArgs {
 }
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
-  command: 'export <run>',
-  describe: 'write a ranked genome (JSON with its formula and costs) that opnas check and opnas train accept',
   builder: (y) =>
     y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
       .option('runs-dir', dirOption)
       .option('rank', { type: 'number', describe: "a trial's rank by search score (1 = the best); default: the final stage's winner, else rank 1" })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' }) as never,
   handler: async (argv) => {
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
+    const { exportTrial } = await import('../../runs/export.js');
     const paths = exportTrial(store.data, argv.rank === undefined ? undefined : positiveInt('rank', argv.rank), argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);
   },
 };
 
+interface TrialsArgs extends DirArgs {
+  run: string;
+  format: 'csv' | 'jsonl';
+}
+
+export const trialsCommand: CommandModule<object, TrialsArgs> = {
+  builder: (y) =>
+    y
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
+      .option('runs-dir', dirOption)
+      .option('format', { choices: ['csv', 'jsonl'] as const, default: 'csv' as const, describe: 'csv: a header row, a score_NAME column per score; jsonl: an object a line, genome included' }) as never,
+  handler: async (argv) => {
+    const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    process.stdout.write(argv.json || argv.format === 'jsonl' ? trialsJsonl(store.data) : trialsCsv(store.data));
+  },
+};
+
+interface RmArgs extends DirArgs {
+  run: string;
+  yes?: boolean;
+}
+
+export const rmCommand: CommandModule<object, RmArgs> = {
+  builder: (y) =>
+    y
+      .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
+      .option('runs-dir', dirOption)
+      .option('yes', { alias: 'y', type: 'boolean', describe: 'do not ask for confirmation (only a terminal asks)' }) as never,
+  handler: async (argv) => {
+    const dir = runsDir(argv['runs-dir']);
+    if (!argv.yes && process.stdin.isTTY && process.stderr.isTTY) {
+      // the same checks as the removal, so a missing run fails before the question
+      await (await RunStore.open(dir, argv.run, { readonly: true })).close();
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`delete run '${argv.run}' and its folder ${dir}/${argv.run}? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) throw new OpnasError(`run '${argv.run}' kept`);
+    }
+    const r = removeRun(dir, argv.run);
+    if (argv.json) return print(JSON.stringify({ removed: r }, null, 2));
+    print(`removed run '${r.name}' (${r.status}${r.trials !== undefined ? `, ${r.trials} trial${r.trials === 1 ? '' : 's'}` : ''}): ${r.folder}`);
+  },
+};
+
 /** Summary, leaderboard, optional Pareto front and the lineage of the best: what search, resume and show print. */
-export function printRunReport(run: RunFile, o: { json?: boolean; top: number; pareto?: string[] }): void {
+export function printRunReport(run: RunFile, o: { json?: boolean; compact?: boolean; top: number; pareto?: string[] }): void {
   const board = leaderboard(run, { top: o.top });
   const front = o.pareto ? paretoFront(run.trials, o.pareto) : undefined;
   const steps = board.rows.length ? lineage(run).steps : [];
   const final = finalReport(run);
   if (o.json) {
     const f = final && { seeds: final.seeds, complete: final.result.complete, winner: final.result.winner?.id, rows: final.result.rows };
-    return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front, final: f }, null, 2));
+    return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front, final: f }, null, o.compact ? undefined : 2));
   }
   print(summary(run).text);
   print();

@@ -22,12 +22,10 @@ interface Args {
 }
 
 export const sampleCommand: CommandModule<object, Args> = {
-  command: 'sample',
-  describe: 'print valid random genomes with their formula and cost',
   builder: (y) =>
     y
       .option('space', { type: 'string', default: 'backbone', describe: 'search space to sample from' })
-      .option('seed', { type: 'number', default: 0, describe: 'random seed (same seed, same genomes)' })
+      .option('seed', { alias: 's', type: 'number', default: 0, describe: 'random seed (same seed, same genomes)' })
       .option('count', { type: 'number', default: 1, describe: 'how many genomes' }) as never,
   handler: (argv) => {
     if (!Number.isInteger(argv.count) || argv.count < 1) throw new OpnasError(`--count must be a positive integer, got ${argv.count}`);

@@ -8,14 +8,17 @@ import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, star
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
 import { evaluatedCount, SearchAborted } from '../../search/loop.js';
+import { DEFAULT_EVOLUTION } from '../../search/evolution.js';
+import { DEFAULT_OP_EVOLUTION } from '../../search/op-evolution.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
 import type { MacroRanges } from '../../spaces/macro.js';
+import { configFileOption } from '../config-file.js';
+import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { note } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { printRunReport } from './runs.js';
-import { nonNegativeInt, positiveInt } from './train.js';
 import { distillFrom, distillOptions, type DistillArgs } from './teacher.js';
 
 interface RunArgs {
@@ -62,10 +65,11 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
 }
 
 export function runOptions<T>(y: Argv<T>) {
-  return y
+  return backendOption(y)
     .option('runs-dir', { type: 'string', describe: 'folder holding the runs (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' })
-    .option('workers', { type: 'number', describe: 'candidates evaluated at once, one process each (default: the number of cores)' })
-    .option('quiet', { type: 'boolean', describe: 'no progress output' });
+    .option('workers', { alias: 'w', type: 'number', describe: 'candidates evaluated at once, one process each (default: the number of cores)' })
+    .option('quiet', { type: 'boolean', describe: 'no progress output' })
+    .group(['runs-dir', 'workers', 'backend', 'quiet'], 'Run:');
 }
 
 function intList(flag: string, s: string): number[] {
@@ -181,46 +185,67 @@ export function report(run: RunFile, json?: boolean): void {
 }
 
 export const searchCommand: CommandModule<object, SearchArgs> = {
-  command: 'search',
-  describe: 'run an architecture search (defaults: operation-priority evolution on SST-2, minutes on a laptop)',
   builder: (y) =>
-    runOptions(
+    configFileOption(
+      runOptions(
       taskOptions(
-        y
-          .option('name', { type: 'string', describe: 'run name (default: run-DATE-TIME)' })
-          .option('space', { choices: ['backbone', 'nb201'] as const, default: DEFAULT_SEARCH.space, describe: 'search space' })
-          .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
-          .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search (--evaluator supernet), warm-up included' })
-          .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
-          .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per training example); default: the cached opnas teacher' })
-          .options(distillOptions())
-          .option('supernet-sampling', { choices: ['population', 'uniform'] as const, default: DEFAULT_SUPERNET_SEARCH.sampling, describe: 'population: before each batch is scored the supernet also trains on it and the recent population; uniform: trained once, on paths drawn from the whole space' })
-          .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })
-          .option('fine-tune-steps', { type: 'number', default: 0, describe: 'steps a candidate fine-tunes its supernet weights before scoring' })
-          .option('evaluator', { choices: ['standalone', 'nb201', 'supernet'] as const, describe: 'how candidates are scored (default: the weight-sharing supernet, trained once before the search; nb201 lookup for --space nb201; standalone: train each candidate)' })
-          .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
-          .option('budget', { type: 'number', describe: `candidates to evaluate (default: ${DEFAULT_BUDGET.supernet} with the supernet, ${DEFAULT_BUDGET.standalone} with stand-alone training, ${DEFAULT_BUDGET.nb201} on nb201)` })
-          .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'candidates per strategy ask' })
-          .option('seed', { type: 'number', default: DEFAULT_SEARCH.seed })
-          .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
-          .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
-          .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
-          .option('population', { type: 'number', describe: 'evolution population size' })
-          .option('tournament', { type: 'number', describe: 'evolution tournament size' })
-          .option('seeded', { type: 'boolean', default: true, describe: 'evolution starts from known-good genomes (the textbook layer at the run\'s widths and variants of it) before random samples; --no-seeded: random samples only' })
-          .option('ucb-c', { type: 'number', describe: 'op-evolution UCB exploration constant c' })
-          .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder depth range, e.g. 1-4' })
-          .option('hidden', { type: 'string', default: DEFAULT_SEARCH.macro.hidden.join(','), describe: 'hidden widths to choose from' })
-          .option('heads', { type: 'string', default: DEFAULT_SEARCH.macro.heads.join(','), describe: 'head counts to choose from' })
-          .option('train-steps', { type: 'number', default: DEFAULT_SEARCH.train.steps, describe: 'training steps per candidate' })
-          .option('train-batch-size', { type: 'number', default: DEFAULT_SEARCH.train.batchSize })
-          .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr })
-          .option('max-len', { type: 'number', default: DEFAULT_SEARCH.train.maxLen })
-          .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize })
-          .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'final stage: the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
-          .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'final stage: trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
-          .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'final stage: training steps at most (early stopping on dev, as opnas train)' }),
+      y
+        .option('name', { alias: 'n', type: 'string', describe: 'run name (default: run-DATE-TIME)' })
+        .group(['name', 'config'], 'Run:')
+        .option('space', { choices: ['backbone', 'nb201'] as const, default: DEFAULT_SEARCH.space, describe: 'search space (nb201: the NAS-Bench-201 cell, scored from the bundled table)' })
+        .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
+        .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
+        .option('budget', { alias: 'b', type: 'number', describe: `candidates to evaluate (default: ${DEFAULT_BUDGET.supernet} with the supernet, ${DEFAULT_BUDGET.standalone} with stand-alone training, ${DEFAULT_BUDGET.nb201} on nb201)` })
+        .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'candidates per strategy ask (fixed, so results do not depend on --workers)' })
+        .option('seed', { alias: 's', type: 'number', default: DEFAULT_SEARCH.seed, describe: 'random seed of the strategy, the supernet and each candidate (same seed, same trials)' })
+        .option('population', { type: 'number', describe: `evolution population size (default: ${DEFAULT_EVOLUTION.population})` })
+        .option('tournament', { type: 'number', describe: `evolution tournament size (default: ${DEFAULT_EVOLUTION.tournament})` })
+        .option('ucb-c', { type: 'number', describe: `op-evolution UCB exploration constant c (default: ${DEFAULT_OP_EVOLUTION.c})` })
+        .option('seeded', { type: 'boolean', default: true, describe: "evolution starts from known-good genomes (the textbook layer at the run's widths and variants of it) before random samples; --no-seeded: random samples only" })
+        .group(['space', 'strategy', 'objective', 'budget', 'batch', 'seed', 'population', 'tournament', 'ucb-c', 'seeded'], 'Search:')
+        .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder depth range, N or N-M' })
+        .option('hidden', { type: 'string', default: DEFAULT_SEARCH.macro.hidden.join(','), describe: 'hidden widths to choose from' })
+        .option('heads', { type: 'string', default: DEFAULT_SEARCH.macro.heads.join(','), describe: 'head counts to choose from' })
+        .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
+        .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
+        .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
+        .group(['layers', 'hidden', 'heads', 'max-params', 'max-flops', 'max-latency-ms'], 'Backbone space and limits:')
+        .option('evaluator', {
+          choices: ['supernet', 'standalone', 'nb201'] as const,
+          describe:
+            'how candidates are scored (default: supernet, a weight-sharing supernet trained before the search and on each batch; ' +
+            'standalone: train each candidate; nb201: table lookup, the default with --space nb201)',
+        })
+        .option('max-len', { type: 'number', default: DEFAULT_SEARCH.train.maxLen, describe: 'longest sequence in tokens' })
+        .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize, describe: 'tokenizer vocabulary, trained on the task' })
+        .group(['evaluator', 'max-len', 'vocab-size'], 'Scoring:')
+        .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search, warm-up included' })
+        .option('supernet-sampling', { choices: ['population', 'uniform'] as const, default: DEFAULT_SUPERNET_SEARCH.sampling, describe: 'population: before each batch is scored the supernet also trains on it and the recent population; uniform: trained once, on paths drawn from the whole space' })
+        .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })
+        .option('fine-tune-steps', { type: 'number', default: 0, describe: 'steps a candidate fine-tunes its supernet weights before scoring' })
+        .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
+        .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per training example); default: the cached opnas teacher' })
+        .options(distillOptions())
+        .group(['supernet-steps', 'supernet-sampling', 'population-steps', 'fine-tune-steps', 'warmup-steps', 'teacher-logits', ...Object.keys(distillOptions())], 'Supernet (--evaluator supernet):')
+        .option('train-steps', { type: 'number', default: DEFAULT_SEARCH.train.steps, describe: 'training steps per candidate' })
+        .option('train-batch-size', { type: 'number', default: DEFAULT_SEARCH.train.batchSize, describe: 'examples per training step' })
+        .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
+        .group(['train-steps', 'train-batch-size', 'lr'], 'Stand-alone training (--evaluator standalone):')
+        .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
+        .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
+        .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })
+        .group(['final-top', 'final-seeds', 'final-steps'], 'Final selection stage (backbone searches):')
+        .example([
+          ['$0 search', 'the main job: op-priority evolution on SST-2, scored by the supernet (minutes)'],
+          ['$0 search --name mine --objective dev,latency --max-params 2e6', 'a Pareto front of accuracy and latency under 2M parameters'],
+          ['$0 search --evaluator standalone --budget 12', 'train every candidate for real instead'],
+          ['$0 search --train my.csv --text-column text --label-column label', 'search on your own data'],
+          ['$0 search --space nb201 --budget 100', 'check a strategy on NAS-Bench-201 (seconds)'],
+          ['$0 search --config search.json --seed 2', 'options from a JSON file ({"budget": 80, "max-params": 2e6}), the seed from here'],
+        ]),
       ),
+      ),
+      'search',
     ) as never,
   handler: async (argv) => {
     const name = validateRunName(argv.name ?? defaultRunName());
@@ -236,13 +261,11 @@ interface ResumeArgs extends RunArgs {
 }
 
 export const resumeCommand: CommandModule<object, ResumeArgs> = {
-  command: 'resume <run>',
-  describe: 'continue an interrupted run exactly where it stopped, or extend a finished one with --budget',
   builder: (y) =>
     runOptions(
       y
         .positional('run', { type: 'string', demandOption: true, describe: 'run name' })
-        .option('budget', { type: 'number', describe: 'new total number of evaluations' }),
+        .option('budget', { alias: 'b', type: 'number', describe: 'new total number of evaluations' }),
     ) as never,
   handler: async (argv) => {
     const dir = runsDir(argv['runs-dir']);

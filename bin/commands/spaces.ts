@@ -4,7 +4,7 @@ import { CONV_KERNELS } from '../../spaces/conv.js';
 import { FFN_RATIOS } from '../../spaces/ffn-tree.js';
 import { ATTN_OPS } from '../../spaces/ops.js';
 import { FFN_BINARY_OPS, FFN_UNARY_OPS } from '../../spaces/ffn-ops.js';
-import { DEFAULT_MACRO } from '../../spaces/macro.js';
+import { DEFAULT_SEARCH } from '../../runs/session.js';
 import { print } from '../output.js';
 
 export function describeSpaces() {
@@ -13,13 +13,12 @@ export function describeSpaces() {
     attentionOps: [...ATTN_OPS.values()].map((o) => ({ name: o.name, arity: o.arity, doc: o.doc })),
     ffnOps: { unary: [...FFN_UNARY_OPS], binary: [...FFN_BINARY_OPS], linear: ['L1', 'L2'], ratios: FFN_RATIOS },
     convKernels: CONV_KERNELS,
-    macro: DEFAULT_MACRO,
+    /** The macro ranges `opnas search` uses unless --layers, --hidden or --heads say otherwise. */
+    macro: DEFAULT_SEARCH.macro,
   };
 }
 
 export const spacesCommand: CommandModule<object, { json?: boolean }> = {
-  command: 'spaces',
-  describe: 'list the search spaces and their op sets',
   handler: (argv) => {
     const d = describeSpaces();
     if (argv.json) return print(JSON.stringify(d, null, 2));
@@ -30,6 +29,9 @@ export const spacesCommand: CommandModule<object, { json?: boolean }> = {
     print(`\nffn ops: unary ${d.ffnOps.unary.join(', ')}; binary ${d.ffnOps.binary.join(', ')}; linear L1 (d -> r*d), L2 (r*d -> d); r in {${d.ffnOps.ratios.join(', ')}}; stack 1..4`);
     print(`conv mixer kernels: ${d.convKernels.join(', ')}`);
     const m = d.macro;
-    print(`macro (default ranges): layers ${m.layers[0]}..${m.layers[1]}, hidden {${m.hidden.join(', ')}}, heads {${m.heads.join(', ')}}`);
+    print(
+      `macro, as opnas search uses it by default: layers ${m.layers[0]}..${m.layers[1]}, hidden {${m.hidden.join(', ')}}, heads {${m.heads.join(', ')}}, ` +
+        `conv mixer in ${Math.round(m.convProbability * 100)}% of sampled layers (--layers, --hidden, --heads change them)`,
+    );
   },
 };

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import type { Options } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
+import { backendOption } from '../options.js';
 import { DEFAULT_DISTILL, DEFAULT_TEACHER, ensureTeacher, readTeacherLogits, teacherTraining, type DistillConfig } from '../../evaluators/distill.js';
 import { DEFAULT_TRAIN, encodeTask, type TrainConfig } from '../../evaluators/train.js';
 import { runsDir } from '../../runs/store.js';
@@ -9,7 +10,8 @@ import type { BackboneGenome } from '../../spaces/types.js';
 import { note, print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
 import { loadTaskFrom, taskOptions, type TaskArgs } from '../task-options.js';
-import { positiveInt, resolveArch } from './train.js';
+import { positiveInt } from '../options.js';
+import { resolveArch } from './train.js';
 
 /** Options that choose and train a teacher; `fidelity` takes them with a `teacher-` prefix. */
 export type TeacherTrainArgs<P extends string = ''> = { [K in `${P}arch`]: string } & { [K in `${P}steps`]: number };
@@ -40,11 +42,9 @@ interface Args extends TaskArgs, TeacherTrainArgs {
 }
 
 export const teacherCommand: CommandModule<object, Args> = {
-  command: 'teacher',
-  describe: 'train (or reuse the cached) teacher for distillation warm-up, or check a file of teacher logits',
   builder: (y) =>
     taskOptions(
-      y
+      backendOption(y)
         .options(teacherTrainOptions())
         .option('max-len', { type: 'number', default: DEFAULT_TRAIN.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: 8192, describe: 'tokenizer vocabulary, trained on the task' })

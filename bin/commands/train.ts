@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { saveWeights } from '../../evaluators/checkpoint.js';
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
+import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type TrainConfig, type TrainResult } from '../../evaluators/train.js';
 import { BASELINES } from '../../spaces/backbone.js';
 import { OpnasError } from '../../spaces/errors.js';
@@ -42,16 +43,6 @@ export function resolveArch(arch: string | undefined, baseline: string | undefin
   return { name, genome };
 }
 
-export function positiveInt(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) throw new OpnasError(`--${name} must be a positive integer, got ${v}`);
-  return v;
-}
-
-export function nonNegativeInt(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0) throw new OpnasError(`--${name} must be an integer >= 0, got ${v}`);
-  return v;
-}
-
 export function resultTable(r: TrainResult, metric: string): string {
   const pct = (x: number) => (100 * x).toFixed(2);
   const row = (name: 'accuracy' | 'f1' | 'mcc') =>
@@ -69,16 +60,14 @@ export function resultTable(r: TrainResult, metric: string): string {
 }
 
 export const trainCommand: CommandModule<object, Args> = {
-  command: 'train [arch]',
-  describe: 'train one architecture stand-alone and score it on dev and test',
   builder: (y) =>
     taskOptions(
-      y
+      backendOption(y)
         .positional('arch', { type: 'string', describe: 'genome JSON file, or a baseline name' })
         .option('baseline', { type: 'string', describe: `a named baseline (${Object.keys(BASELINES).join(', ')})` })
         .option('steps', { type: 'number', default: DEFAULT_TRAIN.steps, describe: 'optimizer steps at most' })
-        .option('seed', { type: 'number', default: DEFAULT_TRAIN.seed, describe: 'random seed' })
-        .option('batch-size', { type: 'number', default: DEFAULT_TRAIN.batchSize })
+        .option('seed', { alias: 's', type: 'number', default: DEFAULT_TRAIN.seed, describe: 'random seed' })
+        .option('batch-size', { type: 'number', default: DEFAULT_TRAIN.batchSize, describe: 'examples per training step' })
         .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
         .option('max-len', { type: 'number', default: DEFAULT_TRAIN.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: 8192, describe: 'tokenizer vocabulary, trained on the task' })

@@ -376,6 +376,19 @@ export function inferLabelMap(raw: readonly string[]): Record<string, number> {
   return map;
 }
 
+/**
+ * Labels like 0.5 or 1.67 are scores of a regression task: taken as classes, each distinct value
+ * would become a class of its own. opnas trains classifiers, so say so instead (an explicit label
+ * map still names such values as classes; 0.0 and 1.0 are classes already).
+ */
+function refuseFractionalLabels(path: string, raw: readonly string[], lineNos: readonly number[]): void {
+  const r = raw.findIndex((s) => s.trim() !== '' && Number.isFinite(Number(s)) && !Number.isInteger(Number(s)));
+  if (r < 0) return;
+  throw new OpnasError(
+    `${path}:${lineNos[r]}: label ${JSON.stringify(raw[r])} is a fractional number: opnas trains classifiers, and a label column of scores (regression) is not supported; if these values are classes, name them with --label-map (e.g. "${raw[r]}=0,...")`,
+  );
+}
+
 function finish(
   path: string,
   texts: string[],
@@ -384,6 +397,7 @@ function finish(
   lineNos: number[],
   opts: LoadOptions,
 ): LoadedData {
+  if (!opts.labelMap) refuseFractionalLabels(path, raw, lineNos);
   const labelMap = opts.labelMap ?? inferLabelMap(raw);
   validateLabelMap(path, labelMap);
   const map = new Map(Object.entries(labelMap));
