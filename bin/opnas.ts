@@ -19,6 +19,12 @@ export async function main(args: string[]): Promise<number> {
     .option('debug', { type: 'boolean', describe: 'print stack traces for errors' })
     .option('backend', { choices: BACKEND_CHOICES, describe: 'tensor backend (default: $OPNAS_BACKEND, else auto)' })
     .command(COMMANDS as never)
+    // a number option given text (--seed abc) arrives as NaN: refuse it before any handler runs
+    .middleware((argv) => {
+      for (const [k, v] of Object.entries(argv)) {
+        if (typeof v === 'number' && Number.isNaN(v) && !/[A-Z]/.test(k)) throw new OpnasError(`--${k}: expected a number, got '${rawValue(args, k)}'`);
+      }
+    })
     .demandCommand(1, 'name a command (opnas --help lists them)')
     .recommendCommands()
     .strict()
@@ -54,6 +60,15 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   return 0;
+}
+
+/** What the user typed after --name (or in --name=value). */
+function rawValue(args: string[], name: string): string {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) return args[i + 1] ?? '';
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return 'NaN';
 }
 
 /** yargs lists an unknown --foo-bar twice, as foo-bar and fooBar: keep the spelling the user typed. */

@@ -89,7 +89,22 @@ const SCORES: Record<SearchConfig['evaluator'], string[]> = {
   supernet: SUPERNET_SCORES,
 };
 
+/** Field types a saved config must have before anything reads it (a hand-edited run.json may lack them). */
+function configShapeProblems(c: SearchConfig): string[] {
+  const x = c as unknown as Record<string, unknown>;
+  const p: string[] = [];
+  const obj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const k of ['space', 'strategy', 'evaluator']) if (typeof x[k] !== 'string') p.push(`${k} is missing or not a string`);
+  if (!Array.isArray(x.objectives) || !x.objectives.every((o) => typeof o === 'string')) p.push('objectives is missing or not a list of score names');
+  for (const k of ['budget', 'batch', 'seed', 'vocabSize']) if (typeof x[k] !== 'number') p.push(`${k} is missing or not a number`);
+  for (const k of ['limits', 'train']) if (!obj(x[k])) p.push(`${k} is missing or not an object`);
+  if (x.space === 'backbone' && !obj(x.macro)) p.push('macro is missing or not an object');
+  return p;
+}
+
 export function checkSearchConfig(c: SearchConfig): void {
+  const shape = configShapeProblems(c);
+  if (shape.length) throw new OpnasError(`config: ${shape.join('; ')}`);
   const problems: string[] = [];
   const pairs: Record<SearchConfig['evaluator'], SearchConfig['space']> = { standalone: 'backbone', nb201: 'nb201', supernet: 'backbone' };
   if (!SCORES[c.evaluator]) problems.push(`unknown evaluator '${c.evaluator}' (known: ${Object.keys(SCORES).join(', ')})`);
@@ -99,7 +114,10 @@ export function checkSearchConfig(c: SearchConfig): void {
   if (!(Number.isInteger(c.budget) && c.budget > 0)) problems.push(`budget must be a positive integer, got ${c.budget}`);
   if (!(Number.isInteger(c.batch) && c.batch > 0)) problems.push(`batch must be a positive integer, got ${c.batch}`);
   for (const [k, v] of Object.entries(c.limits)) if (v !== undefined && !(v > 0)) problems.push(`${k} must be positive, got ${v}`);
+  if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
   if (problems.length) throw new OpnasError(problems.join('; '));
+  // the strategy checks its own options (population, tournament, c); fail here, before a run folder exists
+  makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
 }
 
 function spaceFor(c: SearchConfig): SearchSpace<unknown> {
@@ -207,7 +225,20 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
     } else if (store.data.status === 'finished') {
       throw new OpnasError(`run '${name}' is finished (${c.budget} evaluations); pass --budget N to extend it`);
     }
-    checkSearchConfig(c);
+    try {
+      checkSearchConfig(c);
+    } catch (e) {
+      if (e instanceof OpnasError) throw new OpnasError(`run '${name}' cannot resume: its run.json ${e.message}`);
+      throw e;
+    }
+    // a strategy state that does not fit stops here, before the run's status changes
+    if (store.data.strategyState !== undefined && store.data.strategyState !== null) {
+      try {
+        makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c }).restore(store.data.strategyState);
+      } catch (e) {
+        throw new OpnasError(`run '${name}' cannot resume: its saved strategy state does not fit the ${c.strategy} strategy (${(e as Error).message})`);
+      }
+    }
   } catch (e) {
     await store.close();
     throw e;

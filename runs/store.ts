@@ -245,6 +245,10 @@ export function checkRunFile(x: unknown): string[] {
   if (!RUN_STATUSES.includes(x.status as RunStatus)) p.push(`status is ${JSON.stringify(x.status)}, expected one of ${RUN_STATUSES.join(', ')}`);
   if (typeof x.seed !== 'number') p.push('seed is missing or not a number');
   if (!isObj(x.config)) p.push('config is missing or not an object');
+  else if (x.config.objectives !== undefined && (!Array.isArray(x.config.objectives) || !x.config.objectives.every((o) => typeof o === 'string'))) {
+    p.push('config.objectives is not a list of score names');
+  }
+  if (x.strategyState !== undefined && x.strategyState !== null && !isObj(x.strategyState)) p.push('strategyState is not an object');
   if (!Number.isInteger(x.nextBatch) || (x.nextBatch as number) < 0) p.push('nextBatch is missing or not a count');
   if (x.pending !== undefined && !(isObj(x.pending) && typeof x.pending.batch === 'number' && Array.isArray(x.pending.candidates))) {
     p.push('pending is not { batch, candidates: [...] }');

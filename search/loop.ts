@@ -79,7 +79,13 @@ export async function search<G>(o: SearchOptions<G>): Promise<SearchState<G>> {
   if (!(Number.isInteger(o.batch) && o.batch > 0)) throw new OpnasError(`batch must be a positive integer, got ${o.batch}`);
   if (!o.objectives.length) throw new OpnasError('name at least one objective');
   const state: SearchState<G> = o.state ?? { trials: [], nextBatch: 0 };
-  if (state.strategyState !== undefined) o.strategy.restore(state.strategyState);
+  if (state.strategyState !== undefined) {
+    try {
+      o.strategy.restore(state.strategyState);
+    } catch (e) {
+      throw new OpnasError(`the saved strategy state does not fit the ${o.strategy.name} strategy (${(e as Error).message})`);
+    }
+  }
   const persist = async () => o.persist?.(state);
   const seen = new Set(state.trials.map((t) => t.id));
   let emptyBatches = 0;

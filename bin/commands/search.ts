@@ -82,6 +82,12 @@ export function macroFrom(a: { layers: string; hidden: string; heads: string }):
   return { ...DEFAULT_SEARCH.macro, layers: range('layers', String(a.layers)), hidden: intList('hidden', String(a.hidden)), heads: intList('heads', String(a.heads)) };
 }
 
+/** A run seed: an integer, so it round-trips through run.json and derives the same candidate seeds. */
+export function seedOption(v: number): number {
+  if (!Number.isSafeInteger(v)) throw new OpnasError(`--seed must be an integer, got ${v}`);
+  return v;
+}
+
 export function configFrom(a: SearchArgs): SearchConfig {
   const evaluator = a.evaluator ?? (a.space === 'nb201' ? 'nb201' : 'supernet');
   const d = DEFAULT_SEARCH;
@@ -113,7 +119,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
           }
         : undefined,
     train: { ...d.train, steps: positiveInt('train-steps', a['train-steps']), batchSize: positiveInt('train-batch-size', a['train-batch-size']), lr: a.lr, maxLen: positiveInt('max-len', a['max-len']) },
-    seed: a.seed,
+    seed: seedOption(a.seed),
   };
 }
 
