@@ -5,11 +5,13 @@ import { hideBin } from 'yargs/helpers';
 import { BACKEND_CHOICES } from '../evaluators/backend.js';
 import { OpnasError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
+import { guardOutput, isOutputClosed } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** The only place that prints errors and sets the exit code. */
 export async function main(args: string[]): Promise<number> {
+  guardOutput();
   const debug = args.includes('--debug');
   const cli = yargs(args)
     .scriptName('opnas')
@@ -49,6 +51,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     await cli.parseAsync();
   } catch (e) {
+    if (isOutputClosed()) return e instanceof OpnasError ? e.code : 2;
     if (e instanceof OpnasError) {
       process.stderr.write(`opnas: ${e.message}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);

@@ -165,15 +165,18 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
   const c = run.config as unknown as SearchConfig;
   const space = spaceFor(c);
   const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c });
-  const { evaluator, latency, close } = await evaluatorFor(store, o);
-  run.status = 'running';
-  run.statusReason = undefined;
-  await store.save();
+  let close = async () => {};
   try {
+    // inside the try: a signal during the supernet's training also leaves the run interrupted
+    const ev = await evaluatorFor(store, o);
+    close = ev.close;
+    run.status = 'running';
+    run.statusReason = undefined;
+    await store.save();
     await search({
       space,
       strategy,
-      evaluator,
+      evaluator: ev.evaluator,
       seed: c.seed,
       budget: c.budget,
       batch: c.batch,
@@ -181,7 +184,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
       objectives: c.objectives,
       limits: c.limits,
       shape: { seqLen: c.train.maxLen ?? 64, vocabSize: c.vocabSize, numClasses: (run.extra?.numClasses as number) ?? 2 },
-      measureLatency: latency,
+      measureLatency: ev.latency,
       state: run as unknown as SearchState<unknown>,
       persist: () => store.save(),
       signal: o.signal,
@@ -190,9 +193,10 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
     });
     run.status = 'finished';
   } catch (e) {
-    run.status = e instanceof SearchAborted ? 'interrupted' : 'failed';
-    run.statusReason = e instanceof SearchAborted ? 'interrupted by a signal' : (e as Error).message;
-    throw e;
+    const aborted = e instanceof SearchAborted || !!o.signal?.aborted;
+    run.status = aborted ? 'interrupted' : 'failed';
+    run.statusReason = aborted ? 'interrupted by a signal' : (e as Error).message;
+    throw aborted ? new SearchAborted() : e;
   } finally {
     await close();
     await store.save();

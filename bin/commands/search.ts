@@ -10,7 +10,7 @@ import { evaluatedCount, SearchAborted } from '../../search/loop.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
 import type { MacroRanges } from '../../spaces/macro.js';
-import { note } from '../output.js';
+import { note, onOutputClosed } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { printRunReport } from './runs.js';
@@ -127,12 +127,22 @@ export function configFrom(a: SearchArgs): SearchConfig {
 export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFile>, a: RunArgs, name: string, budget: number, done = 0): Promise<void> {
   if (a.workers !== undefined) positiveInt('workers', a.workers);
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    note(`\nopnas: stopping run '${name}' (Ctrl-C again to quit at once)...`);
+  // Ctrl-C, SIGTERM (kill, service managers), SIGHUP (the terminal closed) and a closed stdout all
+  // stop the run the same way: the trials so far saved, status interrupted, the lock released
+  let exitCode = 130;
+  const stop = (code: number, why: string) => {
+    if (controller.signal.aborted) process.exit(code);
+    exitCode = code;
+    note(`\nopnas: stopping run '${name}' (${why})...`);
     controller.abort();
   };
+  const onSigint = () => stop(130, 'Ctrl-C again to quit at once');
+  const onSigterm = () => stop(143, 'SIGTERM');
+  const onSighup = () => stop(129, 'SIGHUP');
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
+  const offClosed = onOutputClosed(() => stop(141, 'output closed'));
   const bars = makeMultiBar(progressEnabled(a.quiet));
   const runBar = bars?.create(budget, done, { best: '-' }, { format: `${name} |{bar}| {value}/{total} trials | best {best} | ETA {eta_formatted}` });
   const workerBars = new Map<number, ReturnType<NonNullable<typeof bars>['create']>>();
@@ -163,10 +173,15 @@ export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFi
     report(run, a.json);
   } catch (e) {
     bars?.stop();
-    if (e instanceof SearchAborted) throw new OpnasError(`run '${name}' interrupted; its trials are saved. Continue it with: opnas resume ${name}`, 130);
+    if (e instanceof SearchAborted) {
+      throw new OpnasError(`run '${name}' interrupted; its trials are saved. Continue it with: opnas resume ${name}`, exitCode);
+    }
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGHUP', onSighup);
+    offClosed();
   }
 }
 
