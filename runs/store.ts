@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { Trial, TrialStatus } from '../search/types.js';
@@ -169,9 +169,31 @@ export function stringifyRun(run: RunFile<unknown>): string {
   return `${head.slice(0, -2)},\n  "trials": ${body}\n}\n`;
 }
 
+/**
+ * mkdir -p, one level at a time: Node's own recursive mkdirSync never returns when the kernel
+ * answers ENOENT for a parent that exists (`/proc/nope`).
+ */
+function makeFolders(path: string): void {
+  const missing: string[] = [];
+  let p = resolve(path);
+  while (!existsSync(p)) {
+    missing.unshift(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 function ensureFolder(path: string, what: string): void {
   try {
-    mkdirSync(path, { recursive: true });
+    makeFolders(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new OpnasError(`${path} is a file, not a ${what}`);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { opnas, tempDir, writeJson } from './helpers.js';
@@ -104,5 +104,58 @@ describe('genome files (case 14)', () => {
     expect(f.code).not.toBe(0);
     expect(f.stderr).toMatch(/nested deeper than 32 levels/);
     expect(f.stderr.length).toBeLessThan(600);
+  });
+});
+
+describe('locks and run folders (case 7)', () => {
+  const startTicks = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  };
+
+  it.skipIf(!existsSync('/proc/self/stat'))('a lock whose pid now belongs to another live process is stale; the real holder still blocks', async () => {
+    const dir = tempDir();
+    const env = { OPNAS_RUNS_DIR: dir };
+    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    const { spawn } = await import('node:child_process');
+    // a live process that is not opnas, standing in for a pid the kernel handed out again
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      const lock = join(dir, 'r', 'run.lock');
+      const held = { pid: other.pid, host: (await import('node:os')).hostname(), started: new Date().toISOString() };
+      writeFileSync(lock, JSON.stringify({ ...held, startTicks: startTicks(other.pid!) }));
+      oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), new RegExp(`in use by process ${other.pid} .*delete .*run\\.lock`));
+      writeFileSync(lock, JSON.stringify({ ...held, startTicks: startTicks(other.pid!) - 1 }));
+      const r = opnas(['resume', 'r', '--budget', '12', '--quiet'], { env });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(runJson(dir, 'r').trials).toHaveLength(12);
+      expect(existsSync(lock)).toBe(false);
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('a lock that is a folder, and a runs folder that cannot be made, get one clear line', () => {
+    const dir = tempDir();
+    const env = { OPNAS_RUNS_DIR: dir };
+    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    mkdirSync(join(dir, 'r', 'run.lock'));
+    oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /run\.lock is a folder, not a lock file/);
+    const t0 = Date.now();
+    oneClearLine(opnas(['search', ...NB, '--runs-dir', '/proc/nope', '--name', 'x'], { timeout: 20_000 }), /cannot create runs folder \/proc\/nope/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('a read-only run folder is named, not an internal error', () => {
+    const dir = tempDir();
+    const env = { OPNAS_RUNS_DIR: dir };
+    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    chmodSync(join(dir, 'r'), 0o555);
+    try {
+      oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /cannot write in .*\/r \(EACCES\)/);
+    } finally {
+      chmodSync(join(dir, 'r'), 0o755);
+    }
   });
 });
