@@ -120,6 +120,11 @@ export function checkSearchConfig(c: SearchConfig): void {
   makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
 }
 
+/** Worker processes for a search: as asked (default one per core), at most one per candidate of a batch. */
+export function workerCount(asked: number | undefined, batch: number): number {
+  return Math.max(1, Math.min(asked ?? availableParallelism(), batch));
+}
+
 function spaceFor(c: SearchConfig): SearchSpace<unknown> {
   return (c.space === 'nb201' ? nb201Space : backboneSpace(c.macro)) as SearchSpace<unknown>;
 }
@@ -143,8 +148,12 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
           })),
         }
       : { task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
-  const pool = new WorkerPool(o.workers ?? availableParallelism(), cfg);
+  // never more processes than a batch has candidates: the others would only hold memory
+  const size = workerCount(o.workers, c.batch);
+  o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
+  const pool = new WorkerPool(size, cfg);
   pool.onProgress = o.onProgress;
+  pool.onRetry = o.log;
   let trainer: PopulationTrainer | undefined;
   const sn = c.supernet ?? DEFAULT_SUPERNET_SEARCH;
   if (isSupernetConfig(cfg) && (sn.sampling ?? 'uniform') === 'population') {
@@ -180,7 +189,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
       seed: c.seed,
       budget: c.budget,
       batch: c.batch,
-      concurrency: o.workers ?? availableParallelism(),
+      concurrency: workerCount(o.workers, c.batch),
       objectives: c.objectives,
       limits: c.limits,
       shape: { seqLen: c.train.maxLen ?? 64, vocabSize: c.vocabSize, numClasses: (run.extra?.numClasses as number) ?? 2 },

@@ -1,4 +1,4 @@
-import { MAXIMISED, type Evaluator } from '../evaluators/types.js';
+import { MAXIMISED, SetupError, type Evaluator } from '../evaluators/types.js';
 import { OpnasError } from '../spaces/errors.js';
 import { DEFAULT_SHAPE, type SearchSpace, type Shape } from '../spaces/types.js';
 import { seedFrom } from './rng.js';
@@ -182,9 +182,10 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
   }
 
   let next = 0;
+  let setupFailure: SetupError | undefined;
   const worker = async () => {
     while (next < todo.length) {
-      if (o.signal?.aborted) return;
+      if (o.signal?.aborted || setupFailure) return;
       const { c, trial } = todo[next++];
       const cost = trial.cost;
       o.onEvaluationStart?.(c);
@@ -195,6 +196,8 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
         await record({ ...trial, status: 'ok', scores, fitness: fitnessOf(scores, o.objectives[0]), seconds: r.seconds });
       } catch (e) {
         if (o.signal?.aborted) return; // not a failure: the batch stays pending and resumes
+        // every candidate would fail the same way: stop the run rather than spend the budget
+        if (e instanceof SetupError) return void (setupFailure ??= e);
         const seconds = (performance.now() - t0) / 1000;
         await record({ ...trial, status: 'failed', reason: (e as Error)?.message ?? String(e), scores: {}, seconds });
       }
@@ -202,6 +205,7 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 1, todo.length)) }, worker));
   if (o.signal?.aborted) throw new SearchAborted();
+  if (setupFailure) throw setupFailure;
   return candidates.map((_, i) => done.get(base + i)!);
 }
 
