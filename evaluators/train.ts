@@ -66,6 +66,8 @@ export interface EncodedTask {
   train: EncodedSplit;
   dev: EncodedSplit;
   test: EncodedSplit;
+  /** See TaskData.trainRows. */
+  trainRows?: TaskData['trainRows'];
 }
 
 /** Train a tokenizer on the training text (or reuse a saved one) and encode every split. */
@@ -82,6 +84,7 @@ export function encodeTask(task: TaskData, opts: { vocabSize: number; maxLen: nu
     train: enc(task.train),
     dev: enc(task.dev),
     test: enc(task.test),
+    ...(task.trainRows ? { trainRows: task.trainRows } : {}),
   };
 }
 

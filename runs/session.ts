@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { BackendChoice } from '../evaluators/backend.js';
 import { Nb201Evaluator } from '../evaluators/nb201.js';
-import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, type SupernetSearchConfig } from '../evaluators/distill.js';
+import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type SupernetSearchConfig } from '../evaluators/distill.js';
 import { PopulationTrainer } from '../evaluators/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { SUPERNET_SCORES } from '../evaluators/supernet.js';
@@ -221,6 +221,9 @@ export async function startSearch(dir: string, name: string, config: SearchConfi
     const task = loadTask(config.task, { seed: config.taskSeed });
     extra.numClasses = task.numClasses;
     extra.tokenizer = trainTokenizer(task, config.vocabSize);
+    // soft labels are read here too, so a file of the wrong size fails before the run folder exists
+    const logits = config.supernet?.teacherLogits;
+    if (logits && (config.supernet?.warmupSteps ?? 0) > 0) readTeacherLogits(logits, task.train.labels.length, task.numClasses, task.trainRows);
   }
   const store = await RunStore.create(dir, name, { seed: config.seed, config: config as unknown as Record<string, unknown>, strategyState: undefined, extra });
   return runLoop(store, o);

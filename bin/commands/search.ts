@@ -202,7 +202,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
           .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search (--evaluator supernet), warm-up included' })
           .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
-          .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per training example); default: the cached opnas teacher' })
+          .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per line of the training file, or per example of its train split); default: the cached opnas teacher' })
           .options(distillOptions())
           .option('supernet-sampling', { choices: ['population', 'uniform'] as const, default: DEFAULT_SUPERNET_SEARCH.sampling, describe: 'population: before each batch is scored the supernet also trains on it and the recent population; uniform: trained once, on paths drawn from the whole space' })
           .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })

@@ -60,3 +60,32 @@ describe('a loss that goes NaN (case 9)', () => {
     }
   });
 });
+
+describe('teacher logits for a task whose dev split is held out of the training file (case 11)', () => {
+  const TINY = join(ROOT, 'test/fixtures/search/tiny.tsv');
+  const labels = readFileSync(TINY, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split('\t')[1]));
+  const TASK = ['--train', TINY, '--vocab-size', '64', '--max-len', '16'];
+
+  it('a row per line of the training file is accepted and the train split gets its own rows', () => {
+    const dir = tempDir();
+    // logits whose argmax is each line's own label: read through the split, they agree with every training label
+    const f = join(dir, 'logits.jsonl');
+    writeFileSync(f, labels.map((y) => JSON.stringify(y === 1 ? [-2, 2] : [2, -2])).join('\n') + '\n');
+    const r = opnas(['teacher', ...TASK, '--teacher-logits', f, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.rows).toBeLessThan(labels.length); // the train split, less the dev rows
+    expect(out.trainAccuracy).toBe(1);
+  });
+
+  it('a file of another size is refused before a search creates its run folder, naming both sizes it accepts', () => {
+    const dir = tempDir();
+    const f = join(dir, 'logits.jsonl');
+    writeFileSync(f, labels.slice(0, 100).map(() => '[0, 1]').join('\n'));
+    const r = opnas(['search', ...TASK, '--warmup-steps', '5', '--teacher-logits', f, '--name', 'x', '--quiet'], { env: { ...env, OPNAS_RUNS_DIR: dir } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`100 rows, but the task has \\d+ training examples .*or ${labels.length}, one per line of the whole training file`));
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+});
