@@ -195,7 +195,8 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
       shape: { seqLen: c.train.maxLen ?? 64, vocabSize: c.vocabSize, numClasses: (run.extra?.numClasses as number) ?? 2 },
       measureLatency: ev.latency,
       state: run as unknown as SearchState<unknown>,
-      persist: () => store.save(),
+      // one journal line per change; run.json is rewritten only now and then (see RunStore)
+      persist: (_s, change) => ('trial' in change ? store.recordTrial(change.trial) : store.recordState()),
       signal: o.signal,
       onTrial: (t) => o.onTrial?.(t, run),
       onEvaluationStart: o.onEvaluationStart,

@@ -33,6 +33,8 @@ export interface RunFile<G = unknown> {
   pending?: { batch: number; base: number; candidates: Candidate<G>[] };
   nextBatch: number;
   trials: Trial<G>[];
+  /** Sequence number of the last journal line this snapshot holds (journal.jsonl lines after it are newer). */
+  journalSeq?: number;
   /** Anything else a resume needs (tokenizer vocab, ...). */
   extra?: Record<string, unknown>;
 }

@@ -48,7 +48,11 @@ export interface SearchOptions<G> {
   measureLatency?: (c: Candidate<G>) => Promise<number>;
   /** Resume from this state (it is updated in place). */
   state?: SearchState<G>;
-  persist?: (s: SearchState<G>) => Promise<void>;
+  /**
+   * Save the state after a change: a trial recorded (`change.trial`, already in `s.trials`), or the
+   * batch state (pending, nextBatch, strategyState) changed.
+   */
+  persist?: (s: SearchState<G>, change: { trial: Trial<G> } | { state: true }) => Promise<void>;
   signal?: AbortSignal;
   onTrial?: (t: Trial<G>, s: SearchState<G>) => void;
   onEvaluationStart?: (c: Candidate<G>) => void;
@@ -86,11 +90,14 @@ export async function search<G>(o: SearchOptions<G>): Promise<SearchState<G>> {
       throw new OpnasError(`the saved strategy state does not fit the ${o.strategy.name} strategy (${(e as Error).message})`);
     }
   }
-  const persist = async () => o.persist?.(state);
+  const persist = async () => o.persist?.(state, { state: true });
   const seen = new Set(state.trials.map((t) => t.id));
   let emptyBatches = 0;
 
   while (evaluatedCount(state.trials) < o.budget || state.pending) {
+    // let signals and output errors in: an evaluator and a store that never wait on I/O (a table
+    // lookup, journal appends) would otherwise keep the event loop busy until the run ends
+    await new Promise((r) => setImmediate(r));
     if (o.signal?.aborted) throw new SearchAborted();
     if (!state.pending) {
       const want = Math.min(o.batch, o.budget - evaluatedCount(state.trials));
@@ -100,7 +107,7 @@ export async function search<G>(o: SearchOptions<G>): Promise<SearchState<G>> {
       state.strategyState = o.strategy.state();
       await persist();
     }
-    const batch = await runBatch(o, state, seen, persist);
+    const batch = await runBatch(o, state, seen);
     o.strategy.tell(batch);
     state.strategyState = o.strategy.state();
     state.pending = undefined;
@@ -127,7 +134,7 @@ function askDistinct<G>(strategy: Strategy, want: number, seen: Set<string>): Ca
   return out;
 }
 
-async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set<string>, persist: () => Promise<void>): Promise<Trial<G>[]> {
+async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set<string>): Promise<Trial<G>[]> {
   const { candidates, base, batch } = state.pending!;
   const shape = o.shape ?? DEFAULT_SHAPE;
   const done = new Map(state.trials.filter((t) => t.batch === batch).map((t) => [t.index, t]));
@@ -138,7 +145,7 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
     state.trials.splice(at, 0, t);
     done.set(t.index, t);
     seen.add(t.id);
-    await persist();
+    await o.persist?.(state, { trial: t });
     o.onTrial?.(t, state);
   };
   type Unscored = Omit<Trial<G>, 'status' | 'scores' | 'seconds'>;

@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readRun } from '../../runs/store.js';
+import type { RunFile } from '../../runs/types.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'dist/bin/opnas.js');
@@ -26,4 +28,12 @@ export function writeJson(dir: string, name: string, value: unknown): string {
   const p = join(dir, name);
   writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value));
   return p;
+}
+
+/**
+ * A run as a reader sees it: run.json's snapshot plus the journal lines after it (what opnas
+ * itself reads). run.json alone lags behind a running search by up to as many trials as it holds.
+ */
+export function readRunData(dir: string, name: string): RunFile {
+  return readRun(join(dir, name)).data;
 }
