@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { existingSection } from './fidelity.js';
+import { JOURNAL_BEGIN, JOURNAL_END, markedSection } from './journal.js';
 import { parallelBench, strategyBench } from './search-bench.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -796,9 +797,11 @@ async function main(): Promise<void> {
     '',
   );
 
-  // section 7 comes from `npm run bench:fidelity` (half an hour of training): kept as it is
+  // section 7 comes from `npm run bench:fidelity` (half an hour of training), section 8 from
+  // `npm run bench:journal`: kept as they are
   const fidelity = existingSection(opts.out);
-  const text = out.join('\n') + (fidelity ? `\n${fidelity}\n` : '');
+  const journal = markedSection(opts.out, JOURNAL_BEGIN, JOURNAL_END);
+  const text = out.join('\n') + (fidelity ? `\n${fidelity}\n` : '') + (journal ? `\n${journal}\n` : '');
   mkdirSync(path.dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, text);
   console.log(text);
