@@ -4,13 +4,14 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { OpnasError, ValidationError } from '../spaces/errors.js';
 import { COMMANDS } from './commands/index.js';
-import { endQuietlyWhenStdoutCloses } from './output.js';
+import { guardOutput, isOutputClosed } from './output.js';
 import { closest } from './suggest.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** The only place that prints errors and sets the exit code. */
 export async function main(args: string[]): Promise<number> {
+  guardOutput();
   const debug = args.includes('--debug');
   const json = args.some((a) => a === '--json' || a === '--json=true');
   const cli = yargs(args)
@@ -20,6 +21,12 @@ export async function main(args: string[]): Promise<number> {
     .option('json', { type: 'boolean', describe: 'machine-readable output on stdout' })
     .option('debug', { type: 'boolean', describe: 'print stack traces for errors' })
     .command(COMMANDS as never)
+    // a number option given text (--seed abc) arrives as NaN: refuse it before any handler runs
+    .middleware((argv) => {
+      for (const [k, v] of Object.entries(argv)) {
+        if (typeof v === 'number' && Number.isNaN(v) && !/[A-Z]/.test(k)) throw new OpnasError(`--${k}: expected a number, got '${rawValue(args, k)}'`);
+      }
+    })
     .demandCommand(1, 'name a command (opnas --help lists them)')
     .recommendCommands()
     .strict()
@@ -48,6 +55,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (caught) {
     // a YError that reaches here (bad input found while an async command builder ran) is bad input too
     const e = caught instanceof Error && caught.name === 'YError' ? new OpnasError(caught.message) : caught;
+    if (isOutputClosed()) return e instanceof OpnasError ? e.code : 2;
     if (e instanceof OpnasError) {
       process.stderr.write(`opnas: ${e.message}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
@@ -66,6 +74,15 @@ export async function main(args: string[]): Promise<number> {
 /** Under --json a script reads stdout only: the error goes there too, as one object (stderr keeps the line for people). */
 function printJsonError(error: string, code: number, problems?: string[]): void {
   process.stdout.write(JSON.stringify({ error, code, ...(problems ? { problems } : {}) }) + '\n');
+}
+
+/** What the user typed after --name (or in --name=value). */
+function rawValue(args: string[], name: string): string {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) return args[i + 1] ?? '';
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return 'NaN';
 }
 
 /** yargs lists an unknown --foo-bar twice, as foo-bar and fooBar: keep the spelling the user typed. */
@@ -87,7 +104,6 @@ function suggestion(msg: string, options: string[]): string {
   return best ? ` (did you mean --${best}?)` : ' (opnas --help lists the commands and options)';
 }
 
-endQuietlyWhenStdoutCloses();
 main(hideBin(process.argv)).then((code) => {
   process.exitCode = code;
 });

@@ -152,13 +152,25 @@ export async function ensureTeacher(
  * an array of numClasses numbers (or an object with such a `logits` array). Every problem is
  * reported with its line number; the row count must match the training split exactly.
  */
-export function readTeacherLogits(file: string, numExamples: number, numClasses: number): Float32Array {
+export function readTeacherLogits(file: string, numExamples: number, numClasses: number, trainRows?: { of: number; keep: number[] }): Float32Array {
   if (!existsSync(file)) throw new OpnasError(`--teacher-logits ${file}: no such file`);
   const lines = readFileSync(file, 'utf8').split(/\r?\n/);
   while (lines.length && lines[lines.length - 1].trim() === '') lines.pop();
-  if (lines.length !== numExamples)
-    throw new OpnasError(`--teacher-logits ${file}: ${lines.length} rows, but the task has ${numExamples} training examples (one row of logits per example, in the training file's order)`);
+  // a row per line of the whole training file (what a user has) or per example of the train split
+  const whole = trainRows !== undefined && lines.length === trainRows.of && lines.length !== numExamples;
+  if (lines.length !== numExamples && !whole) {
+    const or = trainRows ? `; or ${trainRows.of}, one per line of the whole training file, the held-out dev rows included` : '';
+    throw new OpnasError(`--teacher-logits ${file}: ${lines.length} rows, but the task has ${numExamples} training examples (one row of logits per example, in the training file's order${or})`);
+  }
+  const rows = readLogitRows(file, lines, numClasses);
+  if (!whole) return rows;
   const out = new Float32Array(numExamples * numClasses);
+  trainRows!.keep.forEach((row, i) => out.set(rows.subarray(row * numClasses, row * numClasses + numClasses), i * numClasses));
+  return out;
+}
+
+function readLogitRows(file: string, lines: string[], numClasses: number): Float32Array {
+  const out = new Float32Array(lines.length * numClasses);
   const problems: string[] = [];
   lines.forEach((line, i) => {
     if (problems.length >= 5) return;
@@ -223,7 +235,7 @@ export async function distillWarmup(
     teacher = t.model;
     hooks.log?.(`warm-up: teacher ${source.dir} (dev ${t.meta.dev.toFixed(4)})`);
   } else {
-    soft = readTeacherLogits(source.logitsFile, task.train.seqs.length, task.numClasses);
+    soft = readTeacherLogits(source.logitsFile, task.train.seqs.length, task.numClasses, task.trainRows);
     hooks.log?.(`warm-up: teacher logits from ${source.logitsFile}`);
   }
   try {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../search/rng.js';
 import { backboneCost } from '../spaces/backbone.js';
 import type { BackboneGenome } from '../spaces/types.js';
+import { OpnasError } from '../spaces/errors.js';
 import { Model } from './compile.js';
 import { AdamW, DEFAULT_ADAMW, learningRate } from './optimizer.js';
 import { BatchIterator, evalBatches, type Batch } from './tasks/batching.js';
@@ -65,6 +66,8 @@ export interface EncodedTask {
   train: EncodedSplit;
   dev: EncodedSplit;
   test: EncodedSplit;
+  /** See TaskData.trainRows. */
+  trainRows?: TaskData['trainRows'];
 }
 
 /** Train a tokenizer on the training text (or reuse a saved one) and encode every split. */
@@ -81,6 +84,7 @@ export function encodeTask(task: TaskData, opts: { vocabSize: number; maxLen: nu
     train: enc(task.train),
     dev: enc(task.dev),
     test: enc(task.test),
+    ...(task.trainRows ? { trainRows: task.trainRows } : {}),
   };
 }
 
@@ -193,6 +197,16 @@ export function trainStep(model: Model, opt: AdamW, b: Batch, lr: number): tf.Sc
   });
 }
 
+/** Training blew up (loss NaN or infinite): the scores would mean nothing. */
+export class TrainingDiverged extends OpnasError {
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+  ) {
+    super(`training diverged: the loss is ${loss} at step ${step} (a lower --lr usually helps)`);
+  }
+}
+
 export async function trainStandalone(genome: BackboneGenome, task: EncodedTask, config: Partial<TrainConfig> = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const cfg = { ...DEFAULT_TRAIN, ...config };
   const t0 = performance.now();
@@ -238,6 +252,8 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
       const evalNow = (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || last;
       if (step % logEvery === 0 || evalNow) {
         const loss = (await pendingLoss.data())[0];
+        // once the loss is NaN or infinite every weight after it is garbage: stop and say why
+        if (!Number.isFinite(loss)) throw new TrainingDiverged(step, loss);
         const now = performance.now();
         const tps = (windowTokens / (now - windowStart)) * 1000;
         windowStart = now;

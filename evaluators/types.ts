@@ -1,3 +1,4 @@
+import { OpnasError } from '../spaces/errors.js';
 import type { Candidate, Scores, Trial } from '../search/types.js';
 
 export interface EvalContext {
@@ -30,3 +31,9 @@ export interface Evaluator<G = unknown> {
 
 /** Objectives: bigger is better for these, smaller for every other score. */
 export const MAXIMISED = new Set(['dev', 'test', 'accuracy', 'f1', 'mcc', 'cifar10', 'cifar100', 'imagenet16']);
+
+/**
+ * A problem every candidate would hit (a worker cannot load the supernet, the task will not load):
+ * the search loop stops the run with it instead of recording each candidate as failed.
+ */
+export class SetupError extends OpnasError {}

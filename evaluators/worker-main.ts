@@ -26,7 +26,14 @@ process.on('message', async (m: Request) => {
       send({ type: 'ready' });
     } else if (m.type === 'score') {
       // a search that trains its supernet batch by batch names the checkpoint each score must use
-      if (m.checkpoint && evaluator instanceof SupernetEvaluator) await evaluator.reload(m.checkpoint);
+      if (m.checkpoint && evaluator instanceof SupernetEvaluator) {
+        try {
+          await evaluator.reload(m.checkpoint);
+        } catch (e) {
+          // every candidate scores with this checkpoint: the run cannot go on without it
+          return send({ type: 'error', job: m.job, setup: true, message: `cannot load the supernet checkpoint ${m.checkpoint}: ${(e as Error)?.message ?? String(e)}` });
+        }
+      }
       const r = await evaluator!.score(m.candidate, { seed: m.seed }, (step: number, steps: number) => send({ type: 'progress', job: m.job, step, steps }));
       send({ type: 'result', job: m.job, result: r, tensors: tf.memory().numTensors });
     } else if (m.type === 'latency') {

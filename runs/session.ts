@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { BackendChoice } from '../evaluators/backend.js';
 import { Nb201Evaluator } from '../evaluators/nb201.js';
-import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, type SupernetSearchConfig } from '../evaluators/distill.js';
+import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type SupernetSearchConfig } from '../evaluators/distill.js';
 import { PopulationTrainer } from '../evaluators/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { SUPERNET_SCORES } from '../evaluators/supernet.js';
@@ -103,7 +103,22 @@ const SCORES: Record<SearchConfig['evaluator'], string[]> = {
   supernet: SUPERNET_SCORES,
 };
 
+/** Field types a saved config must have before anything reads it (a hand-edited run.json may lack them). */
+function configShapeProblems(c: SearchConfig): string[] {
+  const x = c as unknown as Record<string, unknown>;
+  const p: string[] = [];
+  const obj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const k of ['space', 'strategy', 'evaluator']) if (typeof x[k] !== 'string') p.push(`${k} is missing or not a string`);
+  if (!Array.isArray(x.objectives) || !x.objectives.every((o) => typeof o === 'string')) p.push('objectives is missing or not a list of score names');
+  for (const k of ['budget', 'batch', 'seed', 'vocabSize']) if (typeof x[k] !== 'number') p.push(`${k} is missing or not a number`);
+  for (const k of ['limits', 'train']) if (!obj(x[k])) p.push(`${k} is missing or not an object`);
+  if (x.space === 'backbone' && !obj(x.macro)) p.push('macro is missing or not an object');
+  return p;
+}
+
 export function checkSearchConfig(c: SearchConfig): void {
+  const shape = configShapeProblems(c);
+  if (shape.length) throw new OpnasError(`config: ${shape.join('; ')}`);
   const problems: string[] = [];
   const pairs: Record<SearchConfig['evaluator'], SearchConfig['space']> = { standalone: 'backbone', nb201: 'nb201', supernet: 'backbone' };
   if (!SCORES[c.evaluator]) problems.push(`unknown evaluator '${c.evaluator}' (known: ${Object.keys(SCORES).join(', ')})`);
@@ -117,7 +132,15 @@ export function checkSearchConfig(c: SearchConfig): void {
     if (!(Number.isInteger(c.final.top) && c.final.top >= 0)) problems.push(`final top must be an integer >= 0, got ${c.final.top}`);
     if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
   }
+  if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
   if (problems.length) throw new OpnasError(problems.join('; '));
+  // the strategy checks its own options (population, tournament, c); fail here, before a run folder exists
+  makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
+}
+
+/** Worker processes for a search: as asked (default one per core), at most one per candidate of a batch. */
+export function workerCount(asked: number | undefined, batch: number): number {
+  return Math.max(1, Math.min(asked ?? availableParallelism(), batch));
 }
 
 function spaceFor(c: SearchConfig): SearchSpace<unknown> {
@@ -143,8 +166,12 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
           })),
         }
       : { task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
-  const pool = new WorkerPool(o.workers ?? availableParallelism(), cfg);
+  // never more processes than a batch has candidates: the others would only hold memory
+  const size = workerCount(o.workers, c.batch);
+  o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
+  const pool = new WorkerPool(size, cfg);
   pool.onProgress = o.onProgress;
+  pool.onRetry = o.log;
   let trainer: PopulationTrainer | undefined;
   const sn = c.supernet ?? DEFAULT_SUPERNET_SEARCH;
   if (isSupernetConfig(cfg) && (sn.sampling ?? 'uniform') === 'population') {
@@ -170,41 +197,44 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
   const c = run.config as unknown as SearchConfig;
   const space = spaceFor(c);
   const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c, seeded: c.seeded });
-  run.status = 'running';
-  run.statusReason = undefined;
-  await store.save();
   let close = async () => {};
   try {
+    run.status = 'running';
+    run.statusReason = undefined;
     if (evaluatedCount(run.trials) < c.budget || run.pending) {
-      const e = await evaluatorFor(store, o);
-      close = e.close;
+      // inside the try: a signal during the supernet's training also leaves the run interrupted
+      const ev = await evaluatorFor(store, o);
+      close = ev.close;
+      await store.save();
       await search({
         space,
         strategy,
-        evaluator: e.evaluator,
+        evaluator: ev.evaluator,
         seed: c.seed,
         budget: c.budget,
         batch: c.batch,
-        concurrency: o.workers ?? availableParallelism(),
+        concurrency: workerCount(o.workers, c.batch),
         objectives: c.objectives,
         limits: c.limits,
         shape: shapeOf(c, run),
-        measureLatency: e.latency,
+        measureLatency: ev.latency,
         state: run as unknown as SearchState<unknown>,
-        persist: () => store.save(),
+        // one journal line per change; run.json is rewritten only now and then (see RunStore)
+        persist: (_s, change) => ('trial' in change ? store.recordTrial(change.trial) : store.recordState()),
         signal: o.signal,
         onTrial: (t) => o.onTrial?.(t, run),
         onEvaluationStart: o.onEvaluationStart,
       });
       await close();
       close = async () => {};
-    }
+    } else await store.save();
     if (c.final && c.final.top > 0 && c.space === 'backbone') await finalStage(store, c, o);
     run.status = 'finished';
   } catch (e) {
-    run.status = e instanceof SearchAborted ? 'interrupted' : 'failed';
-    run.statusReason = e instanceof SearchAborted ? 'interrupted by a signal' : (e as Error).message;
-    throw e;
+    const aborted = e instanceof SearchAborted || !!o.signal?.aborted;
+    run.status = aborted ? 'interrupted' : 'failed';
+    run.statusReason = aborted ? 'interrupted by a signal' : (e as Error).message;
+    throw aborted ? new SearchAborted() : e;
   } finally {
     await close();
     await store.save();
@@ -254,6 +284,9 @@ export async function startSearch(dir: string, name: string, config: SearchConfi
     const task = loadTask(config.task, { seed: config.taskSeed });
     extra.numClasses = task.numClasses;
     extra.tokenizer = trainTokenizer(task, config.vocabSize);
+    // soft labels are read here too, so a file of the wrong size fails before the run folder exists
+    const logits = config.supernet?.teacherLogits;
+    if (logits && (config.supernet?.warmupSteps ?? 0) > 0) readTeacherLogits(logits, task.train.labels.length, task.numClasses, task.trainRows);
   }
   const store = await RunStore.create(dir, name, { seed: config.seed, config: config as unknown as Record<string, unknown>, strategyState: undefined, extra });
   return runLoop(store, o);
@@ -273,7 +306,20 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
     } else if (store.data.status === 'finished') {
       throw new OpnasError(`run '${name}' is finished (${c.budget} evaluations); pass --budget N to extend it`);
     }
-    checkSearchConfig(c);
+    try {
+      checkSearchConfig(c);
+    } catch (e) {
+      if (e instanceof OpnasError) throw new OpnasError(`run '${name}' cannot resume: its run.json ${e.message}`);
+      throw e;
+    }
+    // a strategy state that does not fit stops here, before the run's status changes
+    if (store.data.strategyState !== undefined && store.data.strategyState !== null) {
+      try {
+        makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c }).restore(store.data.strategyState);
+      } catch (e) {
+        throw new OpnasError(`run '${name}' cannot resume: its saved strategy state does not fit the ${c.strategy} strategy (${(e as Error).message})`);
+      }
+    }
   } catch (e) {
     await store.close();
     throw e;

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { LowSync } from 'lowdb';
+import { DataFileSync } from 'lowdb/node';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError, ValidationError } from '../spaces/errors.js';
 import { acquireLock, lockHolder, releaseLock } from './lock.js';
@@ -10,6 +10,21 @@ import { RUN_FORMAT, RUN_STATUSES, RUN_VERSION, type RunFile, type RunInit, type
 
 export const RUN_FILE = 'run.json';
 export const LOCK_FILE = 'run.lock';
+/** What happened since run.json was last written: one JSON line per trial or batch-state change. */
+export const JOURNAL_FILE = 'journal.jsonl';
+
+/**
+ * run.json is rewritten once this many journal lines have piled up, or as many as the last
+ * snapshot held trials, whichever is more: the interval doubles as the run grows, so the snapshots
+ * of a run of n trials write O(n) trials in all and a trial's save costs the same, on average, at
+ * trial 5,000 as at trial 5.
+ */
+const SNAPSHOT_AFTER = 200;
+
+/** A journal line: a trial recorded, or the loop's batch state (pending batch, strategy state). */
+export type JournalEntry<G = unknown> =
+  | { seq: number; trial: Trial<G> }
+  | { seq: number; state: { pending?: RunFile<G>['pending']; nextBatch: number; strategyState: unknown } };
 
 /** A missing run lists the others when there are at most this many. */
 const LIST_AT_MOST = 8;
@@ -36,21 +51,38 @@ export function defaultRunName(date = new Date()): string {
 }
 
 /**
- * One run folder: `run.json` plus, beside it, whatever checkpoints the search writes. A writable
- * store holds `run.lock` so two processes never write the same run; every save is atomic (lowdb's
- * DataFile writes a temp file and renames it), so a run killed at any instant leaves a whole file.
+ * One run folder: `run.json`, `journal.jsonl` and, beside them, whatever checkpoints the search
+ * writes. A writable store holds `run.lock` so two processes never write the same run. Each trial
+ * (and each batch's strategy state) is appended to the journal as one JSON line, as Optuna's
+ * JournalStorage does; run.json is a snapshot, rewritten atomically (temp file and rename, lowdb's
+ * DataFileSync) now and then and on close, after which the journal starts empty again. A reader
+ * takes the snapshot and replays the journal lines written after it (each line carries a sequence
+ * number, and the snapshot the last one it holds); a torn last line, from a kill mid-append, is
+ * ignored. So a run killed at any instant loses nothing it had recorded.
  */
 export class RunStore<G = unknown> {
   private closed = false;
-  private writing: Promise<void> = Promise.resolve();
+  /** Open journal file (append mode) of a writable store. */
+  private journalFd?: number;
+  /** Sequence number of the last journal line written or read. */
+  private seq: number;
+  /** Journal lines since the last snapshot. */
+  private sinceSnapshot: number;
+  /** Trials the last snapshot held. */
+  private snapshotTrials = 0;
 
   private constructor(
     /** The runs folder. */
     readonly dir: string,
     readonly name: string,
     readonly readonly: boolean,
-    private readonly db: Low<RunFile<G>>,
-  ) {}
+    private readonly db: LowSync<RunFile<G>>,
+    loaded: { seq: number; entries: number },
+  ) {
+    this.seq = loaded.seq;
+    this.sinceSnapshot = loaded.entries;
+    this.snapshotTrials = db.data.trials.length;
+  }
 
   /** The run's own folder: checkpoints go here. */
   get folder(): string {
@@ -59,6 +91,10 @@ export class RunStore<G = unknown> {
 
   get file(): string {
     return join(this.folder, RUN_FILE);
+  }
+
+  get journal(): string {
+    return join(this.folder, JOURNAL_FILE);
   }
 
   get data(): RunFile<G> {
@@ -91,7 +127,8 @@ export class RunStore<G = unknown> {
         nextBatch: init.nextBatch ?? 0,
         trials: init.trials ?? [],
       };
-      const store = new RunStore<G>(root, name, false, new Low(runFile<G>(join(folder, RUN_FILE)), data));
+      const store = new RunStore<G>(root, name, false, new LowSync(runFile<G>(join(folder, RUN_FILE)), data), { seq: 0, entries: 0 });
+      store.openJournal(0); // empty: whatever a killed create left there is not this run's
       await store.save();
       return store;
     } catch (e) {
@@ -110,45 +147,90 @@ export class RunStore<G = unknown> {
     const lock = join(folder, LOCK_FILE);
     if (!opts.readonly) acquireLock(lock, `run '${name}'`);
     try {
-      const data = readRunFile<G>(file);
+      const loaded = readRun<G>(folder);
       // a renamed folder renames the run
-      data.name = name;
-      return new RunStore<G>(root, name, !!opts.readonly, new Low(runFile<G>(file), data));
+      loaded.data.name = name;
+      const store = new RunStore<G>(root, name, !!opts.readonly, new LowSync(runFile<G>(file), loaded.data), loaded);
+      // appends go after the last whole line: a torn one is cut off first
+      if (!opts.readonly) store.openJournal(loaded.wholeBytes);
+      return store;
     } catch (e) {
       if (!opts.readonly) releaseLock(lock);
       throw e;
     }
   }
 
-  /** Write run.json atomically, stamping `updated`. Overlapping saves coalesce into the latest data. */
-  async save(): Promise<void> {
-    if (this.readonly) throw new Error(`run '${this.name}' was opened read-only`);
-    if (this.closed) throw new Error(`run '${this.name}' is closed`);
-    this.data.updated = new Date().toISOString();
-    const write = this.db.write();
-    this.writing = write.catch(() => undefined);
+  private openJournal(keepBytes: number): void {
     try {
-      await write;
+      this.journalFd = openSync(this.journal, 'a');
+      ftruncateSync(this.journalFd, keepBytes);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new OpnasError(`cannot open ${this.journal} (${err.code ?? err.message})`);
+    }
+  }
+
+  /** Write run.json atomically with everything recorded so far, stamping `updated`; the journal starts over. */
+  async save(): Promise<void> {
+    this.writable();
+    this.data.updated = new Date().toISOString();
+    this.data.journalSeq = this.seq;
+    try {
+      this.db.write();
+      // every line so far is in the snapshot now (this is synchronous: nothing was appended meanwhile)
+      if (this.journalFd !== undefined) ftruncateSync(this.journalFd, 0);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new OpnasError(`cannot save ${this.file} (${err.code ?? err.message})`);
     }
+    this.sinceSnapshot = 0;
+    this.snapshotTrials = this.data.trials.length;
   }
 
-  /** Record a trial (its index must be the next position) and save. */
+  /** Journal a trial already placed in `data.trials` (the loop keeps them in index order). */
+  async recordTrial(t: Trial<G>): Promise<void> {
+    await this.append({ seq: this.seq + 1, trial: t });
+  }
+
+  /** Journal the loop's batch state as it is in `data` now. */
+  async recordState(): Promise<void> {
+    const { pending, nextBatch, strategyState } = this.data;
+    await this.append({ seq: this.seq + 1, state: { ...(pending ? { pending } : {}), nextBatch, strategyState } });
+  }
+
+  /** Record a trial (its index must be the next position). */
   async appendTrial(t: Trial<G>): Promise<void> {
     if (t.index !== this.data.trials.length) {
       throw new Error(`appendTrial: trial index ${t.index}, expected ${this.data.trials.length}`);
     }
     this.data.trials.push(t);
-    await this.save();
+    await this.recordTrial(t);
   }
 
-  /** Wait for the last save, then release the lock. Closing twice is harmless. */
+  private async append(entry: JournalEntry<G>): Promise<void> {
+    this.writable();
+    try {
+      writeSync(this.journalFd!, JSON.stringify(entry) + '\n');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new OpnasError(`cannot append to ${this.journal} (${err.code ?? err.message})`);
+    }
+    this.seq = entry.seq;
+    this.sinceSnapshot++;
+    if (this.sinceSnapshot >= Math.max(SNAPSHOT_AFTER, this.snapshotTrials)) await this.save();
+  }
+
+  private writable(): void {
+    if (this.readonly) throw new Error(`run '${this.name}' was opened read-only`);
+    if (this.closed) throw new Error(`run '${this.name}' is closed`);
+  }
+
+  /** Release the lock (a writable store's last save is the caller's). Closing twice is harmless. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.writing;
+    if (this.journalFd !== undefined) closeSync(this.journalFd);
+    this.journalFd = undefined;
     if (!this.readonly) releaseLock(join(this.folder, LOCK_FILE));
   }
 }
@@ -195,9 +277,64 @@ export function removeRun(dir: string, name: string): RemovedRun {
   return { name, folder, status, ...(trials !== undefined ? { trials } : {}) };
 }
 
-/** lowdb's JSON file (atomic writes through steno) with the run layout below. */
-function runFile<G>(file: string): DataFile<RunFile<G>> {
-  return new DataFile<RunFile<G>>(file, { parse: JSON.parse, stringify: stringifyRun });
+/** lowdb's JSON file (atomic writes: a temp file, then rename) with the run layout below. */
+function runFile<G>(file: string): DataFileSync<RunFile<G>> {
+  return new DataFileSync<RunFile<G>>(file, { parse: JSON.parse, stringify: stringifyRun });
+}
+
+/**
+ * A run as its files hold it: run.json's snapshot with the journal's later lines replayed. `seq`
+ * is the last sequence number, `entries` the lines replayed, `wholeBytes` the journal's length up
+ * to its last whole line. Throws (and touches nothing) when either file is damaged.
+ */
+export function readRun<G = unknown>(folder: string): { data: RunFile<G>; seq: number; entries: number; wholeBytes: number } {
+  const data = readRunFile<G>(join(folder, RUN_FILE));
+  const journal = join(folder, JOURNAL_FILE);
+  let text: string;
+  try {
+    text = readFileSync(journal, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { data, seq: data.journalSeq ?? 0, entries: 0, wholeBytes: 0 };
+    throw new OpnasError(`cannot read ${journal} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  // the text after the last newline is a line a kill cut short: it was never recorded
+  const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+  let seq = data.journalSeq ?? 0;
+  let entries = 0;
+  const lines = whole.split('\n');
+  lines.pop();
+  lines.forEach((line, i) => {
+    let e: JournalEntry<G>;
+    try {
+      e = JSON.parse(line);
+    } catch (err) {
+      throw new OpnasError(`${journal}:${i + 1}: not valid JSON (${(err as Error).message}); the file is left as it is`);
+    }
+    if (typeof e?.seq !== 'number') throw new OpnasError(`${journal}:${i + 1}: no sequence number; the file is left as it is`);
+    if (e.seq <= seq) return; // already in the snapshot
+    if ('trial' in e) insertTrial(data.trials, e.trial);
+    else if ('state' in e) {
+      data.pending = e.state.pending;
+      data.nextBatch = e.state.nextBatch;
+      data.strategyState = e.state.strategyState;
+    }
+    seq = e.seq;
+    entries++;
+  });
+  if (entries > 0) {
+    const problems = checkRunFile(data);
+    if (problems.length) throw new ValidationError(`${journal} does not fit ${join(folder, RUN_FILE)} (the files are left as they are)`, problems);
+    data.updated = new Date(statSync(journal).mtimeMs).toISOString();
+  }
+  return { data, seq, entries, wholeBytes: Buffer.byteLength(whole) };
+}
+
+/** Put a trial in its place by index, as the search loop does. */
+function insertTrial<G>(trials: Trial<G>[], t: Trial<G>): void {
+  let at = trials.length;
+  while (at > 0 && trials[at - 1].index > t.index) at--;
+  if (at > 0 && trials[at - 1].index === t.index) trials[at - 1] = t;
+  else trials.splice(at, 0, t);
 }
 
 /**
@@ -211,9 +348,31 @@ export function stringifyRun(run: RunFile<unknown>): string {
   return `${head.slice(0, -2)},\n  "trials": ${body}\n}\n`;
 }
 
+/**
+ * mkdir -p, one level at a time: Node's own recursive mkdirSync never returns when the kernel
+ * answers ENOENT for a parent that exists (`/proc/nope`).
+ */
+function makeFolders(path: string): void {
+  const missing: string[] = [];
+  let p = resolve(path);
+  while (!existsSync(p)) {
+    missing.unshift(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 function ensureFolder(path: string, what: string): void {
   try {
-    mkdirSync(path, { recursive: true });
+    makeFolders(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new OpnasError(`${path} is a file, not a ${what}`);
@@ -287,9 +446,17 @@ export function checkRunFile(x: unknown): string[] {
   if (!RUN_STATUSES.includes(x.status as RunStatus)) p.push(`status is ${JSON.stringify(x.status)}, expected one of ${RUN_STATUSES.join(', ')}`);
   if (typeof x.seed !== 'number') p.push('seed is missing or not a number');
   if (!isObj(x.config)) p.push('config is missing or not an object');
+  else if (x.config.objectives !== undefined && (!Array.isArray(x.config.objectives) || !x.config.objectives.every((o) => typeof o === 'string'))) {
+    p.push('config.objectives is not a list of score names');
+  }
+  if (x.strategyState !== undefined && x.strategyState !== null && !isObj(x.strategyState)) p.push('strategyState is not an object');
   if (!Number.isInteger(x.nextBatch) || (x.nextBatch as number) < 0) p.push('nextBatch is missing or not a count');
+  if (x.journalSeq !== undefined && !(Number.isInteger(x.journalSeq) && (x.journalSeq as number) >= 0)) p.push('journalSeq is not a count');
   if (x.pending !== undefined && !(isObj(x.pending) && typeof x.pending.batch === 'number' && Array.isArray(x.pending.candidates))) {
     p.push('pending is not { batch, candidates: [...] }');
+  }
+  if (x.final !== undefined && !(isObj(x.final) && Array.isArray(x.final.finalists) && Array.isArray(x.final.runs))) {
+    p.push('final is not { finalists: [...], runs: [...] }');
   }
   if (!Array.isArray(x.trials)) {
     p.push('trials is missing or not a list');
@@ -315,19 +482,22 @@ function checkTrial(t: unknown, i: number): string | undefined {
   return undefined;
 }
 
+/** Shorten "PATH/run.json is not valid JSON (...)" to what a listing needs. */
+function corruptReason(msg: string): string {
+  return msg.replace(/^.*\/(run\.json|journal\.jsonl)/, '$1').replace(/[:;]? ?the files? (is|are) left as (it is|they are)\)?/, '').trim();
+}
+
 /** Every run in a runs folder, by name; a broken run is listed with its problem rather than thrown. */
 export function listRuns(dir: string, now = new Date()): RunListing[] {
   const root = resolve(dir);
   return runNames(root).map((name): RunListing => {
-    let text: string;
+    let run: RunFile;
     try {
-      text = readFileSync(join(root, name, RUN_FILE), 'utf8');
+      run = readRun(join(root, name)).data;
     } catch (e) {
-      return { name, corrupt: `cannot read run.json (${(e as NodeJS.ErrnoException).code})` };
+      const problems = e instanceof ValidationError ? e.problems.join('; ') : (e as Error).message;
+      return { name, corrupt: corruptReason(problems) };
     }
-    const r = parseRun(text);
-    if (!r.data) return { name, corrupt: r.json ? r.problems.join('; ') : `run.json is not valid JSON (${r.problems[0]})` };
-    const run = r.data;
     const holder = lockHolder(join(root, name, LOCK_FILE));
     const best = rankTrials(run.trials)[0];
     const objective = runObjectives(run)[0];

@@ -36,6 +36,8 @@ export interface RunFile<G = unknown> {
   trials: Trial<G>[];
   /** The final selection stage (stand-alone trainings of the top candidates and the baseline). */
   final?: FinalState<G>;
+  /** Sequence number of the last journal line this snapshot holds (journal.jsonl lines after it are newer). */
+  journalSeq?: number;
   /** Anything else a resume needs (tokenizer vocab, ...). */
   extra?: Record<string, unknown>;
 }

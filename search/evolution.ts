@@ -54,8 +54,8 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
     seed: number,
     protected readonly opts: EvolutionOptions = DEFAULT_EVOLUTION,
   ) {
-    if (!(opts.population >= 2)) throw new RangeError(`population must be >= 2, got ${opts.population}`);
-    if (!(opts.tournament >= 1 && opts.tournament <= opts.population))
+    if (!(Number.isInteger(opts.population) && opts.population >= 2)) throw new RangeError(`population must be an integer >= 2, got ${opts.population}`);
+    if (!(Number.isInteger(opts.tournament) && opts.tournament >= 1 && opts.tournament <= opts.population))
       throw new RangeError(`tournament must be in 1..population (${opts.population}), got ${opts.tournament}`);
     this.rng = new Rng(seed);
     this.seedGenomes = opts.seeded ? (space.seeds?.() ?? []) : [];
@@ -69,7 +69,8 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
   ask(n: number): Candidate<G>[] {
     const out: Candidate<G>[] = [];
     for (let i = 0; i < n; i++) {
-      if (this.population.length + this.samplesInFlight < this.opts.population) {
+      // nothing to mutate yet (a batch larger than the population, or every sample so far failed): sample
+      if (this.population.length + this.samplesInFlight < this.opts.population || this.population.length === 0) {
         this.samplesInFlight++;
         if (this.seedsUsed < this.seedGenomes.length) {
           const genome = structuredClone(this.seedGenomes[this.seedsUsed++]);
@@ -88,7 +89,6 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
   }
 
   private tournamentWinner(): Member<G> {
-    if (this.population.length === 0) throw new Error('evolution: empty population (every sample failed?)');
     let best: Member<G> | undefined;
     for (let i = 0; i < this.opts.tournament; i++) {
       const m = this.population[this.rng.int(this.population.length)];
@@ -113,6 +113,9 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
   }
 
   restore(s: EvolutionState<G>): void {
+    const ok = typeof s === 'object' && s !== null && typeof s.rng === 'object' && s.rng !== null && Array.isArray(s.population) && Number.isInteger(s.samplesInFlight);
+    if (!ok) throw new TypeError('expected { rng, population: [...], samplesInFlight }');
+    if (!s.population.every((m) => typeof m === 'object' && m !== null && typeof m.id === 'string' && typeof m.fitness === 'number')) throw new TypeError('population members need an id and a fitness');
     this.rng = Rng.fromState(s.rng);
     this.population = structuredClone(s.population);
     this.samplesInFlight = s.samplesInFlight;

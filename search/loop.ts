@@ -1,4 +1,4 @@
-import { MAXIMISED, type Evaluator } from '../evaluators/types.js';
+import { MAXIMISED, SetupError, type Evaluator } from '../evaluators/types.js';
 import { OpnasError } from '../spaces/errors.js';
 import { DEFAULT_SHAPE, type SearchSpace, type Shape } from '../spaces/types.js';
 import { seedFrom } from './rng.js';
@@ -49,7 +49,11 @@ export interface SearchOptions<G> {
   measureLatency?: (c: Candidate<G>) => Promise<number>;
   /** Resume from this state (it is updated in place). */
   state?: SearchState<G>;
-  persist?: (s: SearchState<G>) => Promise<void>;
+  /**
+   * Save the state after a change: a trial recorded (`change.trial`, already in `s.trials`), or the
+   * batch state (pending, nextBatch, strategyState) changed.
+   */
+  persist?: (s: SearchState<G>, change: { trial: Trial<G> } | { state: true }) => Promise<void>;
   signal?: AbortSignal;
   onTrial?: (t: Trial<G>, s: SearchState<G>) => void;
   onEvaluationStart?: (c: Candidate<G>) => void;
@@ -80,12 +84,21 @@ export async function search<G>(o: SearchOptions<G>): Promise<SearchState<G>> {
   if (!(Number.isInteger(o.batch) && o.batch > 0)) throw new OpnasError(`batch must be a positive integer, got ${o.batch}`);
   if (!o.objectives.length) throw new OpnasError('name at least one objective');
   const state: SearchState<G> = o.state ?? { trials: [], nextBatch: 0 };
-  if (state.strategyState !== undefined) o.strategy.restore(state.strategyState);
-  const persist = async () => o.persist?.(state);
+  if (state.strategyState !== undefined) {
+    try {
+      o.strategy.restore(state.strategyState);
+    } catch (e) {
+      throw new OpnasError(`the saved strategy state does not fit the ${o.strategy.name} strategy (${(e as Error).message})`);
+    }
+  }
+  const persist = async () => o.persist?.(state, { state: true });
   const seen = new Set(state.trials.map((t) => t.id));
   let emptyBatches = 0;
 
   while (evaluatedCount(state.trials) < o.budget || state.pending) {
+    // let signals and output errors in: an evaluator and a store that never wait on I/O (a table
+    // lookup, journal appends) would otherwise keep the event loop busy until the run ends
+    await new Promise((r) => setImmediate(r));
     if (o.signal?.aborted) throw new SearchAborted();
     if (!state.pending) {
       const want = Math.min(o.batch, o.budget - evaluatedCount(state.trials));
@@ -95,7 +108,7 @@ export async function search<G>(o: SearchOptions<G>): Promise<SearchState<G>> {
       state.strategyState = o.strategy.state();
       await persist();
     }
-    const batch = await runBatch(o, state, seen, persist);
+    const batch = await runBatch(o, state, seen);
     o.strategy.tell(batch);
     state.strategyState = o.strategy.state();
     state.pending = undefined;
@@ -122,7 +135,7 @@ function askDistinct<G>(strategy: Strategy, want: number, seen: Set<string>): Ca
   return out;
 }
 
-async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set<string>, persist: () => Promise<void>): Promise<Trial<G>[]> {
+async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set<string>): Promise<Trial<G>[]> {
   const { candidates, base, batch } = state.pending!;
   const shape = o.shape ?? DEFAULT_SHAPE;
   const done = new Map(state.trials.filter((t) => t.batch === batch).map((t) => [t.index, t]));
@@ -133,7 +146,7 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
     state.trials.splice(at, 0, t);
     done.set(t.index, t);
     seen.add(t.id);
-    await persist();
+    await o.persist?.(state, { trial: t });
     o.onTrial?.(t, state);
   };
   type Unscored = Omit<Trial<G>, 'status' | 'scores' | 'seconds'>;
@@ -177,9 +190,10 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
   }
 
   let next = 0;
+  let setupFailure: SetupError | undefined;
   const worker = async () => {
     while (next < todo.length) {
-      if (o.signal?.aborted) return;
+      if (o.signal?.aborted || setupFailure) return;
       const { c, trial } = todo[next++];
       const cost = trial.cost;
       o.onEvaluationStart?.(c);
@@ -190,6 +204,8 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
         await record({ ...trial, status: 'ok', scores, fitness: fitnessOf(scores, o.objectives[0]), seconds: r.seconds });
       } catch (e) {
         if (o.signal?.aborted) return; // not a failure: the batch stays pending and resumes
+        // every candidate would fail the same way: stop the run rather than spend the budget
+        if (e instanceof SetupError) return void (setupFailure ??= e);
         const seconds = (performance.now() - t0) / 1000;
         await record({ ...trial, status: 'failed', reason: (e as Error)?.message ?? String(e), scores: {}, seconds });
       }
@@ -197,6 +213,7 @@ async function runBatch<G>(o: SearchOptions<G>, state: SearchState<G>, seen: Set
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 1, todo.length)) }, worker));
   if (o.signal?.aborted) throw new SearchAborted();
+  if (setupFailure) throw setupFailure;
   return candidates.map((_, i) => done.get(base + i)!);
 }
 

@@ -81,6 +81,10 @@ export class OpEvolution<G> extends Evolution<G> {
 
   override restore(s: OpEvolutionState<G>): void {
     super.restore(s);
+    const stats = Object.values((s.ops ?? undefined) as object ?? {});
+    if (typeof s.ops !== 'object' || s.ops === null || !stats.every((v) => typeof v?.sum === 'number' && typeof v?.n === 'number') || typeof s.evaluated !== 'number') {
+      throw new TypeError('expected op statistics { ops: { OP: { sum, n } }, evaluated }');
+    }
     this.stats = structuredClone(s.ops);
     this.evaluated = s.evaluated;
   }

@@ -28,6 +28,7 @@ export class RandomSearch<G> implements Strategy<{ rng: RngState }> {
   }
 
   restore(s: { rng: RngState }): void {
+    if (typeof s !== 'object' || s === null || typeof s.rng !== 'object' || s.rng === null) throw new TypeError('expected { rng }');
     this.rng = Rng.fromState(s.rng);
   }
 }

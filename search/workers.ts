@@ -6,15 +6,16 @@ import type { StandaloneConfig } from '../evaluators/standalone.js';
 import { STANDALONE_SCORES } from '../evaluators/standalone.js';
 import { SUPERNET_SCORES, type SupernetEvaluatorConfig } from '../evaluators/supernet.js';
 import { packageRoot } from '../evaluators/tasks/named.js';
-import type { EvalContext, EvalResult, Evaluator } from '../evaluators/types.js';
+import { SetupError, type EvalContext, type EvalResult, type Evaluator } from '../evaluators/types.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import type { Candidate } from './types.js';
 
 /**
  * Evaluates candidates in N worker processes (one wasm thread each). Jobs go to whichever worker is
  * free; results come back by job number, so the loop records them in ask order whatever finishes
- * first. A worker that dies (crash, out of memory) fails its candidate with the reason and is
- * replaced; the run goes on.
+ * first. A worker that dies (crash, out of memory, killed) is replaced and its candidate runs again,
+ * up to WORKER_RETRIES times, before it fails with the reason; the same seed gives the same result.
+ * A worker that cannot build its evaluator at all is a SetupError: every candidate would fail.
  */
 
 /** What each worker builds its evaluator from: stand-alone training, or a trained supernet (read-only). */
@@ -29,7 +30,12 @@ interface Job {
   msg: object;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
+  /** Times a worker died while running it. */
+  deaths: number;
 }
+
+/** A candidate whose worker died is run again this many times before it is recorded as failed. */
+export const WORKER_RETRIES = 2;
 
 interface Slot {
   child: ChildProcess;
@@ -59,6 +65,8 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
   checkpoint?: string;
   /** The loop's hook before a batch (see Evaluator.prepare); a session sets it. */
   prepare?: Evaluator<BackboneGenome>['prepare'];
+  /** Told when a worker died mid-candidate and the candidate goes back in the queue. */
+  onRetry?: (message: string) => void;
   /** Training progress of the candidate a worker is on: (worker, candidate id, step, steps). */
   onProgress?: (worker: number, id: string, step: number, steps: number) => void;
 
@@ -81,7 +89,7 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
     const ready = new Promise<void>((res, rej) => ((markReady = res), (failReady = rej)));
     ready.catch(() => {});
     const slot: Slot = { child, ready };
-    child.on('message', (m: { type: string; job?: number; result?: unknown; message?: string; tensors?: number }) => {
+    child.on('message', (m: { type: string; job?: number; result?: unknown; message?: string; tensors?: number; setup?: boolean }) => {
       if (m.type === 'ready') return markReady();
       if (m.type === 'progress') {
         const p = m as unknown as { step: number; steps: number };
@@ -89,13 +97,13 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
         if (c) this.onProgress?.(i, c.id, p.step, p.steps);
         return;
       }
-      if (m.type === 'error' && m.job === -1) return failReady(new Error(m.message));
+      if (m.type === 'error' && m.job === -1) return failReady(new SetupError(`a worker could not load its evaluator: ${m.message}`));
       const job = slot.job;
       if (!job || job.id !== m.job) return;
       slot.job = undefined;
       if (m.tensors !== undefined) this.tensorCounts[i] = m.tensors;
       if (m.type === 'result') job.resolve(m.result);
-      else job.reject(new Error(m.message));
+      else job.reject(m.setup ? new SetupError(m.message ?? 'worker setup failed') : new Error(m.message));
       this.pump();
     });
     child.on('exit', (code, signal) => {
@@ -105,7 +113,14 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
       slot.job = undefined;
       if (this.closed) return;
       this.slots[i] = this.spawn(i);
-      job?.reject(new Error(job ? `${why} while evaluating` : why));
+      if (job) {
+        job.deaths++;
+        const id = (job.msg as { candidate?: Candidate<BackboneGenome> }).candidate?.id ?? 'a job';
+        if (job.deaths <= WORKER_RETRIES) {
+          this.onRetry?.(`${why} while evaluating ${id}; running it again (retry ${job.deaths} of ${WORKER_RETRIES})`);
+          this.queue.unshift(job);
+        } else job.reject(new Error(`${why} while evaluating, ${job.deaths} times`));
+      }
       this.pump();
     });
     child.send({ type: 'init', config: this.config });
@@ -123,6 +138,7 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
         msg,
         resolve: (v) => (done(), resolve(v as T)),
         reject: (e) => (done(), reject(e)),
+        deaths: 0,
       };
       this.queue.push(job);
       this.pump();
@@ -135,10 +151,14 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
       const job = this.queue.shift()!;
       slot.job = job;
       slot.ready.then(
-        () => slot.child.send({ ...job.msg, job: job.id }),
+        () => {
+          if (slot.job === job) slot.child.send({ ...job.msg, job: job.id });
+        },
         (e: Error) => {
-          if (slot.job === job) slot.job = undefined;
-          job.reject(new Error(`worker failed to start: ${e.message}`));
+          // a worker that died before it was ready: its exit handler already requeued the job
+          if (slot.job !== job) return;
+          slot.job = undefined;
+          job.reject(e instanceof SetupError ? e : new Error(`worker failed to start: ${e.message}`));
         },
       );
     }

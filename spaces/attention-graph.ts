@@ -172,10 +172,13 @@ export function parseAttentionFormula(src: string): { graph?: AttentionGraph; er
   const skip = () => {
     while (pos < s.length && /\s/.test(s[pos])) pos++;
   };
+  const shown = src.length > 80 ? `${JSON.stringify(src.slice(0, 80))}... (${src.length} characters)` : JSON.stringify(src);
   const fail = (msg: string) => {
-    throw new Error(`formula: ${msg} at position ${pos + 1} of ${JSON.stringify(src)}`);
+    throw new Error(`formula: ${msg} at position ${pos + 1} of ${shown}`);
   };
-  const term = (): AttnRef => {
+  // a graph has at most MAX_NODES nodes, so deeper nesting is invalid anyway: stop before the stack runs out
+  const term = (depth = 0): AttnRef => {
+    if (depth > MAX_NODES) fail(`nested deeper than ${MAX_NODES} levels (a graph has at most ${MAX_NODES} nodes)`);
     skip();
     const id = /^[A-Za-z_][A-Za-z0-9_]*/.exec(s.slice(pos));
     if (!id) fail('expected an op name or Q/K/V');
@@ -190,7 +193,7 @@ export function parseAttentionFormula(src: string): { graph?: AttentionGraph; er
     skip();
     if (s[pos] !== ')')
       for (;;) {
-        args.push(term());
+        args.push(term(depth + 1));
         skip();
         if (s[pos] === ',') {
           pos++;

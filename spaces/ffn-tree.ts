@@ -68,15 +68,16 @@ export function renderFfn(tree: FfnNode): string {
  */
 export function parseFfnFormula(s: string): FfnNode {
   let pos = 0;
+  const shown = s.length > 80 ? `'${s.slice(0, 80)}...' (${s.length} characters)` : `'${s}'`;
   const fail = (what: string): never => {
     const found = pos < s.length ? `'${s[pos]}'` : 'end of formula';
-    throw new OpnasError(`parse error at column ${pos + 1} of '${s}': expected ${what}, found ${found}`);
+    throw new OpnasError(`parse error at column ${pos + 1} of ${shown}: expected ${what}, found ${found}`);
   };
   const skip = () => {
     while (pos < s.length && /\s/.test(s[pos])) pos++;
   };
   const parseNode = (depth: number): FfnNode => {
-    if (depth > WALK_LIMIT) throw new OpnasError(`parse error at column ${pos + 1} of '${s}': nested deeper than ${WALK_LIMIT} levels`);
+    if (depth > WALK_LIMIT) throw new OpnasError(`parse error at column ${pos + 1} of ${shown}: nested deeper than ${WALK_LIMIT} levels`);
     skip();
     const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(s.slice(pos));
     if (!m) return fail('an op name');

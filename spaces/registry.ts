@@ -46,7 +46,8 @@ export function readGenomeFile(path: string, expectSpace?: string): { space: str
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // editors on Windows often start UTF-8 files with a byte-order mark; it is not part of the JSON
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
     throw new OpnasError(`${path}: malformed JSON (${(e as Error).message})`);
   }

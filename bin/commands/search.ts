@@ -15,7 +15,7 @@ import { OpnasError } from '../../spaces/errors.js';
 import type { MacroRanges } from '../../spaces/macro.js';
 import { configFileOption } from '../config-file.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
-import { note } from '../output.js';
+import { note, onOutputClosed } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { printRunReport } from './runs.js';
@@ -91,6 +91,12 @@ export function macroFrom(a: { layers: string; hidden: string; heads: string }):
   return { ...DEFAULT_SEARCH.macro, layers: range('layers', String(a.layers)), hidden: intList('hidden', String(a.hidden)), heads: intList('heads', String(a.heads)) };
 }
 
+/** A run seed: an integer, so it round-trips through run.json and derives the same candidate seeds. */
+export function seedOption(v: number): number {
+  if (!Number.isSafeInteger(v)) throw new OpnasError(`--seed must be an integer, got ${v}`);
+  return v;
+}
+
 export function configFrom(a: SearchArgs): SearchConfig {
   const evaluator = a.evaluator ?? (a.space === 'nb201' ? 'nb201' : 'supernet');
   const d = DEFAULT_SEARCH;
@@ -128,7 +134,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       seeds: positiveInt('final-seeds', a['final-seeds']),
       train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
     },
-    seed: a.seed,
+    seed: seedOption(a.seed),
   };
 }
 
@@ -136,12 +142,22 @@ export function configFrom(a: SearchArgs): SearchConfig {
 export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFile>, a: RunArgs, name: string, budget: number, done = 0): Promise<void> {
   if (a.workers !== undefined) positiveInt('workers', a.workers);
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    note(`\nopnas: stopping run '${name}' (Ctrl-C again to quit at once)...`);
+  // Ctrl-C, SIGTERM (kill, service managers), SIGHUP (the terminal closed) and a closed stdout all
+  // stop the run the same way: the trials so far saved, status interrupted, the lock released
+  let exitCode = 130;
+  const stop = (code: number, why: string) => {
+    if (controller.signal.aborted) process.exit(code);
+    exitCode = code;
+    note(`\nopnas: stopping run '${name}' (${why})...`);
     controller.abort();
   };
+  const onSigint = () => stop(130, 'Ctrl-C again to quit at once');
+  const onSigterm = () => stop(143, 'SIGTERM');
+  const onSighup = () => stop(129, 'SIGHUP');
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
+  const offClosed = onOutputClosed(() => stop(141, 'output closed'));
   const bars = makeMultiBar(progressEnabled(a.quiet));
   const runBar = bars?.create(budget, done, { best: '-' }, { format: `${name} |{bar}| {value}/{total} trials | best {best} | ETA {eta_formatted}` });
   const workerBars = new Map<number, ReturnType<NonNullable<typeof bars>['create']>>();
@@ -172,10 +188,15 @@ export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFi
     report(run, a.json);
   } catch (e) {
     bars?.stop();
-    if (e instanceof SearchAborted) throw new OpnasError(`run '${name}' interrupted; its trials are saved. Continue it with: opnas resume ${name}`, 130);
+    if (e instanceof SearchAborted) {
+      throw new OpnasError(`run '${name}' interrupted; its trials are saved. Continue it with: opnas resume ${name}`, exitCode);
+    }
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGHUP', onSighup);
+    offClosed();
   }
 }
 
@@ -224,7 +245,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })
         .option('fine-tune-steps', { type: 'number', default: 0, describe: 'steps a candidate fine-tunes its supernet weights before scoring' })
         .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
-        .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per training example); default: the cached opnas teacher' })
+        .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per line of the training file, or per example of its train split); default: the cached opnas teacher' })
         .options(distillOptions())
         .group(['supernet-steps', 'supernet-sampling', 'population-steps', 'fine-tune-steps', 'warmup-steps', 'teacher-logits', ...Object.keys(distillOptions())], 'Supernet (--evaluator supernet):')
         .option('train-steps', { type: 'number', default: DEFAULT_SEARCH.train.steps, describe: 'training steps per candidate' })

@@ -58,7 +58,7 @@ export const teacherCommand: CommandModule<object, Args> = {
     const data = loadTaskFrom(a);
     const task = encodeTask(data, { vocabSize: positiveInt('vocab-size', a['vocab-size']), maxLen: positiveInt('max-len', a['max-len']) });
     if (a['teacher-logits']) {
-      const logits = readTeacherLogits(a['teacher-logits'], task.train.seqs.length, task.numClasses);
+      const logits = readTeacherLogits(a['teacher-logits'], task.train.seqs.length, task.numClasses, task.trainRows);
       const C = task.numClasses;
       let agree = 0;
       task.train.labels.forEach((y, i) => {

@@ -9,6 +9,7 @@ import { BASELINES } from '../../spaces/backbone.js';
 import { OpnasError } from '../../spaces/errors.js';
 import { readGenomeFile } from '../../spaces/registry.js';
 import type { BackboneGenome } from '../../spaces/types.js';
+import { checkOutDir } from '../out-dir.js';
 import { fmtCount, note, print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
 import { loadTaskFrom, taskOptions, type TaskArgs } from '../task-options.js';
@@ -29,6 +30,7 @@ interface Args extends TaskArgs {
   json?: boolean;
   quiet?: boolean;
   out?: string;
+  force?: boolean;
 }
 
 /** A genome file, or the name of a baseline (`bert-tiny`, ...). */
@@ -75,7 +77,8 @@ export const trainCommand: CommandModule<object, Args> = {
         .option('patience', { type: 'number', default: DEFAULT_TRAIN.patience, describe: 'evaluations without improvement before stopping (0: never)' })
         .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
         .option('quiet', { type: 'boolean', describe: 'no progress output' })
-        .option('out', { type: 'string', describe: 'save the trained model here: genome, tokenizer vocabulary, weights, scores' }),
+        .option('out', { type: 'string', describe: 'save the trained model here: genome, tokenizer vocabulary, weights, scores (checked before training)' })
+        .option('force', { type: 'boolean', describe: 'overwrite an existing, non-empty --out folder' }),
     ) as never,
   handler: async (argv) => {
     const { name, genome } = resolveArch(argv.arch, argv.baseline);
@@ -94,6 +97,8 @@ export const trainCommand: CommandModule<object, Args> = {
     // [CLS] text [SEP], or [CLS] a [SEP] b [SEP] for pairs
     const minLen = argv['pair-column'] !== undefined ? 3 : 2;
     if (cfg.maxLen! < minLen) throw new OpnasError(`--max-len must be at least ${minLen} (room for the special tokens), got ${cfg.maxLen}`);
+    // the output folder is checked before hours go into training, not after
+    if (argv.out !== undefined) checkOutDir('out', argv.out, argv.force);
     const log = argv.quiet ? () => {} : note;
     // Read and encode the data before starting a backend, so bad input fails fast and alone.
     const data = loadTaskFrom(argv);

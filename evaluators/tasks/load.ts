@@ -110,6 +110,13 @@ export function loadClassification(opts: LoadOptions): LoadedData {
   const texts = rows.map((r) => r.fields[ti]);
   const pairs = pi === undefined ? undefined : rows.map((r) => r.fields[pi]);
   const raw = rows.map((r) => r.fields[li].trim());
+  // --no-header on a file that has one: its column name would become a class of one example
+  if (opts.header === false && !opts.columns && !opts.labelMap && raw.length > 2) {
+    const first = raw[0];
+    if (raw.indexOf(first, 1) === -1 && new Set(raw).size < raw.length - 1) {
+      throw new OpnasError(`${path}:${rows[0].line}: label ${JSON.stringify(first)} occurs only on this first line; is it a header row? (then drop --no-header)`);
+    }
+  }
   return finish(path, texts, pairs, raw, rows.map((r) => r.line), opts);
 }
 
@@ -403,6 +410,7 @@ function finish(
   const map = new Map(Object.entries(labelMap));
   const labels = new Array<number>(raw.length);
   for (let r = 0; r < raw.length; r++) {
+    if (raw[r] === '') throw new OpnasError(`${path}:${lineNos[r]}: the label is empty`);
     const v = map.get(raw[r]);
     if (v === undefined) {
       const known = [...map.keys()].map((k) => JSON.stringify(k)).join(', ');
@@ -446,5 +454,11 @@ function validateLabelMap(path: string, m: Record<string, number>): void {
     if (!Number.isInteger(v) || v < 0) {
       throw new OpnasError(`${path}: label map entry ${JSON.stringify(k)} → ${JSON.stringify(v)} is not a class index (an integer >= 0)`);
     }
+  }
+  // class ids are output positions: a skipped id would be a class no example can have
+  const ids = new Set(entries.map(([, v]) => v));
+  const missing = Array.from({ length: Math.max(...ids) + 1 }, (_, i) => i).filter((i) => !ids.has(i));
+  if (missing.length) {
+    throw new OpnasError(`${path}: the label map's class ids must run 0..${ids.size - 1} with none skipped; it uses ${[...ids].sort((a, b) => a - b).join(', ')} (missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})`);
   }
 }

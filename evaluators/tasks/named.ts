@@ -29,6 +29,12 @@ export interface TaskData {
   metric: TaskMetric;
   /** Where each split came from, e.g. "data/trec/train.txt (seeded 10%, seed 0)": for run records. */
   sources: { train: string; dev: string; test: string };
+  /**
+   * When the dev split was held out of the training file: how many rows that file has and which of
+   * them (0-based, file order) the train split kept. Per-example files a user makes from the
+   * training file (teacher logits) are read through it.
+   */
+  trainRows?: { of: number; keep: number[] };
 }
 
 /** A task from the user's own files. Paths resolve against the current directory. */
@@ -205,6 +211,7 @@ function build(
   let devSplit: Split;
   let devSource: string;
   let trainSource = p.train;
+  let trainRows: TaskData['trainRows'];
   if (p.dev !== undefined) {
     devSplit = pick(rest(p.dev));
     devSource = p.dev;
@@ -213,6 +220,7 @@ function build(
     if (held.length === 0) {
       throw new OpnasError(`${p.train}: too few examples (${train.labels.length}) to hold out a 10% dev split; give a dev file`);
     }
+    trainRows = { of: trainSplit.labels.length, keep };
     devSplit = subset(trainSplit, held);
     trainSplit = subset(trainSplit, keep);
     devSource = `${p.train} (seeded 10%, seed ${p.seed})`;
@@ -236,6 +244,7 @@ function build(
     labelNames: train.labelNames,
     metric: p.metric,
     sources: { train: trainSource, dev: devSource, test: testSource },
+    ...(trainRows ? { trainRows } : {}),
   };
 }
 

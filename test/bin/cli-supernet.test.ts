@@ -1,9 +1,9 @@
 // `opnas teacher` and `opnas fidelity` end to end in a subprocess: tiny runs on small fixtures, and bad input.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { opnas, ROOT, tempDir } from './helpers.js';
+import { opnas, readRunData, ROOT, tempDir } from './helpers.js';
 
 const FIX = join(ROOT, 'test/fixtures/train');
 const TASK = ['--train', join(FIX, 'reviews.csv'), '--dev', join(FIX, 'reviews-dev.tsv'), '--max-len', '16', '--vocab-size', '60'];
@@ -99,7 +99,7 @@ describe('opnas search --evaluator supernet', () => {
   const ARGS = [...TASK, '--layers', '1-2', '--hidden', '16,32', '--heads', '1,2', '--budget', '8', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--population-steps', '3', '--workers', '2', '--final-top', '0', '--quiet'];
   // latency is measured, so it differs from run to run; everything else must not
   const trials = (dir: string, name: string) =>
-    (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')) as { trials: { id: string; status: string; scores: Record<string, number> }[] }).trials.map((t) => {
+    readRunData(dir, name).trials.map((t) => {
       const { latency, ...rest } = t.scores;
       expect(latency).toBeGreaterThan(0);
       return [t.id, t.status, rest];
@@ -111,7 +111,7 @@ describe('opnas search --evaluator supernet', () => {
       const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: 'ignore' });
       const poll = setInterval(() => {
         try {
-          if ((JSON.parse(readFileSync(file, 'utf8')) as { trials: unknown[] }).trials.length >= n) child.kill('SIGKILL');
+          if (readRunData(join(file, '../..'), basename(dirname(file))).trials.length >= n) child.kill('SIGKILL');
         } catch {
           // not written yet
         }

@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readRun } from '../../runs/store.js';
+import type { RunFile } from '../../runs/types.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'dist/bin/opnas.js');
@@ -40,4 +42,12 @@ export function opnasClosedStdout(args: string[], opts: { env?: Record<string, s
     child.stderr.on('data', (d) => (stderr += d));
     child.on('exit', (code) => resolve({ code, stderr }));
   });
+}
+
+/**
+ * A run as a reader sees it: run.json's snapshot plus the journal lines after it (what opnas
+ * itself reads). run.json alone lags behind a running search by up to as many trials as it holds.
+ */
+export function readRunData(dir: string, name: string): RunFile {
+  return readRun(join(dir, name)).data;
 }

@@ -1,0 +1,161 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { opnas, tempDir, writeJson } from './helpers.js';
+
+/** Issue 11's cases that need no training: every bad input one clear line, a non-zero exit, no run harmed. */
+
+const NB = ['--space', 'nb201', '--quiet'];
+const runJson = (dir: string, name: string) => JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8'));
+
+/** One line on stderr naming the problem, no stack trace, no "internal error". */
+function oneClearLine(r: { code: number | null; stderr: string }, pattern: RegExp) {
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+}
+
+describe('options are checked before a run folder exists (case 1)', () => {
+  it('--seed abc is refused and creates nothing', () => {
+    const dir = tempDir();
+    const r = opnas(['search', ...NB, '--budget', '8', '--seed', 'abc', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } });
+    oneClearLine(r, /--seed: expected a number, got 'abc'/);
+    expect(existsSync(join(dir, 's'))).toBe(false);
+  });
+
+  it('a fractional seed, --seed=abc on train, and a bad --population are refused the same way', () => {
+    const dir = tempDir();
+    oneClearLine(opnas(['search', ...NB, '--seed', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--seed must be an integer, got 1.5/);
+    oneClearLine(opnas(['train', '--baseline', 'bert-tiny', '--lr=abc']), /--lr: expected a number, got 'abc'/);
+    oneClearLine(opnas(['search', ...NB, '--strategy', 'regularized-evolution', '--population', '1', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /population must be an integer >= 2/);
+    expect(existsSync(join(dir, 's'))).toBe(false);
+  });
+});
+
+describe('a batch larger than the evolution population (case 4)', () => {
+  it('--batch 21 with the default population of 20 runs to the end', () => {
+    const dir = tempDir();
+    const r = opnas(['search', ...NB, '--batch', '21', '--budget', '42', '--seed', '3', '--name', 'big'], { env: { OPNAS_RUNS_DIR: dir } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const run = runJson(dir, 'big');
+    expect(run.status).toBe('finished');
+    expect(run.trials.filter((t: { status: string }) => t.status === 'ok')).toHaveLength(42);
+    // the second batch mutates what the first found
+    expect(run.trials.slice(21).some((t: { origin: string }) => t.origin === 'mutate')).toBe(true);
+  });
+});
+
+describe('a hand-damaged run.json (case 12)', () => {
+  const damaged = (edit: (r: Record<string, any>) => void) => {
+    const dir = tempDir();
+    const env = { OPNAS_RUNS_DIR: dir };
+    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    const file = join(dir, 'r', 'run.json');
+    const run = JSON.parse(readFileSync(file, 'utf8'));
+    edit(run);
+    writeFileSync(file, JSON.stringify(run));
+    return { dir, env, file, text: readFileSync(file, 'utf8') };
+  };
+
+  it('objectives missing: show still works, resume names the field, the file is untouched', () => {
+    const { env, file, text } = damaged((r) => delete r.config.objectives);
+    expect(opnas(['show', 'r'], { env }).code).toBe(0);
+    oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: .*objectives is missing/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('strategyState of the wrong type: show, export and resume say so; a wrong-shaped one stops resume without touching the run', () => {
+    const a = damaged((r) => (r.strategyState = 5));
+    for (const args of [['show', 'r'], ['export', 'r', '--out', join(a.dir, 'x')], ['resume', 'r', '--budget', '12']]) {
+      const r = opnas(args, { env: a.env });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/strategyState is not an object/);
+      expect(r.stderr).not.toMatch(/internal error/);
+    }
+    const b = damaged((r) => (r.strategyState = { rng: 3 }));
+    oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env: b.env }), /saved strategy state does not fit the op-evolution strategy/);
+    expect(readFileSync(b.file, 'utf8')).toBe(b.text);
+  });
+});
+
+describe('genome files (case 14)', () => {
+  it('a UTF-8 byte-order mark is accepted', () => {
+    const dir = tempDir();
+    const f = join(dir, 'bom.json');
+    writeFileSync(f, '\uFEFF' + JSON.stringify({ formula: 'matmul(softmax(matmul(Q, transpose(K))), V)' }));
+    const r = opnas(['check', f]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/valid attention genome/);
+  });
+
+  it('a 20,000-deep formula is reported, not a stack overflow, and the message stays short', () => {
+    const dir = tempDir();
+    const attn = writeJson(dir, 'a.json', { formula: `matmul(${'neg('.repeat(20000)}Q${')'.repeat(20000)}, V)` });
+    const r = opnas(['check', attn]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/nested deeper than 16 levels/);
+    expect(r.stderr).not.toMatch(/call stack/);
+    expect(r.stderr.length).toBeLessThan(600);
+    const ffn = writeJson(dir, 'f.json', { tree: `L2(${'gelu('.repeat(20000)}L1(x)${')'.repeat(20000)})`, stack: 1, ratio: 4 });
+    const f = opnas(['check', ffn]);
+    expect(f.code).not.toBe(0);
+    expect(f.stderr).toMatch(/nested deeper than 32 levels/);
+    expect(f.stderr.length).toBeLessThan(600);
+  });
+});
+
+describe('locks and run folders (case 7)', () => {
+  const startTicks = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  };
+
+  it.skipIf(!existsSync('/proc/self/stat'))('a lock whose pid now belongs to another live process is stale; the real holder still blocks', async () => {
+    const dir = tempDir();
+    const env = { OPNAS_RUNS_DIR: dir };
+    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    const { spawn } = await import('node:child_process');
+    // a live process that is not opnas, standing in for a pid the kernel handed out again
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      const lock = join(dir, 'r', 'run.lock');
+      const held = { pid: other.pid, host: (await import('node:os')).hostname(), started: new Date().toISOString() };
+      writeFileSync(lock, JSON.stringify({ ...held, startTicks: startTicks(other.pid!) }));
+      oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), new RegExp(`in use by process ${other.pid} .*delete .*run\\.lock`));
+      writeFileSync(lock, JSON.stringify({ ...held, startTicks: startTicks(other.pid!) - 1 }));
+      const r = opnas(['resume', 'r', '--budget', '12', '--quiet'], { env });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(runJson(dir, 'r').trials).toHaveLength(12);
+      expect(existsSync(lock)).toBe(false);
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('a lock that is a folder, and a runs folder that cannot be made, get one clear line', () => {
+    const dir = tempDir();
+    const env = { OPNAS_RUNS_DIR: dir };
+    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    mkdirSync(join(dir, 'r', 'run.lock'));
+    oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /run\.lock is a folder, not a lock file/);
+    const t0 = Date.now();
+    oneClearLine(opnas(['search', ...NB, '--runs-dir', '/proc/nope', '--name', 'x'], { timeout: 20_000 }), /cannot create runs folder \/proc\/nope/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('a read-only run folder is named, not an internal error', () => {
+    const dir = tempDir();
+    const env = { OPNAS_RUNS_DIR: dir };
+    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    chmodSync(join(dir, 'r'), 0o555);
+    try {
+      oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /cannot write in .*\/r \(EACCES\)/);
+    } finally {
+      chmodSync(join(dir, 'r'), 0o755);
+    }
+  });
+});
