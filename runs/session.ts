@@ -71,7 +71,8 @@ export const DEFAULT_BUDGET: Record<SearchConfig['evaluator'], number> = { super
 /** A default search that finishes in minutes on a 2-core CPU: small models, a supernet trained once, then scored. */
 export const DEFAULT_SEARCH: SearchConfig = {
   space: 'backbone',
-  macro: { ...DEFAULT_MACRO, layers: [1, 2], hidden: [64, 128] },
+  // the readouts and a factorised embedding are the choices most likely to help models trained from scratch
+  macro: { ...DEFAULT_MACRO, layers: [1, 2], hidden: [64, 128], pool: ['cls', 'mean', 'max'], embed: [64] },
   strategy: 'op-evolution',
   seeded: true,
   evaluator: 'supernet',

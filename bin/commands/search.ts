@@ -13,6 +13,7 @@ import { DEFAULT_OP_EVOLUTION } from '../../search/op-evolution.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/errors.js';
 import type { MacroRanges } from '../../spaces/macro.js';
+import { POOL_KINDS, type PoolKind } from '../../spaces/types.js';
 import { configFileOption } from '../config-file.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { note, onOutputClosed } from '../output.js';
@@ -54,6 +55,8 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   layers: string;
   hidden: string;
   heads: string;
+  pool: string;
+  embed: string;
   'train-steps': number;
   'train-batch-size': number;
   lr: number;
@@ -87,8 +90,16 @@ function range(flag: string, s: string): [number, number] {
 }
 
 /** --layers/--hidden/--heads as macro ranges (String: yargs gives a bare number, e.g. --layers 2, as a number). */
-export function macroFrom(a: { layers: string; hidden: string; heads: string }): MacroRanges {
-  return { ...DEFAULT_SEARCH.macro, layers: range('layers', String(a.layers)), hidden: intList('hidden', String(a.hidden)), heads: intList('heads', String(a.heads)) };
+export function macroFrom(a: { layers: string; hidden: string; heads: string; pool?: string; embed?: string }): MacroRanges {
+  const m: MacroRanges = { ...DEFAULT_SEARCH.macro, layers: range('layers', String(a.layers)), hidden: intList('hidden', String(a.hidden)), heads: intList('heads', String(a.heads)) };
+  if (a.pool !== undefined) {
+    const pools = String(a.pool).split(',').map((x) => x.trim());
+    const bad = pools.filter((x) => !(POOL_KINDS as readonly string[]).includes(x));
+    if (bad.length || !pools.length) throw new OpnasError(`--pool: expected a comma-separated list of ${POOL_KINDS.join(', ')}, got '${a.pool}'`);
+    m.pool = pools as PoolKind[];
+  }
+  if (a.embed !== undefined) m.embed = String(a.embed).trim() === 'none' ? [] : intList('embed', String(a.embed));
+  return m;
 }
 
 /** A run seed: an integer, so it round-trips through run.json and derives the same candidate seeds. */
@@ -230,7 +241,9 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
         .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
         .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
-        .group(['layers', 'hidden', 'heads', 'max-params', 'max-flops', 'max-latency-ms'], 'Backbone space and limits:')
+        .option('pool', { type: 'string', default: (DEFAULT_SEARCH.macro.pool ?? ['cls']).join(','), describe: 'sequence readouts to choose from (cls, mean, max)' })
+        .option('embed', { type: 'string', default: (DEFAULT_SEARCH.macro.embed ?? []).join(',') || 'none', describe: "factorised embedding widths to choose from besides the full width ('none': never factorise)" })
+        .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms'], 'Backbone space and limits:')
         .option('evaluator', {
           choices: ['supernet', 'standalone', 'nb201'] as const,
           describe:
