@@ -135,7 +135,7 @@ export class Supernet {
     if (g.hidden > s.width) problems.push(`hidden ${g.hidden} > the supernet's widest ${s.width}`);
     if (g.layers.length > s.depth) problems.push(`${g.layers.length} layers > the supernet's ${s.depth}`);
     if (g.heads > s.heads) problems.push(`${g.heads} heads > the supernet's ${s.heads}`);
-    if (g.embed && !this.vars.has('emb.proj')) problems.push(`a factorised embedding (${g.embed}) in a supernet whose space has none`);
+    if (g.embed && !this.vars.has('emb.proj.w')) problems.push(`a factorised embedding (${g.embed}) in a supernet whose space has none`);
     g.layers.forEach((l, i) => {
       if (l.ffn.stack > s.stack) problems.push(`layer ${i}: FFN stack ${l.ffn.stack} > ${s.stack}`);
       if (l.ffn.ratio > s.ratio) problems.push(`layer ${i}: FFN ratio ${l.ffn.ratio} > ${s.ratio}`);

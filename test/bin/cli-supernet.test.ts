@@ -96,7 +96,7 @@ describe.concurrent('opnas fidelity', () => {
 
 describe('opnas search --evaluator supernet', () => {
   const BIN = join(ROOT, 'dist/bin/opnas.js');
-  const ARGS = [...TASK, '--layers', '1-2', '--hidden', '16,32', '--heads', '1,2', '--budget', '8', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--population-steps', '3', '--workers', '2', '--final-top', '0', '--quiet'];
+  const ARGS = [...TASK, '--layers', '1-2', '--hidden', '16,32', '--heads', '1,2', '--budget', '8', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--population-steps', '3', '--workers', '2', '--final-top', '0', '--embed', '8', '--quiet'];
   // latency is measured, so it differs from run to run; everything else must not
   const trials = (dir: string, name: string) =>
     readRunData(dir, name).trials.map((t) => {
