@@ -248,6 +248,10 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
 async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): Promise<void> {
   const run = store.data;
   const final = c.final!;
+  if (!run.final && !run.trials.some((t) => t.status === 'ok')) {
+    o.log?.('final stage: skipped, no candidate was scored');
+    return;
+  }
   const space = backboneSpace(c.macro);
   run.final ??= { finalists: pickFinalists(space as SearchSpace<unknown>, run.trials, final.top, referenceBaseline(c.macro), shapeOf(c, run)), runs: [] };
   await store.save();

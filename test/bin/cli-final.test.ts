@@ -11,7 +11,7 @@ const ARGS = [
   '--train', join(ROOT, 'test/fixtures/search/tiny.tsv'), '--vocab-size', '64', '--max-len', '16',
   '--evaluator', 'standalone', '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2', '--train-steps', '6',
   '--budget', '4', '--batch', '2', '--seed', '2', '--workers', '2',
-  '--final-top', '2', '--final-seeds', '2', '--final-steps', '60', '--quiet',
+  '--final-top', '2', '--final-seeds', '2', '--final-steps', '60', '--no-seeded', '--quiet',
 ];
 const ENV = { OPNAS_BACKEND: 'wasm' };
 

@@ -10,10 +10,10 @@ import { opnas, ROOT, tempDir } from './helpers.js';
  */
 
 const BIN = join(ROOT, 'dist/bin/opnas.js');
-const STANDALONE = ['--train', join(ROOT, 'test/fixtures/search/tiny.tsv'), '--vocab-size', '64', '--max-len', '16', '--evaluator', 'standalone',
+const STANDALONE = ['--final-top', '0', '--train', join(ROOT, 'test/fixtures/search/tiny.tsv'), '--vocab-size', '64', '--max-len', '16', '--evaluator', 'standalone',
   '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2', '--train-steps', '40', '--budget', '6', '--batch', '3', '--seed', '5'];
 const FIX = join(ROOT, 'test/fixtures/train');
-const SUPERNET = ['--train', join(FIX, 'reviews.csv'), '--dev', join(FIX, 'reviews-dev.tsv'), '--max-len', '16', '--vocab-size', '60', '--layers', '1-2', '--hidden', '16,32',
+const SUPERNET = ['--final-top', '0', '--train', join(FIX, 'reviews.csv'), '--dev', join(FIX, 'reviews-dev.tsv'), '--max-len', '16', '--vocab-size', '60', '--layers', '1-2', '--hidden', '16,32',
   '--heads', '1,2', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--population-steps', '3'];
 
 const children = (pid: number): number[] => {
