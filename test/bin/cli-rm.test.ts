@@ -20,7 +20,9 @@ describe('opnas rm', () => {
     writeFileSync(join(dir, 'b', 'run.lock'), JSON.stringify({ pid: process.pid, host: hostname(), started: '2020-01-01T00:00:00Z' }));
     const held = opnas(['rm', 'b'], { env });
     expect(held.code).toBe(1);
-    expect(held.stderr.trim()).toBe(`opnas: run 'b' is in use by process ${process.pid} (started 2020-01-01T00:00:00Z)`);
+    expect(held.stderr.trim()).toBe(
+      `opnas: run 'b' is in use by process ${process.pid} (started 2020-01-01T00:00:00Z); if that is not an opnas process working on it, delete ${join(dir, 'b', 'run.lock')}`,
+    );
     expect(existsSync(join(dir, 'b', 'run.json'))).toBe(true);
 
     // a lock left by a process that is gone does not stop it
