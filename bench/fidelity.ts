@@ -17,6 +17,7 @@ import { packageRoot } from '../evaluators/tasks/named.js';
 import { DEFAULT_SEARCH } from '../runs/session.js';
 import { runsDir } from '../runs/store.js';
 import { BASELINES } from '../spaces/backbone.js';
+import { benchArgs } from './args.js';
 import { markers, spliceSection } from './sections.js';
 
 interface Options {
@@ -47,46 +48,29 @@ const USAGE = `usage: npm run bench:fidelity -- [--sample N] [--steps S] [--supe
   --seed N             the sample, training and scoring seed (default 0)
   --out FILE           report to splice into (default bench/RESULTS.md)`;
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { newShare: DEFAULT_POPULATION.newShare, repeats: 1, populationSteps: DEFAULT_POPULATION.stepsPerCandidate, sample: 20, steps: 1000, supernetSteps: 800, warmupSteps: 400, sampling: 'population', workers: os.availableParallelism(), seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
-  const int = (flag: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) fail(`${flag} must be an integer >= ${min}, got '${v}'`);
-    return n;
+function readOptions(): Options {
+  const s = { type: 'string' } as const;
+  const a = benchArgs('fidelity', USAGE, { sample: s, steps: s, 'supernet-steps': s, 'warmup-steps': s, 'population-steps': s, repeats: s, 'new-share': s, workers: s, seed: s, out: s, sampling: s });
+  const newShare = Number(a.str('new-share') ?? DEFAULT_POPULATION.newShare);
+  if (!(newShare > 0 && newShare <= 1)) a.fail(`--new-share must be in (0, 1], got '${a.str('new-share')}'`);
+  const sampling = a.str('sampling') ?? 'population';
+  if (sampling !== 'uniform' && sampling !== 'population') a.fail(`--sampling must be uniform or population, got '${sampling}'`);
+  const out = a.str('out');
+  const o: Options = {
+    newShare,
+    repeats: a.int('repeats', 1, 1),
+    populationSteps: a.int('population-steps', DEFAULT_POPULATION.stepsPerCandidate, 0),
+    sample: a.int('sample', 20, 3),
+    steps: a.int('steps', 1000, 1),
+    supernetSteps: a.int('supernet-steps', 800, 1),
+    warmupSteps: a.int('warmup-steps', 400, 1),
+    sampling: sampling as PathSampling,
+    workers: a.int('workers', os.availableParallelism(), 0),
+    seed: a.int('seed', 0, 0),
+    out: out ? path.resolve(out) : path.join(packageRoot(), 'bench', 'RESULTS.md'),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=');
-    if (flag === '--help' || flag === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    const v = inline ?? argv[++i];
-    if (v === undefined) fail(`${flag} needs a value`);
-    if (flag === '--sample') o.sample = int(flag, v, 3);
-    else if (flag === '--steps') o.steps = int(flag, v, 1);
-    else if (flag === '--supernet-steps') o.supernetSteps = int(flag, v, 1);
-    else if (flag === '--warmup-steps') o.warmupSteps = int(flag, v, 1);
-    else if (flag === '--population-steps') o.populationSteps = int(flag, v, 0);
-    else if (flag === '--repeats') o.repeats = int(flag, v, 1);
-    else if (flag === '--new-share') {
-      o.newShare = Number(v);
-      if (!(o.newShare > 0 && o.newShare <= 1)) fail(`--new-share must be in (0, 1], got '${v}'`);
-    }
-    else if (flag === '--workers') o.workers = int(flag, v, 0);
-    else if (flag === '--seed') o.seed = int(flag, v, 0);
-    else if (flag === '--out') o.out = path.resolve(v);
-    else if (flag === '--sampling') {
-      if (v !== 'uniform' && v !== 'population') fail(`--sampling must be uniform or population, got '${v}'`);
-      o.sampling = v;
-    } else fail(`unknown option '${flag}'`);
-  }
-  if (o.warmupSteps > o.supernetSteps) fail(`--warmup-steps ${o.warmupSteps} exceeds --supernet-steps ${o.supernetSteps} (the warm-up is part of them)`);
+  if (o.warmupSteps > o.supernetSteps) a.fail(`--warmup-steps ${o.warmupSteps} exceeds --supernet-steps ${o.supernetSteps} (the warm-up is part of them)`);
   return o;
-}
-
-function fail(msg: string): never {
-  console.error(`bench:fidelity: ${msg}\n${USAGE}`);
-  process.exit(2);
 }
 
 const log = (msg: string) => process.stderr.write(`[fidelity ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -96,7 +80,7 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 export const { begin: BEGIN, end: END } = markers('fidelity');
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = readOptions();
   const started = new Date();
   const t0 = performance.now();
   const load0 = os.loadavg();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { packageRoot } from '../evaluators/tasks/named.js';
 import { DEFAULT_SEARCH, startSearch, type SearchConfig } from '../runs/session.js';
 import { RunStore } from '../runs/store.js';
+import { benchArgs } from './args.js';
 
 export const JOURNAL_BEGIN = '<!-- journal:begin (written by npm run bench:journal; npm run bench keeps it) -->';
 export const JOURNAL_END = '<!-- journal:end -->';
@@ -44,26 +45,13 @@ export function rate(times: readonly number[], from: number, to: number): number
 
 const USAGE = 'usage: node dist/bench/journal.js [--trials N (default 5000, at least 2000)] [--seed S] [--out FILE]';
 
-function parseArgs(argv: string[]): { trials: number; seed: number; out: string } {
-  const o = { trials: 5000, seed: 0, out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=');
-    if (flag === '--help' || flag === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    const v = inline ?? argv[++i];
-    const n = Number(v);
-    if (flag === '--trials' && Number.isInteger(n) && n >= 2000) o.trials = n;
-    else if (flag === '--seed' && Number.isInteger(n)) o.seed = n;
-    else if (flag === '--out' && v) o.out = v;
-    else throw new Error(`cannot read ${flag} ${v ?? ''} (${USAGE})`);
-  }
-  return o;
+function readOptions(): { trials: number; seed: number; out: string } {
+  const a = benchArgs('journal', USAGE, { trials: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' } });
+  return { trials: a.int('trials', 5000, 2000), seed: a.int('seed', 0, 0), out: a.str('out') ?? path.join(packageRoot(), 'bench', 'RESULTS.md') };
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = readOptions();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'opnas-bench-journal-'));
   const load0 = os.loadavg();
   const config: SearchConfig = { ...DEFAULT_SEARCH, space: 'nb201', evaluator: 'nb201', objectives: ['cifar10'], budget: o.trials, batch: 4, seed: o.seed, supernet: undefined };

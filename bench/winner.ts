@@ -15,6 +15,7 @@ import type { SearchConfig } from '../runs/session.js';
 import { RunStore, runsDir } from '../runs/store.js';
 import { WorkerPool } from '../search/workers.js';
 import type { BackboneGenome } from '../spaces/types.js';
+import { benchArgs, benchFail } from './args.js';
 import { spliceSection } from './sections.js';
 
 const USAGE = `usage: npm run bench:winner -- --run NAME [--runs-dir DIR] [--seeds N] [--workers W] [--out FILE]
@@ -24,34 +25,14 @@ const USAGE = `usage: npm run bench:winner -- --run NAME [--runs-dir DIR] [--see
   --workers W      processes training at once (default: cores)
   --out FILE       report to splice into (default bench/RESULTS.md)`;
 
-function fail(msg: string): never {
-  console.error(`bench:winner: ${msg}\n${USAGE}`);
-  process.exit(2);
-}
-
 const log = (msg: string) => process.stderr.write(`[winner ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const pct = (x: number) => (100 * x).toFixed(2);
 
-function parseArgs(argv: string[]) {
-  const o = { run: '', runsDir: undefined as string | undefined, seeds: 3, workers: os.availableParallelism(), out: path.join(packageRoot(), 'bench', 'RESULTS.md') };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=');
-    if (flag === '--help' || flag === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    const v = inline ?? argv[++i];
-    if (v === undefined) fail(`${flag} needs a value`);
-    const int = (min: number) => (Number.isInteger(Number(v)) && Number(v) >= min ? Number(v) : fail(`${flag} must be an integer >= ${min}, got '${v}'`));
-    if (flag === '--run') o.run = v;
-    else if (flag === '--runs-dir') o.runsDir = v;
-    else if (flag === '--seeds') o.seeds = int(1);
-    else if (flag === '--workers') o.workers = int(1);
-    else if (flag === '--out') o.out = path.resolve(v);
-    else fail(`unknown option '${flag}'`);
-  }
-  if (!o.run) fail('--run is required');
-  return o;
+function readOptions() {
+  const a = benchArgs('winner', USAGE, { run: { type: 'string' }, 'runs-dir': { type: 'string' }, seeds: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' } });
+  const run = a.str('run') ?? a.fail('--run is required');
+  const out = a.str('out');
+  return { run, runsDir: a.str('runs-dir'), seeds: a.int('seeds', 3, 1), workers: a.int('workers', os.availableParallelism(), 1), out: out ? path.resolve(out) : path.join(packageRoot(), 'bench', 'RESULTS.md') };
 }
 
 interface Scores {
@@ -60,16 +41,16 @@ interface Scores {
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = readOptions();
   const started = new Date();
   const load0 = os.loadavg();
   const store = await RunStore.open(runsDir(o.runsDir), o.run, { readonly: true });
   const run = store.data;
   await store.close();
   const c = run.config as unknown as SearchConfig;
-  if (!run.final || !c.final) fail(`run '${o.run}' has no final stage`);
+  if (!run.final || !c.final) benchFail('winner', USAGE, `run '${o.run}' has no final stage`);
   const res = finalResult(run.final, c.final.seeds);
-  if (!res.complete || !res.winner || !res.baseline) fail(`run '${o.run}' has not finished its final stage (opnas resume ${o.run})`);
+  if (!res.complete || !res.winner || !res.baseline) benchFail('winner', USAGE, `run '${o.run}' has not finished its final stage (opnas resume ${o.run})`);
   const models: FinalRow[] = res.winner.baseline ? [res.winner] : [res.winner, res.baseline];
 
   // seeds the final stage trained are reused: the same settings give the same result
