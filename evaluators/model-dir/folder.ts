@@ -13,6 +13,7 @@ import type { LoadOptions } from '../tasks/load.js';
 import { Tokenizer } from '../tasks/tokenizer.js';
 import type { TrainConfig, TrainResult } from '../train.js';
 import { modelCard } from './card.js';
+import { toOnnx } from './onnx.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 
 /**
@@ -21,6 +22,7 @@ import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safete
  *   tokenizer.json     the tokenizer in the Hugging Face tokenizers format (Tokenizer.toHuggingFace),
  *                      with tokenizer_config.json naming its special tokens
  *   model.safetensors  every weight under opnas's names (dense weights [in, out], as x @ W + b)
+ *   model.onnx         the same model for ONNX Runtime (opset 17; inputs input_ids, attention_mask)
  *   README.md          a model card
  * `loadModel` reads it back and classifies text.
  */
@@ -117,6 +119,7 @@ export function writeModelFolder(dir: string, o: WriteModelOptions): ModelConfig
   const st = encodeSafetensors(o.weights, { format: 'pt', opnas_version: config.opnas_version, opnas_model_format: String(MODEL_FORMAT_VERSION) });
   // weights first, config last: a folder with a config.json was written completely
   atomicWrite(join(dir, 'model.safetensors'), st);
+  atomicWrite(join(dir, 'model.onnx'), toOnnx(g, o.weights, { numClasses: o.task.labelNames.length, name: `opnas ${o.task.name}` }));
   atomicWrite(join(dir, 'tokenizer.json'), JSON.stringify(o.tokenizer.toHuggingFace(o.maxLen), null, 1) + '\n');
   // transformers' AutoTokenizer and transformers.js read the special tokens from here
   const tokenizerConfig = { tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: o.maxLen, unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]' };
@@ -126,7 +129,7 @@ export function writeModelFolder(dir: string, o: WriteModelOptions): ModelConfig
   return config;
 }
 
-function atomicWrite(path: string, data: string | Buffer): void {
+function atomicWrite(path: string, data: string | Uint8Array): void {
   writeFileSync(`${path}.tmp`, data);
   renameSync(`${path}.tmp`, path);
 }

@@ -92,6 +92,20 @@ describe('loadModel', () => {
     expect(tf.memory().numTensors).toBeLessThan(before);
   });
 
+  it('writes model.onnx, which ONNX Runtime runs to the same logits', async () => {
+    const ort = await import('onnxruntime-node');
+    const loaded = loadModel(dir);
+    const ids = tok.encode(TEXTS[0], 16);
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+    const out = await session.run({
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+    });
+    expect(Array.from(out.logits.data as Float32Array)).toEqual(Array.from(loaded.logits([TEXTS[0]])[0]).map((x) => expect.closeTo(x, 4)));
+    await session.release();
+    loaded.dispose();
+  });
+
   it('refuses a missing, truncated, newer or mismatched folder with one clear line', () => {
     const copy = (edit: (d: string) => void) => {
       const d = mkdtempSync(join(tmpdir(), 'opnas-bad-'));
