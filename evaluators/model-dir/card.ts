@@ -45,6 +45,7 @@ export function modelCard(c: ModelConfigFile): string {
   lines.push(`## Files and use`, ``);
   lines.push('- `config.json`: the genome, widths, labels, scores; `tokenizer.json`; `model.safetensors` (weights under opnas names, dense weights `[in, out]`).');
   lines.push('- `model.onnx`: ONNX (opset 17) for ONNX Runtime: inputs `input_ids` and `attention_mask` (int64 [batch, seq], ids from `tokenizer.json`), output `logits` [batch, ' + c.num_labels + '].');
+  lines.push('- `pytorch/model.py`: the same model in plain PyTorch (`import model; model.load()(input_ids, attention_mask)`), reading `model.safetensors` with numpy.');
   lines.push('- `opnas predict THIS_FOLDER --text "..."`, or `loadModel(dir).predict(texts)` from the opnas library.', '');
   if (c.origin) {
     lines.push(`## Where it came from`, ``);

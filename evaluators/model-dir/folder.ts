@@ -14,6 +14,7 @@ import { Tokenizer } from '../tasks/tokenizer.js';
 import type { TrainConfig, TrainResult } from '../train.js';
 import { modelCard } from './card.js';
 import { toOnnx } from './onnx.js';
+import { toTorch } from './torch.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 
 /**
@@ -23,6 +24,7 @@ import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safete
  *                      with tokenizer_config.json naming its special tokens
  *   model.safetensors  every weight under opnas's names (dense weights [in, out], as x @ W + b)
  *   model.onnx         the same model for ONNX Runtime (opset 17; inputs input_ids, attention_mask)
+ *   pytorch/model.py   the same model in plain PyTorch, loading model.safetensors with numpy
  *   README.md          a model card
  * `loadModel` reads it back and classifies text.
  */
@@ -120,6 +122,8 @@ export function writeModelFolder(dir: string, o: WriteModelOptions): ModelConfig
   // weights first, config last: a folder with a config.json was written completely
   atomicWrite(join(dir, 'model.safetensors'), st);
   atomicWrite(join(dir, 'model.onnx'), toOnnx(g, o.weights, { numClasses: o.task.labelNames.length, name: `opnas ${o.task.name}` }));
+  mkdirSync(join(dir, 'pytorch'), { recursive: true });
+  atomicWrite(join(dir, 'pytorch', 'model.py'), toTorch(g, { numClasses: o.task.labelNames.length, labelNames: o.task.labelNames }));
   atomicWrite(join(dir, 'tokenizer.json'), JSON.stringify(o.tokenizer.toHuggingFace(o.maxLen), null, 1) + '\n');
   // transformers' AutoTokenizer and transformers.js read the special tokens from here
   const tokenizerConfig = { tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: o.maxLen, unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]' };

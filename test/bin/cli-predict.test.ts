@@ -21,7 +21,7 @@ describe('opnas predict', () => {
   }, 120_000);
 
   it('train --out writes the model folder beside the files it wrote before', () => {
-    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors', 'README.md', 'genome.json', 'weights.bin', 'weights.json', 'result.json']) expect(existsSync(join(dir, f)), f).toBe(true);
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors', 'model.onnx', 'pytorch/model.py', 'README.md', 'genome.json', 'weights.bin', 'weights.json', 'result.json']) expect(existsSync(join(dir, f)), f).toBe(true);
     const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(cfg.task.labelNames).toEqual(['neg', 'pos']);
     expect(cfg.max_length).toBe(16);
