@@ -4,6 +4,11 @@
  *   import { search, spaces, strategies, evaluators } from 'opnas';
  *   const state = await search.search({ space: spaces.nb201Space, strategy: strategies.makeStrategy('op-evolution', spaces.nb201Space, 0),
  *     evaluator: evaluators.Nb201Evaluator.load(), seed: 0, budget: 100, batch: 4, objectives: ['cifar10'] });
+ *
+ *   import { loadModel } from 'opnas';
+ *   const m = loadModel('model');                 // a folder from `opnas train --out` or `opnas export --model`
+ *   m.predict(['a gorgeous, witty film']);        // [{ label: 'positive', index: 1, probs: {...} }]
+ *   m.dispose();
  */
 import * as loop from './search/loop.js';
 import { benchStrategies } from './search/bench-strategies.js';
@@ -17,3 +22,5 @@ export * as spaces from './spaces/index.js';
 export * as strategies from './search/strategy-index.js';
 export * as evaluators from './evaluators/index.js';
 export * as runs from './runs/index.js';
+export { loadModel } from './evaluators/model-dir/folder.js';
+export type { LoadedModel, ModelConfigFile, Prediction } from './evaluators/model-dir/folder.js';

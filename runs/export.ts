@@ -28,6 +28,11 @@ export interface ExportedGenome<G = unknown> {
  * has no complete final stage).
  */
 export function exportTrial<G>(run: RunFile<G>, rank: number | undefined, outDir: string): { genome: string; formula: string } {
+  return writeExport(outDir, chooseExport(run, rank));
+}
+
+/** What exportTrial writes: the trial ranked `rank`, or without a rank the final stage's winner (else rank 1). */
+export function chooseExport<G>(run: RunFile<G>, rank: number | undefined): ExportedGenome<G> {
   const final = rank === undefined ? finalReport(run as RunFile) : undefined;
   const w = final?.result.complete ? final.result.winner : undefined;
   if (w) {
@@ -42,7 +47,7 @@ export function exportTrial<G>(run: RunFile<G>, rank: number | undefined, outDir
       ...(w.trial !== undefined ? { trialIndex: w.trial } : {}),
       final: { seeds: w.dev!.n, dev: w.dev!.mean, test: w.test!.mean, baseline: w.baseline },
     };
-    return writeExport(outDir, out);
+    return out;
   }
   rank ??= 1;
   const ranked = rankTrials(run.trials);
@@ -54,7 +59,7 @@ export function exportTrial<G>(run: RunFile<G>, rank: number | undefined, outDir
   }
   const t = ranked[rank - 1];
   const space = typeof run.config.space === 'string' ? run.config.space : spaceOf(t.genome);
-  return writeExport(outDir, {
+  return {
     id: t.id,
     space,
     formula: t.formula,
@@ -63,7 +68,7 @@ export function exportTrial<G>(run: RunFile<G>, rank: number | undefined, outDir
     genome: t.genome,
     run: run.name,
     trialIndex: t.index,
-  });
+  };
 }
 
 function writeExport<G>(outDir: string, out: ExportedGenome<G>): { genome: string; formula: string } {

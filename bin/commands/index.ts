@@ -32,6 +32,7 @@ export const COMMANDS: CommandModule[] = [
   lazy('export <run>', 'write a ranked genome (JSON with its formula and costs) that opnas check and opnas train accept', async () => (await import('./runs.js')).exportCommand),
   lazy('rm <run>', 'delete a run (its folder, checkpoints included); a run in progress is refused', async () => (await import('./runs.js')).rmCommand),
   lazy('train [arch]', 'train one architecture stand-alone and score it on dev and test', async () => (await import('./train.js')).trainCommand),
+  lazy('predict <dir>', 'classify texts with a model folder: labels and probabilities, and the accuracy when the texts have labels', async () => (await import('./predict.js')).predictCommand),
   lazy('teacher', 'train (or reuse the cached) teacher for distillation warm-up, or check a file of teacher logits', async () => (await import('./teacher.js')).teacherCommand),
   lazy('fidelity', 'does the supernet rank architectures like stand-alone training? Kendall tau and Spearman rho on a sample', async () => (await import('./fidelity.js')).fidelityCommand),
   lazy('spaces', 'list the search spaces and their op sets', async () => (await import('./spaces.js')).spacesCommand),

@@ -9,6 +9,7 @@ import type { RunFile } from '../../runs/types.js';
 import { OpnasError } from '../../spaces/errors.js';
 import { note, print } from '../output.js';
 import { positiveInt } from '../options.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../../evaluators/backend-choices.js';
 
 interface DirArgs {
   'runs-dir'?: string;
@@ -77,7 +78,10 @@ export const showCommand: CommandModule<object, ShowArgs> = {
 interface ExportArgs extends DirArgs {
   run: string;
   rank?: number;
-  out: string;
+  out?: string;
+  model?: string;
+  backend?: BackendChoice;
+  quiet?: boolean;
 }
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
@@ -86,12 +90,35 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
       .option('runs-dir', dirOption)
       .option('rank', { type: 'number', describe: "a trial's rank by search score (1 = the best); default: the final stage's winner, else rank 1" })
-      .option('out', { type: 'string', demandOption: true, describe: 'output folder' }) as never,
+      .option('out', { type: 'string', describe: 'write the genome (genome.json, formula.txt) into this folder' })
+      .option('model', { type: 'string', describe: "train the genome as opnas train does (the run's final-stage settings, seed 0) and write the model folder here (config.json, tokenizer.json, model.safetensors, README.md)" })
+      .option('quiet', { type: 'boolean', describe: 'no progress output' })
+      .option('backend', { choices: BACKEND_CHOICES, describe: 'TF.js backend for --model (default: OPNAS_BACKEND, else the fastest available)' })
+      .example('$0 export mine --model m', 'train the winner and write a model folder; then: opnas predict m --text "..."') as never,
   handler: async (argv) => {
+    if (!argv.out && !argv.model) throw new OpnasError('say where to export: --out DIR (the genome) and/or --model DIR (a trained model folder)');
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
+    const rank = argv.rank === undefined ? undefined : positiveInt('rank', argv.rank);
+    if (argv.model) {
+      const { initBackend } = await import('../../evaluators/backend.js');
+      const { exportModel } = await import('../../runs/export-model.js');
+      const log = argv.quiet ? () => {} : note;
+      await initBackend(argv.backend, { log });
+      const m = await exportModel(store.data, rank, argv.model, {
+        log,
+        onStep: (s) => {
+          if (s.devScore !== undefined) log(`step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  dev ${(100 * s.devScore).toFixed(2)}`);
+        },
+      });
+      if (!argv.out) {
+        if (argv.json) return print(JSON.stringify({ model: m.dir, dev: m.result.dev, test: m.result.test }, null, 2));
+        return print(`wrote the model folder ${m.dir} (dev ${m.config.metric} ${(100 * m.result.dev.score).toFixed(2)}, test ${(100 * m.result.test.score).toFixed(2)})`);
+      }
+    }
+    if (!argv.out) return;
     // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
     const { exportTrial } = await import('../../runs/export.js');
-    const paths = exportTrial(store.data, argv.rank === undefined ? undefined : positiveInt('rank', argv.rank), argv.out);
+    const paths = exportTrial(store.data, rank, argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);
   },

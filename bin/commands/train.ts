@@ -1,6 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveWeights } from '../../evaluators/checkpoint.js';
+import { weightsOf, writeModelFolder } from '../../evaluators/model-dir/folder.js';
+import type { NamedTensor } from '../../evaluators/model-dir/safetensors.js';
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
@@ -12,7 +14,8 @@ import type { BackboneGenome } from '../../spaces/types.js';
 import { checkOutDir } from '../out-dir.js';
 import { fmtCount, note, print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
-import { loadTaskFrom, taskOptions, type TaskArgs } from '../task-options.js';
+import { loadTaskFrom, taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
+import { taskFileSpec } from '../../evaluators/tasks/named.js';
 
 interface Args extends TaskArgs {
   arch?: string;
@@ -77,7 +80,7 @@ export const trainCommand: CommandModule<object, Args> = {
         .option('patience', { type: 'number', default: DEFAULT_TRAIN.patience, describe: 'evaluations without improvement before stopping (0: never)' })
         .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
         .option('quiet', { type: 'boolean', describe: 'no progress output' })
-        .option('out', { type: 'string', describe: 'save the trained model here: genome, tokenizer vocabulary, weights, scores (checked before training)' })
+        .option('out', { type: 'string', describe: 'save the trained model folder here (config.json, tokenizer.json, model.safetensors, model.onnx, README.md; checked before training) for opnas predict and other tools' })
         .option('force', { type: 'boolean', describe: 'overwrite an existing, non-empty --out folder' }),
     ) as never,
   handler: async (argv) => {
@@ -108,21 +111,37 @@ export const trainCommand: CommandModule<object, Args> = {
     const bar = makeBar('train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | dev {dev} | ETA {eta_formatted}', progressEnabled(argv.quiet));
     bar?.start(cfg.steps!, 0, { loss: '-', tps: '-', dev: '-' });
     let dev = '-';
+    let weights: Map<string, NamedTensor> | undefined;
     const result = await trainStandalone(genome, task, cfg, {
       onStep: (s) => {
         if (s.devScore !== undefined) dev = (100 * s.devScore).toFixed(2);
         bar?.update(s.step, { loss: s.loss.toFixed(4), tps: Math.round(s.tokensPerSecond), dev });
         if (!bar && s.devScore !== undefined) log(`step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  dev ${dev}`);
       },
-      onTrained: argv.out ? (model) => saveWeights(model.params, argv.out!) : undefined,
+      onTrained: argv.out
+        ? (model) => {
+            saveWeights(model.params, argv.out!);
+            weights = weightsOf(model.params);
+          }
+        : undefined,
     });
     bar?.stop();
     const record = { arch: name, task: data.name, metric: task.metric, config: { ...DEFAULT_TRAIN, ...cfg }, ...result };
     if (argv.out) {
       writeFileSync(join(argv.out, 'genome.json'), JSON.stringify(genome, null, 1));
-      writeFileSync(join(argv.out, 'tokenizer.json'), JSON.stringify(task.tokenizer.toJSON()));
       writeFileSync(join(argv.out, 'result.json'), JSON.stringify(record, null, 2));
-      log(`saved genome, tokenizer, weights and scores in ${argv.out}`);
+      writeModelFolder(argv.out, {
+        genome,
+        weights: weights!,
+        tokenizer: task.tokenizer,
+        maxLen: cfg.maxLen!,
+        task: { name: data.name, metric: task.metric, labelNames: task.labelNames, labelMap: data.labelMap, pair: data.train.pairs !== undefined, sources: data.sources, file: taskFileSpec(taskSpecFrom(argv)) },
+        seed: argv.seed,
+        train: record.config,
+        result,
+        origin: { architecture: name },
+      });
+      log(`saved the model folder (config.json, tokenizer.json, model.safetensors, README.md; also genome.json, weights.bin, result.json) in ${argv.out}`);
     }
     if (argv.json) return print(JSON.stringify(record, null, 2));
     print(`${name} on ${data.name}`);

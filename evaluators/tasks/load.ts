@@ -462,3 +462,66 @@ function validateLabelMap(path: string, m: Record<string, number>): void {
     throw new OpnasError(`${path}: the label map's class ids must run 0..${ids.size - 1} with none skipped; it uses ${[...ids].sort((a, b) => a - b).join(', ')} (missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})`);
   }
 }
+
+/**
+ * Texts to classify, from a file in one of the loaders' formats: with their labels when the file
+ * has the label column (read exactly as loadClassification reads them, through `labelMap`),
+ * without when it has none. `lines` is one text a line, nothing else.
+ */
+export function loadTexts(opts: Omit<LoadOptions, 'format'> & { format?: DataFormat | 'lines' }): { texts: string[]; pairs?: string[]; labels?: number[] } {
+  const { path } = opts;
+  const format = opts.format ?? formatFromPath(path);
+  const text = readText(path, opts.encoding ?? 'utf8');
+  if (text.trim() === '') throw new OpnasError(`${path}: the file is empty`);
+  if (format === 'lines') return { texts: lines(text).map((l) => l.s) };
+  let hasLabel: boolean;
+  if (format === 'jsonl') {
+    const first = lines(text)[0];
+    let obj: unknown;
+    try {
+      obj = JSON.parse(first.s);
+    } catch (e) {
+      throw new OpnasError(`${path}:${first.line}: malformed JSON (${(e as Error).message})`);
+    }
+    hasLabel = obj !== null && typeof obj === 'object' && String(opts.labelColumn) in (obj as object);
+  } else if (format === 'tsv' || format === 'csv') {
+    const rows = format === 'csv' ? parseCsv(path, text) : parseTsv(text);
+    const header = opts.header ?? true;
+    const names = opts.columns ?? (header ? rows[0]?.fields.map((s) => s.trim()) : undefined);
+    const width = rows[0]?.fields.length ?? 0;
+    hasLabel = typeof opts.labelColumn === 'number' ? opts.labelColumn < width : (names ?? []).includes(opts.labelColumn);
+    if (!hasLabel) {
+      const body = header ? rows.slice(1) : rows;
+      if (body.length === 0) throw new OpnasError(`${path}: no data rows${header ? ' after the header' : ''}`);
+      const ti = resolveColumn(path, opts.textColumn, 'text', names, width);
+      const pi = opts.textPairColumn === undefined ? undefined : resolveColumn(path, opts.textPairColumn, 'text pair', names, width);
+      for (const r of body) if (r.fields.length !== width) throw new OpnasError(`${path}:${r.line}: ${r.fields.length} fields, expected ${width}`);
+      return { texts: body.map((r) => r.fields[ti]), ...(pi === undefined ? {} : { pairs: body.map((r) => r.fields[pi]) }) };
+    }
+  } else hasLabel = true;
+  if (!hasLabel) {
+    // jsonl without labels: read every object's text
+    const tk = String(opts.textColumn);
+    const pk = opts.textPairColumn === undefined ? undefined : String(opts.textPairColumn);
+    const texts: string[] = [];
+    const pairs: string[] = [];
+    for (const { s, line } of lines(text)) {
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(s);
+      } catch (e) {
+        throw new OpnasError(`${path}:${line}: malformed JSON (${(e as Error).message})`);
+      }
+      const get = (k: string, role: string) => {
+        const v = o?.[k];
+        if (typeof v !== 'string') throw new OpnasError(`${path}:${line}: no ${role} field "${k}" holding a string`);
+        return v;
+      };
+      texts.push(get(tk, 'text'));
+      if (pk !== undefined) pairs.push(get(pk, 'text pair'));
+    }
+    return { texts, ...(pk === undefined ? {} : { pairs }) };
+  }
+  const d = loadClassification({ ...opts, format: format as DataFormat });
+  return { texts: d.texts, ...(d.pairs ? { pairs: d.pairs } : {}), labels: d.labels };
+}

@@ -27,6 +27,8 @@ export interface TaskData {
   numClasses: number;
   labelNames: string[];
   metric: TaskMetric;
+  /** Raw label (as the files write it) -> class index: how to read the labels of another file of this task. */
+  labelMap?: Record<string, number>;
   /** Where each split came from, e.g. "data/trec/train.txt (seeded 10%, seed 0)": for run records. */
   sources: { train: string; dev: string; test: string };
   /**
@@ -143,6 +145,23 @@ export function defaultDataDir(): string {
   return join(packageRoot(), 'data');
 }
 
+/** How a task's files are read (format, header, columns, encoding): for reading more files of it. */
+export function taskFileSpec(nameOrSpec: string | TaskSpec): Omit<LoadOptions, 'path' | 'labelMap' | 'labelNames' | 'minClasses'> {
+  if (typeof nameOrSpec === 'string') {
+    const t = BUILTIN[nameOrSpec];
+    if (!t) throw new OpnasError(`unknown task "${nameOrSpec}"`);
+    return structuredClone(t.file);
+  }
+  const s = nameOrSpec;
+  const out: Omit<LoadOptions, 'path' | 'labelMap' | 'labelNames' | 'minClasses'> = { textColumn: s.textColumn, labelColumn: s.labelColumn };
+  if (s.format !== undefined) out.format = s.format;
+  if (s.header !== undefined) out.header = s.header;
+  if (s.columns !== undefined) out.columns = s.columns;
+  if (s.textPairColumn !== undefined) out.textPairColumn = s.textPairColumn;
+  if (s.encoding !== undefined) out.encoding = s.encoding;
+  return out;
+}
+
 /** Load a bundled task by name (default `sst2`) or a custom task from a spec. */
 export function loadTask(nameOrSpec: string | TaskSpec = DEFAULT_TASK, opts: LoadTaskOptions = {}): TaskData {
   const seed = opts.seed ?? 0;
@@ -242,6 +261,7 @@ function build(
     test: testSplit,
     numClasses,
     labelNames: train.labelNames,
+    labelMap: train.labelMap,
     metric: p.metric,
     sources: { train: trainSource, dev: devSource, test: testSource },
     ...(trainRows ? { trainRows } : {}),

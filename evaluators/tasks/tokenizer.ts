@@ -29,6 +29,44 @@ export function splitWords(text: string): string[] {
   return text.toLowerCase().normalize('NFC').match(TOKEN_RE) ?? [];
 }
 
+/**
+ * TOKEN_RE for Oniguruma (the tokenizers library) and JavaScript alike: JavaScript's `\s` spelled
+ * out as its characters, since the two engines' `\s` differ (U+FEFF, U+0085).
+ */
+const JS_SPACE = '\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff';
+export const HF_TOKEN_PATTERN = `[\\p{L}\\p{M}\\p{N}]+|[^${JS_SPACE}\\p{L}\\p{M}\\p{N}]`;
+
+/** The parts of a Hugging Face `tokenizer.json` that opnas writes. */
+export interface HuggingFaceTokenizer {
+  version: string;
+  truncation: { direction: string; max_length: number; strategy: string; stride: number };
+  padding: null;
+  added_tokens: { id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }[];
+  normalizer: unknown;
+  pre_tokenizer: { type: 'Split'; pattern: { Regex: string }; behavior: string; invert: boolean };
+  post_processor: unknown;
+  decoder: null;
+  model: { type: 'WordLevel'; vocab: Record<string, number>; unk_token: string };
+}
+
+/** The vocabulary of a `tokenizer.json` that opnas wrote (anything else is refused: its ids would mean other words). */
+function vocabOfHuggingFace(o: Record<string, unknown>, bad: (why: string) => never): TokenizerJSON {
+  const model = o.model as Record<string, unknown>;
+  if (model?.type !== 'WordLevel') bad(`a Hugging Face tokenizer must be WordLevel to be read by opnas, got ${JSON.stringify(model?.type)}`);
+  const pre = o.pre_tokenizer as Record<string, unknown> | null;
+  const pattern = (pre?.pattern as Record<string, unknown> | undefined)?.Regex;
+  if (pattern !== HF_TOKEN_PATTERN) bad('the pre-tokenizer is not the one opnas writes (its words would split differently)');
+  const vocab = model.vocab;
+  if (vocab === null || typeof vocab !== 'object' || Array.isArray(vocab)) bad('"model.vocab" must be an object of token -> id');
+  const list: string[] = [];
+  for (const [t, id] of Object.entries(vocab as Record<string, unknown>)) {
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= Object.keys(vocab as object).length) bad(`"model.vocab" id of ${JSON.stringify(t)} must be an integer 0..size-1, got ${JSON.stringify(id)}`);
+    if (list[id as number] !== undefined) bad(`"model.vocab" gives id ${id} twice`);
+    list[id as number] = t;
+  }
+  return { type: FORMAT, version: VERSION, vocab: list };
+}
+
 export class Tokenizer {
   private readonly ids: Map<string, number>;
 
@@ -54,6 +92,7 @@ export class Tokenizer {
     };
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) bad('expected a JSON object');
     const o = obj as Record<string, unknown>;
+    if (o.type === undefined && typeof o.model === 'object') return Tokenizer.fromJSON(vocabOfHuggingFace(o, bad));
     if (o.type !== FORMAT) bad(`"type" must be "${FORMAT}", got ${JSON.stringify(o.type)}`);
     if (o.version !== VERSION) bad(`unsupported "version" ${JSON.stringify(o.version)} (this opnas reads ${VERSION})`);
     if (!Array.isArray(o.vocab)) bad('"vocab" must be an array of strings');
@@ -77,6 +116,38 @@ export class Tokenizer {
 
   toJSON(): TokenizerJSON {
     return { type: FORMAT, version: VERSION, vocab: [...this.vocab] };
+  }
+
+  /**
+   * The same tokenizer in the Hugging Face tokenizers format (`tokenizer.json`), so the
+   * `tokenizers` library, transformers and transformers.js load it: a WordLevel model over this
+   * vocabulary, lower-casing then NFC, a split that keeps exactly the tokens TOKEN_RE matches and
+   * drops the whitespace between them, `[CLS] a [SEP] (b [SEP])` around the text, truncation to
+   * maxLen. Two known differences, both rare: the text "[CLS]" (any special token, literally)
+   * is that special token there and three tokens here; and pairs longer than maxLen are truncated
+   * by the library's own longest-first rule, which can keep one token more of the other sentence.
+   */
+  toHuggingFace(maxLen: number): HuggingFaceTokenizer {
+    const special = (content: string) => ({ id: this.id(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    const tok = (id: string, typeId: number) => ({ SpecialToken: { id, type_id: typeId } });
+    const seq = (id: 'A' | 'B', typeId: number) => ({ Sequence: { id, type_id: typeId } });
+    return {
+      version: '1.0',
+      truncation: { direction: 'Right', max_length: maxLen, strategy: 'LongestFirst', stride: 0 },
+      padding: null,
+      added_tokens: SPECIAL_TOKENS.map(special),
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Lowercase' }, { type: 'NFC' }] },
+      // the tokens are the matches (invert), what lies between them is whitespace and is removed
+      pre_tokenizer: { type: 'Split', pattern: { Regex: HF_TOKEN_PATTERN }, behavior: 'Removed', invert: true },
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [tok('[CLS]', 0), seq('A', 0), tok('[SEP]', 0)],
+        pair: [tok('[CLS]', 0), seq('A', 0), tok('[SEP]', 0), seq('B', 1), tok('[SEP]', 1)],
+        special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [this.id(t)], tokens: [t] }])),
+      },
+      decoder: null,
+      model: { type: 'WordLevel', vocab: Object.fromEntries(this.vocab.map((t, i) => [t, i])), unk_token: '[UNK]' },
+    };
   }
 
   get vocabSize(): number {

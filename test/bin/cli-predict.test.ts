@@ -1,0 +1,66 @@
+// `opnas train --out` writes a model folder; `opnas predict` reads it back and reproduces train's test score.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { opnas, ROOT, tempDir } from './helpers.js';
+
+const fx = (name: string) => join(ROOT, 'test/fixtures/train', name);
+const BIN = join(ROOT, 'dist/bin/opnas.js');
+
+describe('opnas predict', () => {
+  let dir: string;
+  let recorded: { test: { accuracy: number } };
+  beforeAll(() => {
+    dir = join(tempDir(), 'model');
+    const args = ['train', '--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--dev', fx('reviews-dev.tsv'), '--test', fx('reviews-dev.tsv'), '--steps', '30', '--eval-every', '10', '--batch-size', '8', '--max-len', '16', '--vocab-size', '60', '--quiet', '--json', '--out', dir];
+    const r = opnas(args, { env: { OPNAS_BACKEND: 'wasm' } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    recorded = JSON.parse(r.stdout);
+  }, 120_000);
+
+  it('train --out writes the model folder beside the files it wrote before', () => {
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors', 'model.onnx', 'pytorch/model.py', 'README.md', 'genome.json', 'weights.bin', 'weights.json', 'result.json']) expect(existsSync(join(dir, f)), f).toBe(true);
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(cfg.task.labelNames).toEqual(['neg', 'pos']);
+    expect(cfg.max_length).toBe(16);
+    expect(cfg.scores.test.accuracy).toBe(recorded.test.accuracy);
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toMatch(/matmul\(softmax\(scale\(matmul\(Q, transpose\(K\)\)\)\), V\)/);
+  });
+
+  it('--file --json reproduces the test accuracy train recorded', () => {
+    const r = opnas(['predict', dir, '--file', fx('reviews-dev.tsv'), '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const summary = lines.pop().summary;
+    expect(summary.accuracy).toBe(recorded.test.accuracy);
+    expect(lines.length).toBe(summary.examples);
+    expect(lines.filter((l) => l.label === l.gold).length / lines.length).toBe(recorded.test.accuracy);
+    expect(Object.keys(lines[0].probs)).toEqual(['neg', 'pos']);
+  });
+
+  it('--text (repeated), plain lines and stdin give the same labels', () => {
+    const a = opnas(['predict', dir, '--text', 'loved the cast', '--text', 'boring ending', '--json']);
+    expect(a.code).toBe(0);
+    const byText = a.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(byText.map((x) => x.text)).toEqual(['loved the cast', 'boring ending']);
+    const file = join(tempDir(), 'texts.txt');
+    writeFileSync(file, 'loved the cast\nboring ending\n');
+    const b = opnas(['predict', dir, '--file', file, '--json']);
+    expect(b.stdout.trim().split('\n').map((l) => JSON.parse(l).label)).toEqual(byText.map((x) => x.label));
+    const c = spawnSync(process.execPath, [BIN, 'predict', dir], { input: 'loved the cast\nboring ending\n', encoding: 'utf8', env: { ...process.env, OPNAS_BACKEND: 'cpu' } });
+    expect(c.stdout.trim().split('\n').map((l) => l.split('\t')[0])).toEqual(byText.map((x) => x.label));
+  });
+
+  it('bad folders are one line and exit 1', () => {
+    const r = opnas(['predict', join(dir, 'nope'), '--text', 'x']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^opnas: .*nope: no such folder$/);
+    const empty = tempDir();
+    const e = opnas(['predict', empty, '--text', 'x']);
+    expect(e.code).toBe(1);
+    expect(e.stderr.trim()).toMatch(/^opnas: .*config.json is missing/);
+    expect(e.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
