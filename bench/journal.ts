@@ -13,27 +13,9 @@ import { packageRoot } from '../evaluators/tasks/named.js';
 import { DEFAULT_SEARCH, startSearch, type SearchConfig } from '../runs/session.js';
 import { RunStore } from '../runs/store.js';
 import { benchArgs } from './args.js';
+import { markers, spliceSection } from './sections.js';
 
-export const JOURNAL_BEGIN = '<!-- journal:begin (written by npm run bench:journal; npm run bench keeps it) -->';
-export const JOURNAL_END = '<!-- journal:end -->';
-
-/** `text` with `section` between the markers (replacing what was there, or appended). */
-export function spliceMarked(text: string, begin: string, end: string, section: string): string {
-  const block = `${begin}\n${section.trim()}\n${end}`;
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  if (a >= 0 && b > a) return text.slice(0, a) + block + text.slice(b + end.length);
-  return `${text.trimEnd()}\n\n${block}\n`;
-}
-
-/** The marked block of an existing file, if it has one. */
-export function markedSection(file: string, begin: string, end: string): string | undefined {
-  if (!existsSync(file)) return undefined;
-  const text = readFileSync(file, 'utf8');
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  return a >= 0 && b > a ? text.slice(a, b + end.length) : undefined;
-}
+export const { begin: JOURNAL_BEGIN, end: JOURNAL_END } = markers('journal');
 
 /** Trials per second over evaluated trials [from, to) given each one's finish time (ms). */
 export function rate(times: readonly number[], from: number, to: number): number {
@@ -97,7 +79,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     const prior = existsSync(o.out) ? readFileSync(o.out, 'utf8') : '# opnas benchmark results\n';
-    writeFileSync(o.out, spliceMarked(prior, JOURNAL_BEGIN, JOURNAL_END, section));
+    writeFileSync(o.out, spliceSection(prior, section, 'journal'));
     console.log(section);
   } finally {
     rmSync(dir, { recursive: true, force: true });

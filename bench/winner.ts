@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const w = stat(res.winner, 'test');
   const b = stat(res.baseline, 'test');
   const lines = [
-    `## 8. The search's winner against the textbook baseline (${task})`,
+    `## The search's winner against the textbook baseline (${task})`,
     '',
     `- Date: ${started.toISOString()}; command: \`${cmd}\` (${todo.length} trainings added, ${wall.toFixed(0)} s)`,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; load average (1 min) at start / end ${load0[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,

@@ -3,20 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { BEGIN, END } from '../../bench/fidelity.js';
-import { JOURNAL_BEGIN, JOURNAL_END, markedSection, rate, spliceMarked } from '../../bench/journal.js';
+import { JOURNAL_BEGIN, JOURNAL_END, rate } from '../../bench/journal.js';
+import { existingSections, spliceSection } from '../../bench/sections.js';
 
 it('bench:journal replaces its own section and leaves the fidelity section and the rest as they were', () => {
   const base = `# results\n\n## 1. x\n\n${BEGIN}\n## 7. fidelity\nkept\n${END}\n`;
-  const once = spliceMarked(base, JOURNAL_BEGIN, JOURNAL_END, '## 8. journal\nold');
-  const twice = spliceMarked(once, JOURNAL_BEGIN, JOURNAL_END, '## 8. journal\nnew');
+  const once = spliceSection(base, '## 8. journal\nold', 'journal');
+  const twice = spliceSection(once, '## 8. journal\nnew', 'journal');
   expect(twice.startsWith(base.trimEnd())).toBe(true);
   expect(twice).toContain('new');
   expect(twice).not.toContain('old');
   expect(twice.split(JOURNAL_BEGIN)).toHaveLength(2);
   const f = join(mkdtempSync(join(tmpdir(), 'opnas-bench-')), 'RESULTS.md');
   writeFileSync(f, twice);
-  expect(markedSection(f, JOURNAL_BEGIN, JOURNAL_END)).toBe(`${JOURNAL_BEGIN}\n## 8. journal\nnew\n${JOURNAL_END}`);
-  expect(markedSection(f, BEGIN, END)).toBe(`${BEGIN}\n## 7. fidelity\nkept\n${END}`);
+  expect(existingSections(f)).toEqual([`${BEGIN}\n## 7. fidelity\nkept\n${END}`, `${JOURNAL_BEGIN}\n## 8. journal\nnew\n${JOURNAL_END}`]);
 });
 
 it('trials per second over a window of finish times', () => {
