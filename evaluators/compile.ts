@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../search/rng.js';
+import type { Rng } from '../spaces/base/rng.js';
 import { analyse, DCONV_CENTRE, DCONV_WIDTH, maskMatrix, parseMask } from '../spaces/attention-graph.js';
 import { evalFfnTree } from '../spaces/ffn-tree.js';
 import { ffnBinaryTf, ffnUnaryTf } from '../spaces/ffn-ops.js';

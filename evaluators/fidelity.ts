@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, seedFrom } from '../search/rng.js';
+import { Rng, seedFrom } from '../spaces/base/rng.js';
 import type { Candidate } from '../search/types.js';
-import { WorkerPool } from '../search/workers.js';
+import { WorkerPool } from './pool.js';
 import { backboneSpace } from '../spaces/backbone.js';
-import { hashId } from '../spaces/hash.js';
+import { hashId } from '../spaces/base/hash.js';
 import type { MacroRanges } from '../spaces/macro.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import type { BackendChoice } from './backend.js';

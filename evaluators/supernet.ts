@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../search/rng.js';
+import { Rng } from '../spaces/base/rng.js';
 import type { Candidate } from '../search/types.js';
 import { backboneSpace, bertBaseline } from '../spaces/backbone.js';
 import { DCONV_CENTRE, DCONV_WIDTH } from '../spaces/attention-graph.js';
 import { CONV_KERNELS } from '../spaces/conv.js';
-import { OpnasError } from '../spaces/errors.js';
-import { hashId } from '../spaces/hash.js';
+import { OpnasError } from '../spaces/base/errors.js';
+import { hashId } from '../spaces/base/hash.js';
 import { FFN_MAX_STACK, FFN_RATIOS } from '../spaces/ffn-tree.js';
 import { headsFor, type MacroRanges } from '../spaces/macro.js';
 import type { BackboneGenome } from '../spaces/types.js';

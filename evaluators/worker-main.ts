@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Candidate } from '../search/types.js';
 import type { BackboneGenome } from '../spaces/types.js';
-import { isSupernetConfig, type WorkerConfig } from '../search/workers.js';
+import { isSupernetConfig, type WorkerConfig } from './pool.js';
 import { StandaloneEvaluator } from './standalone.js';
 import { SupernetEvaluator } from './supernet.js';
 

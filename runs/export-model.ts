@@ -2,7 +2,7 @@ import { weightsOf, writeModelFolder, type ModelConfigFile } from '../evaluators
 import type { NamedTensor } from '../evaluators/model-dir/safetensors.js';
 import { loadTask, taskFileSpec } from '../evaluators/tasks/named.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type StepInfo, type TrainConfig, type TrainResult } from '../evaluators/train.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { chooseExport } from './export.js';
 import { lineage } from './report.js';

@@ -1,7 +1,7 @@
-import { fmtCount } from '../bin/output.js';
+import { fmtCount } from '../spaces/base/format.js';
 import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { objectiveValue } from './pareto.js';
 import { type RunFile, TRIAL_STATUSES } from './types.js';
 

@@ -2,13 +2,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StandaloneConfig } from '../evaluators/standalone.js';
-import { STANDALONE_SCORES } from '../evaluators/standalone.js';
-import { SUPERNET_SCORES, type SupernetEvaluatorConfig } from '../evaluators/supernet.js';
-import { packageRoot } from '../evaluators/tasks/named.js';
-import { SetupError, type EvalContext, type EvalResult, type Evaluator } from '../evaluators/types.js';
+import type { StandaloneConfig } from './standalone.js';
+import { STANDALONE_SCORES } from './standalone.js';
+import { SUPERNET_SCORES, type SupernetEvaluatorConfig } from './supernet.js';
+import { packageRoot } from './tasks/named.js';
+import { SetupError, type EvalContext, type EvalResult, type Evaluator } from './types.js';
 import type { BackboneGenome } from '../spaces/types.js';
-import type { Candidate } from './types.js';
+import type { Candidate } from '../search/types.js';
 
 /**
  * Evaluates candidates in N worker processes (one wasm thread each). Jobs go to whichever worker is
