@@ -61,6 +61,7 @@ async function main(): Promise<void> {
   if (todo.length) {
     log(`training ${todo.length} more (${todo.map((j) => `${j.m.id.slice(0, 8)} seed ${j.seed}`).join(', ')})`);
     const pool = new WorkerPool(Math.min(o.workers, todo.length), {
+      kind: 'standalone',
       task: c.task,
       taskSeed: c.taskSeed,
       tokenizer: run.extra!.tokenizer as TokenizerJSON,

@@ -303,7 +303,7 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
   let poolJobs: Promise<void> = Promise.resolve();
   if (cfg.workers > 0 && todo.length) {
     const scfg: StandaloneConfig = { task: cfg.task, taskSeed: cfg.taskSeed, tokenizer: tokJson, train: trainCfg, backend: cfg.backend };
-    pool = new WorkerPool(Math.min(cfg.workers, todo.length), scfg);
+    pool = new WorkerPool(Math.min(cfg.workers, todo.length), { kind: 'standalone', ...scfg });
     poolJobs = Promise.all(
       todo.map(async (j) => {
         const r = await pool!.score(j.c, { seed: j.seed, signal: hooks.signal });

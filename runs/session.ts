@@ -4,7 +4,6 @@ import { Nb201Evaluator } from '../evaluators/nb201.js';
 import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type SupernetSearchConfig } from '../evaluators/distill.js';
 import { PopulationTrainer } from '../evaluators/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
-import { SUPERNET_SCORES } from '../evaluators/supernet.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
@@ -13,7 +12,8 @@ import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
 import type { Candidate, Trial } from '../search/types.js';
-import { isSupernetConfig, WorkerPool, type WorkerConfig } from '../evaluators/pool.js';
+import { WorkerPool } from '../evaluators/pool.js';
+import { WORKER_EVALUATORS, type WorkerConfig } from '../evaluators/registry.js';
 import { backboneSpace, referenceBaseline } from '../spaces/backbone.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
@@ -99,9 +99,9 @@ export interface SessionOptions {
 }
 
 const SCORES: Record<SearchConfig['evaluator'], string[]> = {
-  standalone: ['dev', 'test', 'latency', 'params', 'flops'],
+  standalone: WORKER_EVALUATORS.standalone.scores,
   nb201: ['cifar10', 'cifar100', 'imagenet16', 'params', 'flops'],
-  supernet: SUPERNET_SCORES,
+  supernet: WORKER_EVALUATORS.supernet.scores,
 };
 
 /** Field types a saved config must have before anything reads it (a hand-edited run.json may lack them). */
@@ -167,7 +167,7 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
             },
           })),
         }
-      : { task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
+      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
   // never more processes than a batch has candidates: the others would only hold memory
   const size = workerCount(o.workers, c.batch);
   o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
@@ -176,7 +176,7 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
   pool.onRetry = o.log;
   let trainer: PopulationTrainer | undefined;
   const sn = c.supernet ?? DEFAULT_SUPERNET_SEARCH;
-  if (isSupernetConfig(cfg) && (sn.sampling ?? 'uniform') === 'population') {
+  if (cfg.kind === 'supernet' && (sn.sampling ?? 'uniform') === 'population') {
     pool.prepare = async (p) => {
       trainer ??= await PopulationTrainer.create({ folder: store.folder, evaluator: cfg, train: { ...sn.train }, population: sn.population ?? {}, seed: c.seed, log: o.log });
       pool.checkpoint = await trainer.prepare(p.batch, p.candidates as Candidate<BackboneGenome>[], p.trials, p.signal);
@@ -260,7 +260,7 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   if (run.final.runs.length >= total) return;
   o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
   const workers = Math.min(o.workers ?? availableParallelism(), total - run.final.runs.length);
-  const pool = new WorkerPool(workers, { task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend });
+  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend });
   pool.onProgress = o.onProgress;
   try {
     await runFinal({
