@@ -11,8 +11,8 @@
  *   m.dispose();
  */
 import * as loop from './search/loop.js';
-import { benchStrategies } from './search/bench-strategies.js';
-import { Rng, seedFrom } from './search/rng.js';
+import { benchStrategies } from './runs/bench-strategies.js';
+import { Rng, seedFrom } from './spaces/base/rng.js';
 
 export const search = { ...loop, benchStrategies, Rng, seedFrom };
 export type { Limits, SearchOptions, SearchState } from './search/loop.js';

@@ -19,7 +19,7 @@ import { AdamW, DEFAULT_ADAMW } from '../evaluators/optimizer.js';
 import { makeBatches, paddingFraction, type Batch, type BatchOptions } from '../evaluators/tasks/batching.js';
 import { loadTask, packageRoot } from '../evaluators/tasks/named.js';
 import { encodeTask, trainStep } from '../evaluators/train.js';
-import { Rng } from '../search/rng.js';
+import { Rng } from '../spaces/base/rng.js';
 import { backboneCost, backboneSpace, bertBaseline, renderMixer } from '../spaces/backbone.js';
 import { renderFfnGenome } from '../spaces/ffn-tree.js';
 import { DEFAULT_MACRO } from '../spaces/macro.js';

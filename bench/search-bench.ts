@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { expectedRandomBest } from '../evaluators/nb201.js';
 import { DEFAULT_SEARCH, startSearch, type SearchConfig } from '../runs/session.js';
-import { benchStrategies, type StrategyBenchResult } from '../search/bench-strategies.js';
+import { benchStrategies, type StrategyBenchResult } from '../runs/bench-strategies.js';
 
 /** Section 5: the strategies on NAS-Bench-201 through the real loop (CIFAR-10, 100 queries). */
 export async function strategyBench(queries: number, seeds: number): Promise<{ results: StrategyBenchResult[]; expected: number; seconds: number }> {

@@ -13,7 +13,7 @@ import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { finalResult, type FinalRow } from '../search/final.js';
 import type { SearchConfig } from '../runs/session.js';
 import { RunStore, runsDir } from '../runs/store.js';
-import { WorkerPool } from '../search/workers.js';
+import { WorkerPool } from '../evaluators/pool.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { benchArgs, benchFail } from './args.js';
 import { spliceSection } from './sections.js';
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
   if (todo.length) {
     log(`training ${todo.length} more (${todo.map((j) => `${j.m.id.slice(0, 8)} seed ${j.seed}`).join(', ')})`);
     const pool = new WorkerPool(Math.min(o.workers, todo.length), {
+      kind: 'standalone',
       task: c.task,
       taskSeed: c.taskSeed,
       tokenizer: run.extra!.tokenizer as TokenizerJSON,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { closest } from './suggest.js';
 
 /** Options a config file cannot set: they are about this invocation, not the search. */

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { OpnasError, ValidationError } from '../spaces/errors.js';
+import { OpnasError, ValidationError } from '../spaces/base/errors.js';
 import { COMMANDS } from './commands/index.js';
 import { guardOutput, isOutputClosed } from './output.js';
 import { closest } from './suggest.js';

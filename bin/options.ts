@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES } from '../evaluators/backend-choices.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 
 /** --backend, on the commands that compute with tensors (search, resume, train, teacher, fidelity). */
 export function backendOption<T>(y: Argv<T>) {

@@ -38,10 +38,3 @@ export function print(line = ''): void {
 export function note(line: string): void {
   if (!outputClosed) process.stderr.write(line + '\n');
 }
-
-export function fmtCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(Math.round(n));
-}

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { loadTask, TASK_NAMES, type TaskData, type TaskSpec } from '../evaluators/tasks/named.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 
 /** The options every command that reads a task shares: a built-in name or the user's own files. */
 export interface TaskArgs {

@@ -9,7 +9,7 @@ import '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { installWasmFastPaths } from './wasm-fast.js';
 import { registerCpuSegmentSum, registerWasmGradientKernels } from './wasm-kernels.js';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 
 /**
  * Weights on disk: `weights.bin` (every tensor's float32 data, concatenated) and `weights.json`

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../search/rng.js';
+import type { Rng } from '../spaces/base/rng.js';
 import { analyse, DCONV_CENTRE, DCONV_WIDTH, maskMatrix, parseMask } from '../spaces/attention-graph.js';
 import { evalFfnTree } from '../spaces/ffn-tree.js';
 import { ffnBinaryTf, ffnUnaryTf } from '../spaces/ffn-ops.js';
@@ -67,6 +67,97 @@ export function attentionMapNode(g: AttentionGraph): number {
   return -1;
 }
 
+/** identity-tap: a depthwise filter [width, d] whose centre tap is 1 (plus the normal noise), so it starts as the identity. */
+export type WeightInit = 'normal' | 'zeros' | 'ones' | 'identity-tap';
+
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  init: WeightInit;
+}
+
+/** One encoder layer as the layout sees it; a supernet layer holds both mixers at once. */
+export interface LayerParts {
+  attention?: { inputs: readonly ('Q' | 'K' | 'V')[]; dconv: boolean };
+  conv?: { heads: number; kernel: number };
+  ffn: { stack: number; inner: number };
+}
+
+export interface LayoutSizes {
+  width: number;
+  vocabSize: number;
+  maxLen: number;
+  numClasses: number;
+  /** Width of a factorised token table, projected to `width` by `emb.proj`; absent: a full-width table. */
+  embed?: number;
+  layers: LayerParts[];
+}
+
+/**
+ * Every weight's name, shape and initialiser, in the order the seeded initialiser draws them. The
+ * one list of weight names: a candidate (`genomeLayout`) and the supernet (at its widest sizes)
+ * both come from here, so a candidate's names are always a subset of the supernet's.
+ */
+export function weightLayout(s: LayoutSizes): WeightSpec[] {
+  const d = s.width;
+  const out: WeightSpec[] = [];
+  const add = (name: string, shape: number[], init: WeightInit) => out.push({ name, shape, init });
+  const dense = (n: string, i: number, o: number) => (add(`${n}.w`, [i, o], 'normal'), add(`${n}.b`, [o], 'zeros'));
+  const ln = (n: string) => (add(`${n}.g`, [d], 'ones'), add(`${n}.b`, [d], 'zeros'));
+  add('emb.tok', [s.vocabSize, s.embed ?? d], 'normal');
+  add('emb.pos', [s.maxLen, d], 'normal');
+  if (s.embed) dense('emb.proj', s.embed, d);
+  ln('emb.ln');
+  s.layers.forEach((layer, i) => {
+    const p = `l${i}`;
+    if (layer.attention) {
+      for (const input of layer.attention.inputs) dense(`${p}.att.${input}`, d, d);
+      dense(`${p}.att.O`, d, d);
+      if (layer.attention.dconv)
+        for (const input of layer.attention.inputs) add(`${p}.att.${input}.dconv.w`, [DCONV_WIDTH, d], 'identity-tap'), add(`${p}.att.${input}.dconv.b`, [d], 'zeros');
+    }
+    if (layer.conv) {
+      dense(`${p}.conv.in`, d, 2 * d);
+      add(`${p}.conv.k`, [layer.conv.heads, layer.conv.kernel], 'normal');
+      dense(`${p}.conv.out`, d, d);
+    }
+    ln(`${p}.mix.ln`);
+    for (let k = 0; k < layer.ffn.stack; k++) {
+      dense(`${p}.ffn${k}.L1`, d, layer.ffn.inner);
+      dense(`${p}.ffn${k}.L2`, layer.ffn.inner, d);
+      ln(`${p}.ffn${k}.ln`);
+    }
+  });
+  dense('pool', d, d);
+  dense('cls', d, s.numClasses);
+  return out;
+}
+
+/** A candidate's weights: only the mixer each layer uses, the inputs its graph reads, its FFN stack. */
+export function genomeLayout(g: BackboneGenome, cfg: ModelConfig): WeightSpec[] {
+  return weightLayout({
+    width: g.hidden,
+    vocabSize: cfg.vocabSize,
+    maxLen: cfg.maxLen,
+    numClasses: cfg.numClasses,
+    embed: g.embed,
+    layers: g.layers.map((l) => ({
+      ...(l.mixer.type === 'attention' ? { attention: { inputs: usedInputs(l.mixer.graph), dconv: Boolean(l.mixer.graph.dconv) } } : { conv: { heads: g.heads, kernel: l.mixer.kernel } }),
+      ffn: { stack: l.ffn.stack, inner: Math.round(l.ffn.ratio * g.hidden) },
+    })),
+  });
+}
+
+/** A weight's seeded initial values (normal draws scaled by `std`, in row-major order). */
+export function initialValues({ shape, init }: WeightSpec, rng: Rng, std: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  if (init === 'ones') data.fill(1);
+  else if (init === 'normal' || init === 'identity-tap') for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+  if (init === 'identity-tap') for (let c = 0; c < shape[1]; c++) data[DCONV_CENTRE * shape[1] + c] += 1;
+  return data;
+}
+
 const LN_EPS = 1e-6;
 
 export class Model {
@@ -82,50 +173,14 @@ export class Model {
     rng: Rng,
     private readonly source?: WeightSource,
   ) {
+    this.d = genome.hidden;
+    this.dh = genome.hidden / genome.heads;
     const std = cfg.initStd ?? 0.02;
-    const d = (this.d = genome.hidden);
-    this.dh = d / genome.heads;
-    const normal = (name: string, shape: number[]) => this.add(name, shape, () => rng.normal() * std);
-    const zeros = (name: string, shape: number[]) => this.add(name, shape, () => 0);
-    const ones = (name: string, shape: number[]) => this.add(name, shape, () => 1);
-    const dense = (name: string, i: number, o: number) => (normal(`${name}.w`, [i, o]), zeros(`${name}.b`, [o]));
-    const layerNorm = (name: string) => (ones(`${name}.g`, [d]), zeros(`${name}.b`, [d]));
-
-    normal('emb.tok', [cfg.vocabSize, genome.embed ?? d]);
-    if (genome.embed) dense('emb.proj', genome.embed, d);
-    normal('emb.pos', [cfg.maxLen, d]);
-    layerNorm('emb.ln');
-    genome.layers.forEach((layer, i) => {
-      const p = `l${i}`;
-      if (layer.mixer.type === 'attention') {
-        for (const input of usedInputs(layer.mixer.graph)) {
-          dense(`${p}.att.${input}`, d, d);
-          if (layer.mixer.graph.dconv) {
-            // starts as the identity (centre tap 1): the layer begins as plain attention
-            let k = 0;
-            this.add(`${p}.att.${input}.dconv.w`, [DCONV_WIDTH, d], () => Number(Math.floor(k++ / d) === DCONV_CENTRE) + rng.normal() * std);
-            zeros(`${p}.att.${input}.dconv.b`, [d]);
-          }
-        }
-        dense(`${p}.att.O`, d, d);
-      } else {
-        dense(`${p}.conv.in`, d, 2 * d);
-        normal(`${p}.conv.k`, [genome.heads, layer.mixer.kernel]);
-        dense(`${p}.conv.out`, d, d);
-      }
-      layerNorm(`${p}.mix.ln`);
-      for (let s = 0; s < layer.ffn.stack; s++) {
-        const r = Math.round(layer.ffn.ratio * d);
-        dense(`${p}.ffn${s}.L1`, d, r);
-        dense(`${p}.ffn${s}.L2`, r, d);
-        layerNorm(`${p}.ffn${s}.ln`);
-      }
-    });
-    dense('pool', d, d);
-    dense('cls', d, cfg.numClasses);
+    for (const w of genomeLayout(genome, cfg)) this.add(w, () => initialValues(w, rng, std));
   }
 
-  private add(name: string, shape: number[], init: () => number): void {
+  /** `init` is called only when the model owns a fresh weight, so a shared or copied model draws nothing from the seed. */
+  private add({ name, shape }: WeightSpec, init: () => Float32Array): void {
     this.shapes.set(name, shape);
     if (this.source?.mode === 'shared') return;
     if (this.source?.mode === 'copy') {
@@ -135,10 +190,7 @@ export class Model {
       t.dispose(); // ours to free (see WeightSource); the variable keeps its own reference
       return;
     }
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = init();
-    const initial = tf.tensor(data, shape);
+    const initial = tf.tensor(init(), shape);
     this.params.set(name, tf.variable(initial, true)); // tfjs variable names are global; ours live in `params`
     initial.dispose(); // the variable holds its own reference to the data
   }

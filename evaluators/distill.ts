@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../search/rng.js';
+import { Rng } from '../spaces/base/rng.js';
 import { backboneSpace, BASELINES } from '../spaces/backbone.js';
-import { OpnasError } from '../spaces/errors.js';
-import { hashId } from '../spaces/hash.js';
+import { OpnasError } from '../spaces/base/errors.js';
+import { hashId } from '../spaces/base/hash.js';
 import type { MacroRanges } from '../spaces/macro.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import type { BackendChoice } from './backend.js';

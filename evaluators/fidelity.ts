@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, seedFrom } from '../search/rng.js';
+import { Rng, seedFrom } from '../spaces/base/rng.js';
 import type { Candidate } from '../search/types.js';
-import { WorkerPool } from '../search/workers.js';
+import { WorkerPool } from './pool.js';
 import { backboneSpace } from '../spaces/backbone.js';
-import { hashId } from '../spaces/hash.js';
+import { hashId } from '../spaces/base/hash.js';
 import type { MacroRanges } from '../spaces/macro.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import type { BackendChoice } from './backend.js';
@@ -303,7 +303,7 @@ export async function runFidelity(cfg: FidelityConfig, hooks: FidelityHooks = {}
   let poolJobs: Promise<void> = Promise.resolve();
   if (cfg.workers > 0 && todo.length) {
     const scfg: StandaloneConfig = { task: cfg.task, taskSeed: cfg.taskSeed, tokenizer: tokJson, train: trainCfg, backend: cfg.backend };
-    pool = new WorkerPool(Math.min(cfg.workers, todo.length), scfg);
+    pool = new WorkerPool(Math.min(cfg.workers, todo.length), { kind: 'standalone', ...scfg });
     poolJobs = Promise.all(
       todo.map(async (j) => {
         const r = await pool!.score(j.c, { seed: j.seed, signal: hooks.signal });

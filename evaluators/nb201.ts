@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Candidate } from '../search/types.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { checkArchString, toArchString, type Nb201Genome } from '../spaces/nb201.js';
 import { packageRoot } from './tasks/named.js';
 import type { EvalContext, EvalResult, Evaluator } from './types.js';

@@ -1,4 +1,4 @@
-import { Rng } from '../search/rng.js';
+import { Rng } from '../spaces/base/rng.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import type { Candidate } from '../search/types.js';
 import { initBackend, type BackendChoice } from './backend.js';

@@ -1,18 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../search/rng.js';
+import { Rng } from '../spaces/base/rng.js';
 import type { Candidate } from '../search/types.js';
 import { backboneSpace, bertBaseline } from '../spaces/backbone.js';
-import { DCONV_CENTRE, DCONV_WIDTH } from '../spaces/attention-graph.js';
 import { CONV_KERNELS } from '../spaces/conv.js';
-import { OpnasError } from '../spaces/errors.js';
-import { hashId } from '../spaces/hash.js';
+import { OpnasError } from '../spaces/base/errors.js';
+import { hashId } from '../spaces/base/hash.js';
 import { FFN_MAX_STACK, FFN_RATIOS } from '../spaces/ffn-tree.js';
 import { headsFor, type MacroRanges } from '../spaces/macro.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { loadWeights, saveWeights } from './checkpoint.js';
-import { Model, type ModelConfig } from './compile.js';
+import { initialValues, Model, weightLayout, type ModelConfig, type WeightSpec } from './compile.js';
 import { AdamW, DEFAULT_ADAMW, learningRate } from './optimizer.js';
 import { BatchIterator, type Batch } from './tasks/batching.js';
 import { initBackend, type BackendChoice } from './backend.js';
@@ -58,35 +57,18 @@ export function supernetShape(cfg: SupernetConfig): { width: number; depth: numb
   };
 }
 
-/** identity-tap: a depthwise filter [width, D] whose centre tap is 1 (plus the normal noise). */
-type Init = 'normal' | 'zeros' | 'ones' | 'identity-tap';
-
-/** Every supernet weight at its widest: the same names compile.ts gives a candidate's weights. */
-function layout(cfg: SupernetConfig): [string, number[], Init][] {
-  const { width: D, depth, heads, ratio, stack, kernel } = supernetShape(cfg);
-  const out: [string, number[], Init][] = [];
-  const dense = (n: string, i: number, o: number) => out.push([`${n}.w`, [i, o], 'normal'], [`${n}.b`, [o], 'zeros']);
-  const ln = (n: string) => out.push([`${n}.g`, [D], 'ones'], [`${n}.b`, [D], 'zeros']);
-  out.push(['emb.tok', [cfg.vocabSize, D], 'normal'], ['emb.pos', [cfg.maxLen, D], 'normal']);
-  // a factorised candidate reads the table's leading columns and the projection's leading slice
-  if (cfg.macro.embed?.length) dense('emb.proj', D, D);
-  ln('emb.ln');
-  for (let i = 0; i < depth; i++) {
-    for (const p of ['Q', 'K', 'V', 'O']) dense(`l${i}.att.${p}`, D, D);
-    for (const p of ['Q', 'K', 'V']) out.push([`l${i}.att.${p}.dconv.w`, [DCONV_WIDTH, D], 'identity-tap'], [`l${i}.att.${p}.dconv.b`, [D], 'zeros']);
-    dense(`l${i}.conv.in`, D, 2 * D);
-    out.push([`l${i}.conv.k`, [heads, kernel], 'normal']);
-    dense(`l${i}.conv.out`, D, D);
-    ln(`l${i}.mix.ln`);
-    for (let s = 0; s < stack; s++) {
-      dense(`l${i}.ffn${s}.L1`, D, ratio * D);
-      dense(`l${i}.ffn${s}.L2`, ratio * D, D);
-      ln(`l${i}.ffn${s}.ln`);
-    }
-  }
-  dense('pool', D, D);
-  dense('cls', D, cfg.numClasses);
-  return out;
+/** Every supernet weight: the candidate layout at the widest sizes, each layer holding both mixers. */
+function layout(cfg: SupernetConfig): WeightSpec[] {
+  const { width, depth, heads, ratio, stack, kernel } = supernetShape(cfg);
+  return weightLayout({
+    width,
+    vocabSize: cfg.vocabSize,
+    maxLen: cfg.maxLen,
+    numClasses: cfg.numClasses,
+    // a factorised candidate reads the table's leading columns and the projection's leading slice
+    embed: cfg.macro.embed?.length ? width : undefined,
+    layers: Array.from({ length: depth }, () => ({ attention: { inputs: ['Q', 'K', 'V'], dconv: true }, conv: { heads, kernel }, ffn: { stack, inner: ratio * width } })),
+  });
 }
 
 export class Supernet {
@@ -97,26 +79,19 @@ export class Supernet {
   /** Names of the supernet's own weights (the rest of `vars` are extras such as `kd.*`). */
   private readonly layoutNames = new Set<string>();
 
-  private constructor(readonly cfg: SupernetConfig, values: (name: string, shape: number[], init: Init) => tf.Tensor) {
+  private constructor(readonly cfg: SupernetConfig, values: (w: WeightSpec) => tf.Tensor) {
     this.shape = supernetShape(cfg);
     this.modelCfg = { vocabSize: cfg.vocabSize, maxLen: cfg.maxLen, numClasses: cfg.numClasses, initStd: cfg.initStd };
-    for (const [name, shape, init] of layout(cfg)) {
-      this.layoutNames.add(name);
-      this.addVar(name, values(name, shape, init));
+    for (const w of layout(cfg)) {
+      this.layoutNames.add(w.name);
+      this.addVar(w.name, values(w));
     }
   }
 
   /** A freshly initialised supernet (seeded). */
   static create(cfg: SupernetConfig, rng: Rng): Supernet {
     const std = cfg.initStd ?? 0.02;
-    return new Supernet(cfg, (_, shape, init) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(n);
-      if (init === 'ones') data.fill(1);
-      else if (init === 'normal' || init === 'identity-tap') for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
-      if (init === 'identity-tap') for (let c = 0; c < shape[1]; c++) data[DCONV_CENTRE * shape[1] + c] += 1;
-      return tf.tensor(data, shape);
-    });
+    return new Supernet(cfg, (w) => tf.tensor(initialValues(w, rng, std), w.shape));
   }
 
   /** Takes ownership of `t`. */
@@ -233,7 +208,7 @@ export class Supernet {
     }
     const meta = m.meta ?? {};
     if (tokenizer !== undefined && meta.tokenizer !== tokenizer) fail('it was trained with another tokenizer (another task or vocabulary size)');
-    const sn = new Supernet(cfg, (_, shape) => tf.zeros(shape));
+    const sn = new Supernet(cfg, (w) => tf.zeros(w.shape));
     try {
       for (const x of m.extras ?? []) sn.addVar(x.name, tf.zeros(x.shape));
       const need = [...sn.vars.values()].reduce((a, v) => a + v.size, 0);

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../search/rng.js';
+import { Rng } from '../spaces/base/rng.js';
 import { backboneCost } from '../spaces/backbone.js';
 import type { BackboneGenome } from '../spaces/types.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { Model } from './compile.js';
 import { AdamW, DEFAULT_ADAMW, learningRate } from './optimizer.js';
 import { BatchIterator, evalBatches, type Batch } from './tasks/batching.js';

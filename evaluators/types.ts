@@ -1,4 +1,4 @@
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import type { Candidate, Scores, Trial } from '../search/types.js';
 
 export interface EvalContext {

@@ -1,32 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Candidate } from '../search/types.js';
-import type { BackboneGenome } from '../spaces/types.js';
-import { isSupernetConfig, type WorkerConfig } from '../search/workers.js';
-import { StandaloneEvaluator } from './standalone.js';
-import { SupernetEvaluator } from './supernet.js';
+import { createWorkerEvaluator, type FromWorker, type ToWorker, type WorkerEvaluator } from './registry.js';
 
 /**
  * A worker process: builds one evaluator from the parent's JSON config, then scores candidates
  * one at a time. TF.js's wasm backend runs one thread per process under Node, so a search uses the
  * machine's cores through several of these.
  */
-type Request =
-  | { type: 'init'; config: WorkerConfig }
-  | { type: 'score'; job: number; candidate: Candidate<BackboneGenome>; seed: number; checkpoint?: string }
-  | { type: 'latency'; job: number; candidate: Candidate<BackboneGenome> };
+let evaluator: WorkerEvaluator | undefined;
 
-let evaluator: StandaloneEvaluator | SupernetEvaluator | undefined;
+const send = (m: FromWorker) => process.send!(m);
 
-const send = (m: object) => process.send!(m);
-
-process.on('message', async (m: Request) => {
+process.on('message', async (m: ToWorker) => {
   try {
     if (m.type === 'init') {
-      evaluator = isSupernetConfig(m.config) ? await SupernetEvaluator.create(m.config) : await StandaloneEvaluator.create(m.config);
+      evaluator = await createWorkerEvaluator(m.config);
       send({ type: 'ready' });
     } else if (m.type === 'score') {
       // a search that trains its supernet batch by batch names the checkpoint each score must use
-      if (m.checkpoint && evaluator instanceof SupernetEvaluator) {
+      if (m.checkpoint && evaluator?.reload) {
         try {
           await evaluator.reload(m.checkpoint);
         } catch (e) {

@@ -2,11 +2,11 @@ import { weightsOf, writeModelFolder, type ModelConfigFile } from '../evaluators
 import type { NamedTensor } from '../evaluators/model-dir/safetensors.js';
 import { loadTask, taskFileSpec } from '../evaluators/tasks/named.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type StepInfo, type TrainConfig, type TrainResult } from '../evaluators/train.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { chooseExport } from './export.js';
 import { lineage } from './report.js';
-import { DEFAULT_FINAL_TRAIN, type SearchConfig } from './session.js';
+import { DEFAULT_FINAL_TRAIN } from './session.js';
 import type { RunFile } from './types.js';
 
 /**
@@ -24,7 +24,7 @@ export async function exportModel(
   const chosen = chooseExport(run, rank);
   if (chosen.space !== 'backbone') throw new OpnasError(`run '${run.name}' searched the ${chosen.space} space: only backbone genomes are models that classify text`);
   const genome = chosen.genome as BackboneGenome;
-  const c = run.config as unknown as SearchConfig;
+  const c = run.config;
   const train: Partial<TrainConfig> = { ...DEFAULT_TRAIN, ...(c.final?.train ?? DEFAULT_FINAL_TRAIN), seed: 0 };
   const data = loadTask(c.task, { seed: c.taskSeed });
   const task = encodeTask(data, { vocabSize: c.vocabSize, maxLen: train.maxLen! });

@@ -1,7 +1,7 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spaceOf } from '../spaces/registry.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import type { Cost } from '../spaces/types.js';
 import type { Scores } from '../search/types.js';
 import { finalReport, rankTrials } from './report.js';

@@ -1,7 +1,7 @@
-import { fmtCount } from '../bin/output.js';
+import { fmtCount } from '../spaces/base/format.js';
 import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { objectiveValue } from './pareto.js';
 import { type RunFile, TRIAL_STATUSES } from './types.js';
 
@@ -239,7 +239,11 @@ export function summary(run: RunFile): RunSummary {
   const counts = Object.fromEntries(TRIAL_STATUSES.map((s) => [s, 0])) as Record<TrialStatus, number>;
   for (const t of run.trials) counts[t.status] = (counts[t.status] ?? 0) + 1;
   const top = rankTrials(run.trials)[0];
-  const str = (k: string) => (typeof run.config[k] === 'string' ? (run.config[k] as string) : undefined);
+  // a hand-edited run.json may hold anything here: report what is a string, skip the rest
+  const str = (k: 'space' | 'strategy' | 'evaluator') => {
+    const v: unknown = run.config[k];
+    return typeof v === 'string' ? v : undefined;
+  };
   const s: Omit<RunSummary, 'text'> = {
     name: run.name,
     status: run.status,

@@ -4,18 +4,18 @@ import { Nb201Evaluator } from '../evaluators/nb201.js';
 import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type SupernetSearchConfig } from '../evaluators/distill.js';
 import { PopulationTrainer } from '../evaluators/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
-import { SUPERNET_SCORES } from '../evaluators/supernet.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
 import { DEFAULT_FINAL, finalResult, pickFinalists, runFinal, type FinalConfig } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
-import { evaluatedCount, search, SearchAborted, type Limits, type SearchState } from '../search/loop.js';
+import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
 import type { Candidate, Trial } from '../search/types.js';
-import { isSupernetConfig, WorkerPool, type WorkerConfig } from '../search/workers.js';
+import { WorkerPool } from '../evaluators/pool.js';
+import { WORKER_EVALUATORS, type WorkerConfig } from '../evaluators/registry.js';
 import { backboneSpace, referenceBaseline } from '../spaces/backbone.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
 import { nb201Space } from '../spaces/nb201.js';
 import type { BackboneGenome, SearchSpace, Shape } from '../spaces/types.js';
@@ -99,20 +99,21 @@ export interface SessionOptions {
 }
 
 const SCORES: Record<SearchConfig['evaluator'], string[]> = {
-  standalone: ['dev', 'test', 'latency', 'params', 'flops'],
+  standalone: WORKER_EVALUATORS.standalone.scores,
   nb201: ['cifar10', 'cifar100', 'imagenet16', 'params', 'flops'],
-  supernet: SUPERNET_SCORES,
+  supernet: WORKER_EVALUATORS.supernet.scores,
 };
 
 /** Field types a saved config must have before anything reads it (a hand-edited run.json may lack them). */
 function configShapeProblems(c: SearchConfig): string[] {
-  const x = c as unknown as Record<string, unknown>;
+  // every field as unknown: the file may not match its type
+  const x: { [K in keyof SearchConfig]?: unknown } = c;
   const p: string[] = [];
   const obj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-  for (const k of ['space', 'strategy', 'evaluator']) if (typeof x[k] !== 'string') p.push(`${k} is missing or not a string`);
+  for (const k of ['space', 'strategy', 'evaluator'] as const) if (typeof x[k] !== 'string') p.push(`${k} is missing or not a string`);
   if (!Array.isArray(x.objectives) || !x.objectives.every((o) => typeof o === 'string')) p.push('objectives is missing or not a list of score names');
-  for (const k of ['budget', 'batch', 'seed', 'vocabSize']) if (typeof x[k] !== 'number') p.push(`${k} is missing or not a number`);
-  for (const k of ['limits', 'train']) if (!obj(x[k])) p.push(`${k} is missing or not an object`);
+  for (const k of ['budget', 'batch', 'seed', 'vocabSize'] as const) if (typeof x[k] !== 'number') p.push(`${k} is missing or not a number`);
+  for (const k of ['limits', 'train'] as const) if (!obj(x[k])) p.push(`${k} is missing or not an object`);
   if (x.space === 'backbone' && !obj(x.macro)) p.push('macro is missing or not an object');
   return p;
 }
@@ -150,7 +151,7 @@ function spaceFor(c: SearchConfig): SearchSpace<unknown> {
 
 async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evaluator: Evaluator; latency?: (c: Candidate) => Promise<number>; close: () => Promise<void> }> {
   const run = store.data;
-  const c = run.config as unknown as SearchConfig;
+  const c = run.config;
   if (c.evaluator === 'nb201') {
     const e = Nb201Evaluator.load() as Evaluator;
     return { evaluator: e, close: async () => {} };
@@ -166,7 +167,7 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
             },
           })),
         }
-      : { task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
+      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
   // never more processes than a batch has candidates: the others would only hold memory
   const size = workerCount(o.workers, c.batch);
   o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
@@ -175,7 +176,7 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
   pool.onRetry = o.log;
   let trainer: PopulationTrainer | undefined;
   const sn = c.supernet ?? DEFAULT_SUPERNET_SEARCH;
-  if (isSupernetConfig(cfg) && (sn.sampling ?? 'uniform') === 'population') {
+  if (cfg.kind === 'supernet' && (sn.sampling ?? 'uniform') === 'population') {
     pool.prepare = async (p) => {
       trainer ??= await PopulationTrainer.create({ folder: store.folder, evaluator: cfg, train: { ...sn.train }, population: sn.population ?? {}, seed: c.seed, log: o.log });
       pool.checkpoint = await trainer.prepare(p.batch, p.candidates as Candidate<BackboneGenome>[], p.trials, p.signal);
@@ -195,7 +196,7 @@ function shapeOf(c: SearchConfig, run: RunFile): Shape {
 
 async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
   const run = store.data;
-  const c = run.config as unknown as SearchConfig;
+  const c = run.config;
   const space = spaceFor(c);
   const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c, seeded: c.seeded });
   let close = async () => {};
@@ -219,7 +220,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
         limits: c.limits,
         shape: shapeOf(c, run),
         measureLatency: ev.latency,
-        state: run as unknown as SearchState<unknown>,
+        state: run,
         // one journal line per change; run.json is rewritten only now and then (see RunStore)
         persist: (_s, change) => ('trial' in change ? store.recordTrial(change.trial) : store.recordState()),
         signal: o.signal,
@@ -259,7 +260,7 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   if (run.final.runs.length >= total) return;
   o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
   const workers = Math.min(o.workers ?? availableParallelism(), total - run.final.runs.length);
-  const pool = new WorkerPool(workers, { task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend });
+  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend });
   pool.onProgress = o.onProgress;
   try {
     await runFinal({
@@ -293,14 +294,14 @@ export async function startSearch(dir: string, name: string, config: SearchConfi
     const logits = config.supernet?.teacherLogits;
     if (logits && (config.supernet?.warmupSteps ?? 0) > 0) readTeacherLogits(logits, task.train.labels.length, task.numClasses, task.trainRows);
   }
-  const store = await RunStore.create(dir, name, { seed: config.seed, config: config as unknown as Record<string, unknown>, strategyState: undefined, extra });
+  const store = await RunStore.create(dir, name, { seed: config.seed, config, strategyState: undefined, extra });
   return runLoop(store, o);
 }
 
 export async function resumeSearch(dir: string, name: string, o: SessionOptions & { budget?: number } = {}): Promise<RunFile> {
   const store = await RunStore.open(dir, name);
   try {
-    const c = store.data.config as unknown as SearchConfig;
+    const c = store.data.config;
     if (o.budget !== undefined) {
       const done = evaluatedCount(store.data.trials);
       if (!(Number.isInteger(o.budget) && o.budget > 0)) throw new OpnasError(`--budget must be a positive integer, got ${o.budget}`);

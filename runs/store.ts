@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { LowSync } from 'lowdb';
 import { DataFileSync } from 'lowdb/node';
 import type { Trial, TrialStatus } from '../search/types.js';
-import { OpnasError, ValidationError } from '../spaces/errors.js';
+import { OpnasError, ValidationError } from '../spaces/base/errors.js';
 import { acquireLock, lockHolder, releaseLock } from './lock.js';
 import { primaryScore, rankTrials, type RunListing, runObjectives } from './report.js';
 import { RUN_FORMAT, RUN_STATUSES, RUN_VERSION, type RunFile, type RunInit, type RunStatus, TRIAL_STATUSES } from './types.js';

@@ -1,5 +1,7 @@
 import type { FinalState } from '../search/final.js';
-import type { Candidate, Trial, TrialStatus } from '../search/types.js';
+import type { SearchState } from '../search/loop.js';
+import type { TrialStatus } from '../search/types.js';
+import type { SearchConfig } from './session.js';
 
 /** running: a process holds it. interrupted: stopped early (signal, crash); resumable. */
 export type RunStatus = 'running' | 'interrupted' | 'finished' | 'failed';
@@ -11,8 +13,8 @@ export const TRIAL_STATUSES: readonly TrialStatus[] = ['ok', 'invalid', 'over-bu
 export const RUN_FORMAT = 'opnas-run';
 export const RUN_VERSION = 1;
 
-/** `run.json`: everything a resume needs to continue exactly where the run stopped. */
-export interface RunFile<G = unknown> {
+/** `run.json`: everything a resume needs to continue exactly where the run stopped; the loop's state is part of it. */
+export interface RunFile<G = unknown> extends SearchState<G> {
   format: typeof RUN_FORMAT;
   version: typeof RUN_VERSION;
   name: string;
@@ -27,13 +29,9 @@ export interface RunFile<G = unknown> {
    * The resolved search config (space, strategy, evaluator, objectives: string[], budget, batch,
    * workers, limits, task, train steps, ...): a resume reads it instead of the command line.
    */
-  config: Record<string, unknown>;
+  config: SearchConfig;
   /** The strategy's full state (population, op statistics, its generator's state). */
   strategyState: unknown;
-  /** A batch asked of the strategy but not yet told: a resume evaluates these before asking again. */
-  pending?: { batch: number; base: number; candidates: Candidate<G>[] };
-  nextBatch: number;
-  trials: Trial<G>[];
   /** The final selection stage (stand-alone trainings of the top candidates and the baseline). */
   final?: FinalState<G>;
   /** Sequence number of the last journal line this snapshot holds (journal.jsonl lines after it are newer). */

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { lockHolder } from './lock.js';
 import { LOCK_FILE, readRunFile, RUN_FILE } from './store.js';
 import type { RunFile } from './types.js';

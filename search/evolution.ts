@@ -1,4 +1,4 @@
-import { Rng, type RngState } from './rng.js';
+import { Rng, type RngState } from '../spaces/base/rng.js';
 import type { OpPriority, SearchSpace } from '../spaces/types.js';
 import type { Candidate, Strategy, Trial } from './types.js';
 

@@ -1,7 +1,7 @@
 import { MAXIMISED, SetupError, type Evaluator } from '../evaluators/types.js';
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import { DEFAULT_SHAPE, type SearchSpace, type Shape } from '../spaces/types.js';
-import { seedFrom } from './rng.js';
+import { seedFrom } from '../spaces/base/rng.js';
 import type { Candidate, Scores, Strategy, Trial } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { OpnasError } from '../spaces/errors.js';
+import { OpnasError } from '../spaces/base/errors.js';
 import type { SearchSpace } from '../spaces/types.js';
 import { DEFAULT_EVOLUTION } from './evolution.js';
 import { DEFAULT_OP_EVOLUTION, OpEvolution } from './op-evolution.js';

@@ -1,5 +1,5 @@
-import type { Rng } from '../search/rng.js';
-import { fingerprint, fixedMatrix, hashId } from './hash.js';
+import type { Rng } from './base/rng.js';
+import { fingerprint, fixedMatrix, hashId } from './base/hash.js';
 import { drawOp } from './priority.js';
 import { ATTN_BINARY, ATTN_INPUTS, ATTN_OPS, ATTN_UNARY, type AttnShape, type Mat } from './ops.js';
 import type { AttentionGraph, AttnNode, AttnRef, CheckResult, Cost, OpPriority, SearchSpace, Shape } from './types.js';

@@ -1,4 +1,4 @@
-import type { Rng } from '../search/rng.js';
+import type { Rng } from './base/rng.js';
 import {
   attentionCost,
   attentionId,
@@ -12,7 +12,7 @@ import {
 } from './attention-graph.js';
 import { checkConv, convCost, mutateConv, renderConv, sampleConv } from './conv.js';
 import { checkFfn, ffnCost, ffnSpace, parseFfnFormula, STANDARD_FFN } from './ffn-tree.js';
-import { hashId } from './hash.js';
+import { hashId } from './base/hash.js';
 import { ATTN_OPS } from './ops.js';
 import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleHead, sampleWidth } from './macro.js';
 import {

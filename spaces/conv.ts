@@ -1,4 +1,4 @@
-import type { Rng } from '../search/rng.js';
+import type { Rng } from './base/rng.js';
 import { FFN_UNARY } from './ffn-ops.js';
 import type { Cost, MixerGenome } from './types.js';
 

@@ -1,6 +1,6 @@
 import { drawOp } from './priority.js';
-import type { Rng } from '../search/rng.js';
-import { OpnasError } from './errors.js';
+import type { Rng } from './base/rng.js';
+import { OpnasError } from './base/errors.js';
 import {
   FFN_BINARY,
   FFN_BINARY_OPS,
@@ -12,7 +12,7 @@ import {
   isFfnBinary,
   isFfnUnary,
 } from './ffn-ops.js';
-import { fingerprint, fixedMatrix, hashId } from './hash.js';
+import { fingerprint, fixedMatrix, hashId } from './base/hash.js';
 import type { CheckResult, Cost, FfnGenome, FfnNode, OpPriority, SearchSpace } from './types.js';
 
 /**

@@ -6,4 +6,4 @@ export { DEFAULT_MACRO, WIDE_MACRO, type MacroRanges } from './macro.js';
 export { nb201Space, type Nb201Genome, toArchString, parseArchString } from './nb201.js';
 export { SPACES, getSpace, readGenomeFile } from './registry.js';
 export { ATTN_OPS } from './ops.js';
-export { OpnasError, ValidationError } from './errors.js';
+export { OpnasError, ValidationError } from './base/errors.js';

@@ -1,4 +1,4 @@
-import type { Rng } from '../search/rng.js';
+import type { Rng } from './base/rng.js';
 import type { PoolKind } from './types.js';
 
 /**

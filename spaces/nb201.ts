@@ -1,6 +1,6 @@
-import type { Rng } from '../search/rng.js';
-import { OpnasError } from './errors.js';
-import { hashId } from './hash.js';
+import type { Rng } from './base/rng.js';
+import { OpnasError } from './base/errors.js';
+import { hashId } from './base/hash.js';
 import { drawOp } from './priority.js';
 import type { CheckResult, Cost, SearchSpace } from './types.js';
 

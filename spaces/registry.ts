@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { attentionSpace, isObj } from './attention-graph.js';
 import { backboneSpace } from './backbone.js';
-import { OpnasError, ValidationError } from './errors.js';
+import { OpnasError, ValidationError } from './base/errors.js';
 import { ffnSpace } from './ffn-tree.js';
 import { nb201Space } from './nb201.js';
 import type { SearchSpace } from './types.js';

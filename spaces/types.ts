@@ -1,4 +1,4 @@
-import type { Rng } from '../search/rng.js';
+import type { Rng } from './base/rng.js';
 
 /** Sizes a cost is computed for. FLOPs are per token (one sequence of seqLen tokens / seqLen). */
 export interface Shape {

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { expectedRandomBest, NB201_DATASETS, type Nb201Dataset } from '../../evaluators/nb201.js';
-import { benchStrategies } from '../../search/bench-strategies.js';
+import { benchStrategies } from '../../runs/bench-strategies.js';
 import { STRATEGIES } from '../../search/strategies.js';
-import { OpnasError } from '../../spaces/errors.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 import { print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
 import { positiveInt } from '../options.js';

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { getSpace, readGenomeFile } from '../../spaces/registry.js';
-import { fmtCount, print } from '../output.js';
+import { fmtCount } from '../../spaces/base/format.js';
+import { print } from '../output.js';
 
 interface Args {
   file: string;

@@ -10,11 +10,11 @@ import { DEFAULT_SUPERNET_SCORE, DEFAULT_SUPERNET_TRAIN, type PathSampling } fro
 import { DEFAULT_TRAIN } from '../../evaluators/train.js';
 import { DEFAULT_SEARCH } from '../../runs/session.js';
 import { runsDir } from '../../runs/store.js';
-import { OpnasError } from '../../spaces/errors.js';
-import { macroFrom } from './search.js';
+import { OpnasError } from '../../spaces/base/errors.js';
+import { macroFrom } from '../macro-options.js';
 import { note, print } from '../output.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
-import { defaultTeacher, distillFrom, distillOptions, teacherTrainOptions, type DistillArgs, type TeacherTrainArgs } from './teacher.js';
+import { defaultTeacher, distillFrom, distillOptions, teacherTrainOptions, type DistillArgs, type TeacherTrainArgs } from '../teacher-options.js';
 
 interface Args extends TaskArgs, TeacherTrainArgs<'teacher-'>, DistillArgs {
   sample: number;

@@ -4,7 +4,7 @@ import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
 import { loadModel } from '../../evaluators/model-dir/folder.js';
 import { loadTexts, type DataFormat } from '../../evaluators/tasks/load.js';
 import { computeMetric } from '../../evaluators/tasks/metrics.js';
-import { OpnasError } from '../../spaces/errors.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 import { backendOption } from '../options.js';
 import { print } from '../output.js';
 

@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { getSpace } from '../../spaces/registry.js';
-import { OpnasError } from '../../spaces/errors.js';
-import { fmtCount, print } from '../output.js';
+import { OpnasError } from '../../spaces/base/errors.js';
+import { fmtCount } from '../../spaces/base/format.js';
+import { print } from '../output.js';
 
 export function sampleGenomes(spaceName: string, seed: number, count: number) {
   const space = getSpace(spaceName);

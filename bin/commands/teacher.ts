@@ -1,34 +1,15 @@
 import type { CommandModule } from 'yargs';
-import type { Options } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
 import { backendOption } from '../options.js';
-import { DEFAULT_DISTILL, DEFAULT_TEACHER, ensureTeacher, readTeacherLogits, teacherTraining, type DistillConfig } from '../../evaluators/distill.js';
-import { DEFAULT_TRAIN, encodeTask, type TrainConfig } from '../../evaluators/train.js';
+import { ensureTeacher, readTeacherLogits } from '../../evaluators/distill.js';
+import { DEFAULT_TRAIN, encodeTask } from '../../evaluators/train.js';
 import { runsDir } from '../../runs/store.js';
-import { OpnasError } from '../../spaces/errors.js';
-import type { BackboneGenome } from '../../spaces/types.js';
 import { note, print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
 import { loadTaskFrom, taskOptions, type TaskArgs } from '../task-options.js';
 import { positiveInt } from '../options.js';
-import { resolveArch } from './train.js';
+import { defaultTeacher, teacherTrainOptions, type TeacherTrainArgs } from '../teacher-options.js';
 
-/** Options that choose and train a teacher; `fidelity` takes them with a `teacher-` prefix. */
-export type TeacherTrainArgs<P extends string = ''> = { [K in `${P}arch`]: string } & { [K in `${P}steps`]: number };
-
-export function teacherTrainOptions(prefix = ''): Record<string, Options> {
-  return {
-    [`${prefix}arch`]: { type: 'string', default: DEFAULT_TEACHER.arch, describe: 'teacher architecture: a baseline name or a genome file' },
-    [`${prefix}steps`]: { type: 'number', default: DEFAULT_TEACHER.steps, describe: 'teacher training steps' },
-  };
-}
-
-/** The teacher a command's options name: architecture and training settings (the cache key). */
-export function defaultTeacher<P extends string>(a: TeacherTrainArgs<P> & { 'max-len': number }, prefix: P): { genome: BackboneGenome; train: Partial<TrainConfig> } {
-  const arch = (a as Record<string, unknown>)[`${prefix}arch`] as string;
-  const steps = positiveInt(`${prefix}steps`, (a as Record<string, unknown>)[`${prefix}steps`] as number);
-  return { genome: resolveArch(arch, undefined).genome, train: teacherTraining(steps, a['max-len']) };
-}
 
 interface Args extends TaskArgs, TeacherTrainArgs {
   'max-len': number;
@@ -90,33 +71,3 @@ export const teacherCommand: CommandModule<object, Args> = {
   },
 };
 
-export interface DistillArgs {
-  'kd-temperature': number;
-  'kd-logits': number;
-  'kd-hidden': number;
-  'kd-attention': number;
-}
-
-/** The distillation warm-up's loss weights and temperature as options (search and fidelity). */
-export function distillOptions(): Record<string, Options> {
-  const d = DEFAULT_DISTILL;
-  return {
-    'kd-temperature': { type: 'number', default: d.temperature, describe: 'warm-up: softmax temperature of the logits loss' },
-    'kd-logits': { type: 'number', default: d.logits, describe: 'warm-up: weight of the soft cross-entropy on the teacher logits' },
-    'kd-hidden': { type: 'number', default: d.hidden, describe: 'warm-up: weight of the hidden-state MSE (teacher models only)' },
-    'kd-attention': { type: 'number', default: d.attention, describe: 'warm-up: weight of the attention-map MSE (teacher models only)' },
-  };
-}
-
-export function distillFrom(a: DistillArgs): Omit<DistillConfig, 'train' | 'hard'> {
-  const weight = (flag: keyof DistillArgs) => {
-    const v = a[flag];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new OpnasError(`--${flag} must be a number >= 0, got ${v}`);
-    return v;
-  };
-  const temperature = weight('kd-temperature');
-  if (!(temperature > 0)) throw new OpnasError(`--kd-temperature must be positive, got ${temperature}`);
-  const w = { logits: weight('kd-logits'), hidden: weight('kd-hidden'), attention: weight('kd-attention') };
-  if (w.logits + w.hidden + w.attention === 0) throw new OpnasError('the warm-up needs a loss: --kd-logits, --kd-hidden and --kd-attention are all 0');
-  return { temperature, ...w };
-}

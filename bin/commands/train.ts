@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveWeights } from '../../evaluators/checkpoint.js';
 import { weightsOf, writeModelFolder } from '../../evaluators/model-dir/folder.js';
@@ -8,11 +8,11 @@ import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type TrainConfig, type TrainResult } from '../../evaluators/train.js';
 import { BASELINES } from '../../spaces/backbone.js';
-import { OpnasError } from '../../spaces/errors.js';
-import { readGenomeFile } from '../../spaces/registry.js';
-import type { BackboneGenome } from '../../spaces/types.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 import { checkOutDir } from '../out-dir.js';
-import { fmtCount, note, print } from '../output.js';
+import { resolveArch } from '../teacher-options.js';
+import { fmtCount } from '../../spaces/base/format.js';
+import { note, print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
 import { loadTaskFrom, taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { taskFileSpec } from '../../evaluators/tasks/named.js';
@@ -36,17 +36,6 @@ interface Args extends TaskArgs {
   force?: boolean;
 }
 
-/** A genome file, or the name of a baseline (`bert-tiny`, ...). */
-export function resolveArch(arch: string | undefined, baseline: string | undefined): { name: string; genome: BackboneGenome } {
-  if (arch && baseline) throw new OpnasError('give either an architecture file or --baseline, not both');
-  const name = baseline ?? arch;
-  if (!name) throw new OpnasError(`name an architecture: a genome file or --baseline (${Object.keys(BASELINES).join(', ')})`);
-  if (Object.hasOwn(BASELINES, name) && !existsSync(name)) return { name, genome: structuredClone(BASELINES[name]) };
-  if (baseline) throw new OpnasError(`unknown baseline '${baseline}' (known: ${Object.keys(BASELINES).join(', ')})`);
-  const { space, genome } = readGenomeFile(name);
-  if (space !== 'backbone') throw new OpnasError(`${name}: ${/^[aeiou]/.test(space) ? 'an' : 'a'} ${space} genome is a part of a model; train needs a backbone genome (opnas sample --space backbone shows one)`);
-  return { name, genome };
-}
 
 export function resultTable(r: TrainResult, metric: string): string {
   const pct = (x: number) => (100 * x).toFixed(2);

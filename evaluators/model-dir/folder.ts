@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { checkBackbone } from '../../spaces/backbone.js';
-import { OpnasError } from '../../spaces/errors.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 import type { BackboneGenome } from '../../spaces/types.js';
 import { Model } from '../compile.js';
 import { evalBatches } from '../tasks/batching.js';

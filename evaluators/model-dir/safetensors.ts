@@ -1,4 +1,4 @@
-import { OpnasError } from '../../spaces/errors.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 
 /**
  * The safetensors layout (Hugging Face's weight format), float32 only, written and read here: it is

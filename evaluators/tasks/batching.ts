@@ -10,7 +10,7 @@
  *
  * Everything is a function of the rng: the same rng state gives the same batches.
  */
-import { Rng, type RngState } from '../../search/rng.js';
+import { Rng, type RngState } from '../../spaces/base/rng.js';
 
 export interface Batch {
   /** Token ids, batchSize × seqLen, row-major; PAD (0) after each sequence's end. */

@@ -14,7 +14,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { OpnasError } from '../../spaces/errors.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 
 export type DataFormat = 'tsv' | 'csv' | 'jsonl' | 'txt';
 export type TextEncoding = 'utf8' | 'latin1';

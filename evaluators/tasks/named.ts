@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OpnasError } from '../../spaces/errors.js';
-import { Rng, seedFrom } from '../../search/rng.js';
+import { OpnasError } from '../../spaces/base/errors.js';
+import { Rng, seedFrom } from '../../spaces/base/rng.js';
 import type { TaskMetric } from './metrics.js';
 import { loadClassification, type LoadOptions } from './load.js';
 

@@ -6,7 +6,7 @@
  * followed by the most frequent training tokens (ties broken by code-point order, so training is
  * deterministic); words outside it become [UNK].
  */
-import { OpnasError } from '../../spaces/errors.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 
 export const PAD = 0;
 export const UNK = 1;

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { BACKEND_CHOICES, currentBackend, initBackend } from '../../evaluators/backend.js';
-import { OpnasError } from '../../spaces/errors.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 import { WASM_GRADIENT_KERNELS } from '../../evaluators/wasm-kernels.js';
 
 /** Deterministic values in [-1, 1): the same on every backend, unlike backend-side RNG. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { expect } from 'vitest';
 import { Model } from '../../evaluators/compile.js';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { backboneCost, backboneSpace, checkBackbone } from '../../spaces/backbone.js';
 import type { MacroRanges } from '../../spaces/macro.js';
 import type { BackboneGenome } from '../../spaces/types.js';

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Model } from '../../evaluators/compile.js';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { backboneCost, backboneSpace, bertBaseline, knownGood } from '../../spaces/backbone.js';
 import { checkAttention, renderAttention } from '../../spaces/attention-graph.js';
 import { DEFAULT_MACRO } from '../../spaces/macro.js';

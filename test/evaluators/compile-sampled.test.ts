@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, expect, it } from 'vitest';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { exercise, spaceForTests } from './compile-fuzz.js';
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Model } from '../../evaluators/compile.js';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { backboneCost, bertBaseline } from '../../spaces/backbone.js';
 import { parseAttentionFormula } from '../../spaces/attention-graph.js';
 

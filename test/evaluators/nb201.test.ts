@@ -11,8 +11,8 @@ import {
   parseNb201Csv,
 } from '../../evaluators/nb201.js';
 import { MAXIMISED } from '../../evaluators/types.js';
-import { Rng } from '../../search/rng.js';
-import { OpnasError } from '../../spaces/errors.js';
+import { Rng } from '../../spaces/base/rng.js';
+import { OpnasError } from '../../spaces/base/errors.js';
 import { nb201Space, parseArchString } from '../../spaces/nb201.js';
 
 const HEADER = 'CIFAR10TestAccuracy200Epochs,CIFAR100TestAccuracy200Epochs,ImageNetTestAccuracy200Epochs,ArchitectureString,UniqueString';

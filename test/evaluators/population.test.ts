@@ -8,7 +8,7 @@ import { batchCheckpoint, latestBefore, PopulationTrainer } from '../../evaluato
 import { Supernet, tokenizerHash, type SupernetEvaluatorConfig } from '../../evaluators/supernet.js';
 import { loadTask } from '../../evaluators/tasks/named.js';
 import { encodeTask, type EncodedTask } from '../../evaluators/train.js';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import type { Candidate, Trial } from '../../search/types.js';
 import { backboneSpace } from '../../spaces/backbone.js';
 import type { BackboneGenome } from '../../spaces/types.js';

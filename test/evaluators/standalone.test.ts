@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 import { initBackend } from '../../evaluators/backend.js';
 import { StandaloneEvaluator, trainTokenizer } from '../../evaluators/standalone.js';
 import { loadTask } from '../../evaluators/tasks/named.js';
-import { Rng, seedFrom } from '../../search/rng.js';
+import { Rng, seedFrom } from '../../spaces/base/rng.js';
 import { backboneSpace } from '../../spaces/backbone.js';
 
 const TINY_TSV = join(fileURLToPath(new URL('../..', import.meta.url)), 'test/fixtures/search/tiny.tsv');

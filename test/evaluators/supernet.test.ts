@@ -9,7 +9,7 @@ import { distillWarmup, ensureTeacher, loadTeacher, mappedLayer, maskedMse, read
 import { devSubset, scoreWithSupernet, Supernet, SupernetEvaluator, tokenizerHash, trainSupernet, type SupernetConfig } from '../../evaluators/supernet.js';
 import { loadTask } from '../../evaluators/tasks/named.js';
 import { encodeTask, type EncodedTask } from '../../evaluators/train.js';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { parseAttentionFormula } from '../../spaces/attention-graph.js';
 import { bertBaseline } from '../../spaces/backbone.js';
 import type { BackboneGenome } from '../../spaces/types.js';

@@ -9,7 +9,7 @@ import { encodeTask, predict, scoreSplit, trainStandalone, trainStep, type Encod
 import type { Batch } from '../../evaluators/tasks/batching.js';
 import type { Split, TaskData } from '../../evaluators/tasks/named.js';
 import { CLS, SEP, UNK } from '../../evaluators/tasks/tokenizer.js';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { bertBaseline } from '../../spaces/backbone.js';
 
 beforeAll(async () => {

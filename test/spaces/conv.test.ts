@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { CONV_KERNELS, checkConv, convCost, mutateConv, renderConv, sampleConv } from '../../spaces/conv.js';
 import { FFN_UNARY } from '../../spaces/ffn-ops.js';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { drawOp } from '../../spaces/priority.js';
 import {
   FFN_BINARY,
@@ -22,7 +22,7 @@ import {
   renderFfn,
   STANDARD_FFN,
 } from '../../spaces/ffn-tree.js';
-import { fixedMatrix } from '../../spaces/hash.js';
+import { fixedMatrix } from '../../spaces/base/hash.js';
 import type { FfnGenome, FfnNode } from '../../spaces/types.js';
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../search/rng.js';
+import { Rng } from '../../spaces/base/rng.js';
 import { ATTN_OPS, type AttnShape, type Mat } from '../../spaces/ops.js';
 
 const T = 5;

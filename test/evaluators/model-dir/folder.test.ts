@@ -10,7 +10,7 @@ import { Model } from '../../../evaluators/compile.js';
 import { loadModel, weightsOf, writeModelFolder } from '../../../evaluators/model-dir/folder.js';
 import { decodeSafetensors, encodeSafetensors } from '../../../evaluators/model-dir/safetensors.js';
 import { Tokenizer } from '../../../evaluators/tasks/tokenizer.js';
-import { Rng } from '../../../search/rng.js';
+import { Rng } from '../../../spaces/base/rng.js';
 import { BASELINES } from '../../../spaces/backbone.js';
 import type { BackboneGenome } from '../../../spaces/types.js';
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../../../evaluators/compile.js';
 import { weightsOf } from '../../../evaluators/model-dir/folder.js';
 import type { NamedTensor } from '../../../evaluators/model-dir/safetensors.js';
-import { Rng } from '../../../search/rng.js';
+import { Rng } from '../../../spaces/base/rng.js';
 import { ATTN_OPS } from '../../../spaces/ops.js';
 import { backboneSpace } from '../../../spaces/backbone.js';
 import { FFN_BINARY_OPS, FFN_UNARY_OPS } from '../../../spaces/ffn-ops.js';

@@ -10,7 +10,7 @@ import {
 } from '../../../evaluators/tasks/batching.js';
 import { loadTask } from '../../../evaluators/tasks/named.js';
 import { Tokenizer } from '../../../evaluators/tasks/tokenizer.js';
-import { Rng } from '../../../search/rng.js';
+import { Rng } from '../../../spaces/base/rng.js';
 
 /** n sequences; sequence i has length 2 + (i*7 % 13) and holds the value i+100 in every slot. */
 function toy(n: number): { seqs: Int32Array[]; labels: number[] } {

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { firstInvalidUtf8, inferLabelMap, loadClassification, parseCsv, type LoadOptions } from '../../../evaluators/tasks/load.js';
-import { OpnasError } from '../../../spaces/errors.js';
+import { OpnasError } from '../../../spaces/base/errors.js';
 
 const FIX = fileURLToPath(new URL('../../fixtures/tasks/', import.meta.url));
 const fx = (name: string) => join(FIX, name);

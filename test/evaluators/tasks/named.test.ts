@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TASK, TASK_NAMES, defaultDataDir, describeTasks, loadTask, packageRoot, stratifiedSplit } from '../../../evaluators/tasks/named.js';
-import { Rng } from '../../../search/rng.js';
-import { OpnasError } from '../../../spaces/errors.js';
+import { Rng } from '../../../spaces/base/rng.js';
+import { OpnasError } from '../../../spaces/base/errors.js';
 
 const FIX = fileURLToPath(new URL('../../fixtures/tasks/', import.meta.url));
 

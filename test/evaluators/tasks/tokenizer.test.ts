@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { CLS, PAD, SEP, SPECIAL_TOKENS, Tokenizer, UNK, splitWords } from '../../../evaluators/tasks/tokenizer.js';
 import { loadTask } from '../../../evaluators/tasks/named.js';
-import { OpnasError } from '../../../spaces/errors.js';
+import { OpnasError } from '../../../spaces/base/errors.js';
 
 const corpus = ['The cat sat.', 'the dog sat!', 'A cat, a dog; the end.', 'Café naïve ÉCOLE 42'];
 

@@ -2,13 +2,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StandaloneConfig } from '../evaluators/standalone.js';
-import { STANDALONE_SCORES } from '../evaluators/standalone.js';
-import { SUPERNET_SCORES, type SupernetEvaluatorConfig } from '../evaluators/supernet.js';
-import { packageRoot } from '../evaluators/tasks/named.js';
-import { SetupError, type EvalContext, type EvalResult, type Evaluator } from '../evaluators/types.js';
+import { WORKER_EVALUATORS, type FromWorker, type WorkerConfig, type WorkerJob } from './registry.js';
+import { packageRoot } from './tasks/named.js';
+import { SetupError, type EvalContext, type EvalResult, type Evaluator } from './types.js';
 import type { BackboneGenome } from '../spaces/types.js';
-import type { Candidate } from './types.js';
+import type { Candidate } from '../search/types.js';
 
 /**
  * Evaluates candidates in N worker processes (one wasm thread each). Jobs go to whichever worker is
@@ -18,16 +16,9 @@ import type { Candidate } from './types.js';
  * A worker that cannot build its evaluator at all is a SetupError: every candidate would fail.
  */
 
-/** What each worker builds its evaluator from: stand-alone training, or a trained supernet (read-only). */
-export type WorkerConfig = StandaloneConfig | (SupernetEvaluatorConfig & { kind: 'supernet' });
-
-export function isSupernetConfig(c: WorkerConfig): c is SupernetEvaluatorConfig & { kind: 'supernet' } {
-  return 'kind' in c && c.kind === 'supernet';
-}
-
 interface Job {
   id: number;
-  msg: object;
+  msg: WorkerJob;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   /** Times a worker died while running it. */
@@ -75,9 +66,8 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
     private readonly config: WorkerConfig,
     private readonly execArgv: string[] = ['--max-old-space-size=4096'],
   ) {
-    const supernet = isSupernetConfig(config);
-    this.name = supernet ? 'supernet' : 'standalone';
-    this.scoreNames = supernet ? SUPERNET_SCORES : STANDALONE_SCORES;
+    this.name = config.kind;
+    this.scoreNames = WORKER_EVALUATORS[config.kind].scores;
     if (!(Number.isInteger(size) && size >= 1)) throw new RangeError(`workers must be a positive integer, got ${size}`);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
   }
@@ -89,21 +79,21 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
     const ready = new Promise<void>((res, rej) => ((markReady = res), (failReady = rej)));
     ready.catch(() => {});
     const slot: Slot = { child, ready };
-    child.on('message', (m: { type: string; job?: number; result?: unknown; message?: string; tensors?: number; setup?: boolean }) => {
+    child.on('message', (m: FromWorker) => {
       if (m.type === 'ready') return markReady();
       if (m.type === 'progress') {
-        const p = m as unknown as { step: number; steps: number };
-        const c = (slot.job?.msg as { candidate?: Candidate<BackboneGenome> } | undefined)?.candidate;
-        if (c) this.onProgress?.(i, c.id, p.step, p.steps);
+        const c = slot.job?.msg.candidate;
+        if (c) this.onProgress?.(i, c.id, m.step, m.steps);
         return;
       }
       if (m.type === 'error' && m.job === -1) return failReady(new SetupError(`a worker could not load its evaluator: ${m.message}`));
       const job = slot.job;
       if (!job || job.id !== m.job) return;
       slot.job = undefined;
-      if (m.tensors !== undefined) this.tensorCounts[i] = m.tensors;
-      if (m.type === 'result') job.resolve(m.result);
-      else job.reject(m.setup ? new SetupError(m.message ?? 'worker setup failed') : new Error(m.message));
+      if (m.type === 'result') {
+        if (m.tensors !== undefined) this.tensorCounts[i] = m.tensors;
+        job.resolve(m.result);
+      } else job.reject(m.setup ? new SetupError(m.message ?? 'worker setup failed') : new Error(m.message));
       this.pump();
     });
     child.on('exit', (code, signal) => {
@@ -115,7 +105,7 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
       this.slots[i] = this.spawn(i);
       if (job) {
         job.deaths++;
-        const id = (job.msg as { candidate?: Candidate<BackboneGenome> }).candidate?.id ?? 'a job';
+        const id = job.msg.candidate.id;
         if (job.deaths <= WORKER_RETRIES) {
           this.onRetry?.(`${why} while evaluating ${id}; running it again (retry ${job.deaths} of ${WORKER_RETRIES})`);
           this.queue.unshift(job);
@@ -127,7 +117,7 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
     return slot;
   }
 
-  private run<T>(msg: object, signal?: AbortSignal): Promise<T> {
+  private run<T>(msg: WorkerJob, signal?: AbortSignal): Promise<T> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => reject(new Error('aborted'));

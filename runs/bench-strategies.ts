@@ -1,7 +1,7 @@
 import { Nb201Evaluator, type Nb201Dataset } from '../evaluators/nb201.js';
 import { nb201Space } from '../spaces/nb201.js';
-import { search } from './loop.js';
-import { makeStrategy, type StrategyOptions } from './strategies.js';
+import { search } from '../search/loop.js';
+import { makeStrategy, type StrategyOptions } from '../search/strategies.js';
 
 /**
  * Strategy benchmark on NAS-Bench-201: every strategy runs through the same loop as a real search,
