@@ -9,10 +9,10 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_DISTILL, DEFAULT_TEACHER, teacherTraining } from '../evaluators/distill.js';
+import { DEFAULT_DISTILL, DEFAULT_TEACHER, teacherTraining } from '../evaluators/supernet/distill.js';
 import { DEFAULT_FIDELITY_BATCH, runFidelity, type FidelityConfig, type FidelityReport } from '../evaluators/fidelity.js';
-import { DEFAULT_POPULATION } from '../evaluators/population.js';
-import type { PathSampling } from '../evaluators/supernet.js';
+import { DEFAULT_POPULATION } from '../evaluators/supernet/population.js';
+import type { PathSampling } from '../evaluators/supernet/supernet.js';
 import { packageRoot } from '../evaluators/tasks/named.js';
 import { DEFAULT_SEARCH } from '../runs/session.js';
 import { runsDir } from '../runs/store.js';
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
         : '.'),
     `- Supernet: ${o.supernetSteps} steps on paths drawn uniformly from the space plus the largest standard path (sandwich rule)` +
       (o.sampling === 'population'
-        ? `; then the sample is replayed as a search asks for it, ${DEFAULT_FIDELITY_BATCH} at a time in order, and before each batch is scored the supernet trains ${o.populationSteps} steps per new architecture, paths drawn from the batch (${o.newShare * 100}%) or the up to ${DEFAULT_POPULATION.population} architectures before it (evaluators/population.ts, the code \`opnas search\` runs)`
+        ? `; then the sample is replayed as a search asks for it, ${DEFAULT_FIDELITY_BATCH} at a time in order, and before each batch is scored the supernet trains ${o.populationSteps} steps per new architecture, paths drawn from the batch (${o.newShare * 100}%) or the up to ${DEFAULT_POPULATION.population} architectures before it (evaluators/supernet/population.ts, the code \`opnas search\` runs)`
         : '') +
       '; a candidate is scored by the accuracy of its inherited slice on a fixed 1,000-example dev subset, no fine-tuning.',
     `- Warm-up: the first ${o.warmupSteps} steps distil from the cached teacher (${DEFAULT_TEACHER.arch}, ${DEFAULT_TEACHER.steps} steps): logits KD at temperature ${DEFAULT_DISTILL.temperature}, hidden-state MSE, attention-map MSE (weights ${DEFAULT_DISTILL.logits} / ${DEFAULT_DISTILL.hidden} / ${DEFAULT_DISTILL.attention}).`,

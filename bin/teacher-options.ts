@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Options } from 'yargs';
-import { DEFAULT_DISTILL, DEFAULT_TEACHER, teacherTraining, type DistillConfig } from '../evaluators/distill.js';
+import { DEFAULT_DISTILL, DEFAULT_TEACHER, teacherTraining, type DistillConfig } from '../evaluators/supernet/distill.js';
 import type { TrainConfig } from '../evaluators/train.js';
 import { BASELINES } from '../spaces/backbone.js';
 import { OpnasError } from '../spaces/base/errors.js';

@@ -9,9 +9,9 @@ import type { MacroRanges } from '../spaces/macro.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import type { BackendChoice } from './backend.js';
 import { initBackend } from './backend.js';
-import { distillWarmup, type DistillConfig, type TeacherSource } from './distill.js';
+import { distillWarmup, type DistillConfig, type TeacherSource } from './supernet/distill.js';
 import type { StandaloneConfig } from './standalone.js';
-import { DEFAULT_POPULATION, trainOnBatch, type PopulationConfig } from './population.js';
+import { DEFAULT_POPULATION, trainOnBatch, type PopulationConfig } from './supernet/population.js';
 import {
   DEFAULT_SUPERNET_SCORE,
   devSubset,
@@ -22,7 +22,7 @@ import {
   type SupernetConfig,
   type SupernetScoreConfig,
   type SupernetTrainConfig,
-} from './supernet.js';
+} from './supernet/supernet.js';
 import { loadTask, type TaskSpec } from './tasks/named.js';
 import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
 import { encodeTask, trainStandalone, type TrainConfig } from './train.js';

@@ -1,7 +1,7 @@
 import type { Candidate } from '../search/types.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { STANDALONE_SCORES, StandaloneEvaluator, type StandaloneConfig } from './standalone.js';
-import { SUPERNET_SCORES, SupernetEvaluator, type SupernetEvaluatorConfig } from './supernet.js';
+import { SUPERNET_SCORES, SupernetEvaluator, type SupernetEvaluatorConfig } from './supernet/supernet.js';
 import type { EvalContext, EvalResult, Evaluator } from './types.js';
 
 /**

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import type { BackendChoice } from '../evaluators/backend.js';
 import { Nb201Evaluator } from '../evaluators/nb201.js';
-import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type SupernetSearchConfig } from '../evaluators/distill.js';
-import { PopulationTrainer } from '../evaluators/population.js';
+import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type SupernetSearchConfig } from '../evaluators/supernet/distill.js';
+import { PopulationTrainer } from '../evaluators/supernet/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';

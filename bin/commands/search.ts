@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend.js';
-import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/distill.js';
-import { DEFAULT_POPULATION } from '../../evaluators/population.js';
-import type { PathSampling } from '../../evaluators/supernet.js';
+import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/supernet/distill.js';
+import { DEFAULT_POPULATION } from '../../evaluators/supernet/population.js';
+import type { PathSampling } from '../../evaluators/supernet/supernet.js';
 import { DEFAULT_FINAL } from '../../search/final.js';
 import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
 import { backendOption } from '../options.js';
-import { ensureTeacher, readTeacherLogits } from '../../evaluators/distill.js';
+import { ensureTeacher, readTeacherLogits } from '../../evaluators/supernet/distill.js';
 import { DEFAULT_TRAIN, encodeTask } from '../../evaluators/train.js';
 import { runsDir } from '../../runs/store.js';
 import { note, print } from '../output.js';

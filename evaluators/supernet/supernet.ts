@@ -1,24 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../spaces/base/rng.js';
-import type { Candidate } from '../search/types.js';
-import { backboneSpace, bertBaseline } from '../spaces/backbone.js';
-import { CONV_KERNELS } from '../spaces/conv.js';
-import { OpnasError } from '../spaces/base/errors.js';
-import { hashId } from '../spaces/base/hash.js';
-import { FFN_MAX_STACK, FFN_RATIOS } from '../spaces/ffn-tree.js';
-import { headsFor, type MacroRanges } from '../spaces/macro.js';
-import type { BackboneGenome } from '../spaces/types.js';
-import { loadWeights, saveWeights } from './checkpoint.js';
-import { initialValues, Model, weightLayout, type ModelConfig, type WeightSpec } from './compile.js';
-import { AdamW, DEFAULT_ADAMW, learningRate } from './optimizer.js';
-import { BatchIterator, type Batch } from './tasks/batching.js';
-import { initBackend, type BackendChoice } from './backend.js';
-import { loadTask, type TaskSpec } from './tasks/named.js';
-import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
-import { encodeTask, measureLatency, scoreSplit, trainStep, type EncodedSplit, type EncodedTask, type StepInfo } from './train.js';
-import type { EvalContext, EvalResult, Evaluator } from './types.js';
+import { Rng } from '../../spaces/base/rng.js';
+import type { Candidate } from '../../search/types.js';
+import { backboneSpace, bertBaseline } from '../../spaces/backbone.js';
+import { CONV_KERNELS } from '../../spaces/conv.js';
+import { OpnasError } from '../../spaces/base/errors.js';
+import { hashId } from '../../spaces/base/hash.js';
+import { FFN_MAX_STACK, FFN_RATIOS } from '../../spaces/ffn-tree.js';
+import { headsFor, type MacroRanges } from '../../spaces/macro.js';
+import type { BackboneGenome } from '../../spaces/types.js';
+import { loadWeights, saveWeights } from '../checkpoint.js';
+import { initialValues, Model, weightLayout, type ModelConfig, type WeightSpec } from '../compile.js';
+import { AdamW, DEFAULT_ADAMW, learningRate } from '../optimizer.js';
+import { BatchIterator, type Batch } from '../tasks/batching.js';
+import { initBackend, type BackendChoice } from '../backend.js';
+import { loadTask, type TaskSpec } from '../tasks/named.js';
+import { Tokenizer, type TokenizerJSON } from '../tasks/tokenizer.js';
+import { encodeTask, measureLatency, scoreSplit, trainStep, type EncodedSplit, type EncodedTask, type StepInfo } from '../train.js';
+import type { EvalContext, EvalResult, Evaluator } from '../types.js';
 
 /**
  * Weight-sharing supernet with bi-branch weight sharing (AutoBERT-Zero's BIWS, HAT's leading

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../spaces/base/rng.js';
-import { backboneSpace, BASELINES } from '../spaces/backbone.js';
-import { OpnasError } from '../spaces/base/errors.js';
-import { hashId } from '../spaces/base/hash.js';
-import type { MacroRanges } from '../spaces/macro.js';
-import type { BackboneGenome } from '../spaces/types.js';
-import type { BackendChoice } from './backend.js';
-import { loadWeights, saveWeights } from './checkpoint.js';
-import { Model } from './compile.js';
+import { Rng } from '../../spaces/base/rng.js';
+import { backboneSpace, BASELINES } from '../../spaces/backbone.js';
+import { OpnasError } from '../../spaces/base/errors.js';
+import { hashId } from '../../spaces/base/hash.js';
+import type { MacroRanges } from '../../spaces/macro.js';
+import type { BackboneGenome } from '../../spaces/types.js';
+import type { BackendChoice } from '../backend.js';
+import { loadWeights, saveWeights } from '../checkpoint.js';
+import { Model } from '../compile.js';
 import {
   DEFAULT_SUPERNET_TRAIN,
   encodeEvaluatorTask,
@@ -27,9 +27,9 @@ import {
   type SupernetTrainHooks,
 } from './supernet.js';
 import type { PopulationConfig } from './population.js';
-import type { TaskSpec } from './tasks/named.js';
-import type { TokenizerJSON } from './tasks/tokenizer.js';
-import { DEFAULT_TRAIN, trainStandalone, type EncodedTask, type StepInfo, type TrainConfig } from './train.js';
+import type { TaskSpec } from '../tasks/named.js';
+import type { TokenizerJSON } from '../tasks/tokenizer.js';
+import { DEFAULT_TRAIN, trainStandalone, type EncodedTask, type StepInfo, type TrainConfig } from '../train.js';
 
 /**
  * Distillation warm-up (EfficientBERT): before search, the supernet learns from a teacher, one

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, seedFrom } from '../spaces/base/rng.js';
-import type { Candidate, Trial } from '../search/types.js';
-import type { BackboneGenome } from '../spaces/types.js';
-import type { EncodedTask } from './train.js';
+import { Rng, seedFrom } from '../../spaces/base/rng.js';
+import type { Candidate, Trial } from '../../search/types.js';
+import type { BackboneGenome } from '../../spaces/types.js';
+import type { EncodedTask } from '../train.js';
 import {
   DEFAULT_SUPERNET_TRAIN,
   encodeEvaluatorTask,
