@@ -56,10 +56,13 @@ export async function parallelBench(budget: number, trainSteps: number): Promise
   const config: SearchConfig = {
     ...DEFAULT_SEARCH,
     evaluator: 'standalone',
-    macro: { ...DEFAULT_SEARCH.macro, layers: [1, 2], hidden: [64, 128] },
+    // the space and candidates this section has always measured: random samples, no final stage
+    macro: { ...DEFAULT_SEARCH.macro, layers: [1, 2], hidden: [64, 128], pool: undefined, embed: undefined },
+    seeded: false,
     budget,
     batch: 4,
     train: { ...DEFAULT_SEARCH.train, steps: trainSteps },
+    final: undefined,
     seed: 1,
   };
   const rows: ParallelRow[] = [];

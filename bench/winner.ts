@@ -12,6 +12,7 @@ import { packageRoot } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { finalResult, type FinalRow } from '../search/final.js';
 import type { SearchConfig } from '../runs/session.js';
+import { finalReport } from '../runs/report.js';
 import { RunStore, runsDir } from '../runs/store.js';
 import { WorkerPool } from '../evaluators/pool.js';
 import type { BackboneGenome } from '../spaces/types.js';
@@ -56,6 +57,13 @@ async function main(): Promise<void> {
   // seeds the final stage trained are reused: the same settings give the same result
   const scores = new Map<string, Scores>();
   for (const r of run.final.runs) if (r.status === 'ok') scores.set(`${r.id}:${r.seed}`, { dev: r.dev!, test: r.test! });
+  // trainings an earlier bench:winner added are kept in the run folder, so a rerun (a new --seeds,
+  // another --out) trains only what is new
+  const cacheFile = path.join(store.folder, 'bench-winner.json');
+  let reused = 0;
+  if (existsSync(cacheFile))
+    for (const [k, v] of Object.entries(JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, Scores>))
+      if (!scores.has(k)) (scores.set(k, v), reused++);
   const todo = models.flatMap((m) => Array.from({ length: o.seeds }, (_, seed) => ({ m, seed }))).filter((j) => !scores.has(`${j.m.id}:${j.seed}`));
   const t0 = performance.now();
   if (todo.length) {
@@ -72,6 +80,7 @@ async function main(): Promise<void> {
         todo.map(async (j) => {
           const r = await pool.score({ genome: j.m.genome as BackboneGenome, id: j.m.id, origin: 'seed' }, { seed: j.seed });
           scores.set(`${j.m.id}:${j.seed}`, { dev: r.scores.dev, test: r.scores.test });
+          writeFileSync(cacheFile, JSON.stringify(Object.fromEntries(scores), null, 1));
           log(`${j.m.id.slice(0, 8)} seed ${j.seed}: dev ${pct(r.scores.dev)} test ${pct(r.scores.test)}`);
         }),
       );
@@ -100,7 +109,7 @@ async function main(): Promise<void> {
   const lines = [
     `## The search's winner against the textbook baseline (${task})`,
     '',
-    `- Date: ${started.toISOString()}; command: \`${cmd}\` (${todo.length} trainings added, ${wall.toFixed(0)} s)`,
+    `- Date: ${started.toISOString()}; command: \`${cmd}\` (${todo.length} trainings added now, ${wall.toFixed(0)} s; ${reused} reused from an earlier bench:winner run, kept in the run folder)`,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; load average (1 min) at start / end ${load0[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
     `- Run \`${run.name}\`: ${(run.config.strategy as string) ?? ''} with the ${c.evaluator} evaluator, ${c.budget} candidates, seed ${run.seed}; ` +
       `final stage top ${c.final.top} + baseline x ${c.final.seeds} seeds. Search and final stage took ${(searchSeconds / 60).toFixed(1)} min from creation to the last save.`,
@@ -118,6 +127,12 @@ async function main(): Promise<void> {
     '',
     '```',
     res.winner.formula,
+    '```',
+    '',
+    `The final stage as \`opnas show ${run.name}\` prints it (seeds 0..${c.final.seeds - 1}; the search score is the supernet's):`,
+    '',
+    '```',
+    finalReport(run)!.text,
     '```',
     '',
   ];

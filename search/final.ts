@@ -66,8 +66,11 @@ export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G
     if (out.some((f) => f.id === t.id)) continue;
     out.push({ id: t.id, genome: t.genome, formula: t.formula, baseline: t.id === baselineId, trial: t.index, searchFitness: t.fitness, cost: t.cost });
   }
-  if (!out.some((f) => f.baseline))
-    out.push({ id: baselineId, genome: baseline, formula: space.render(baseline), baseline: true, cost: space.cost(baseline, shape) });
+  if (!out.some((f) => f.baseline)) {
+    // the search may have scored it too (a seeded search starts from it), below the top k
+    const t = ranked.find((x) => x.id === baselineId);
+    out.push({ id: baselineId, genome: baseline, formula: space.render(baseline), baseline: true, cost: space.cost(baseline, shape), ...(t ? { trial: t.index, searchFitness: t.fitness } : {}) });
+  }
   return out;
 }
 

@@ -9,7 +9,8 @@ const FIX = join(ROOT, 'test/fixtures/train');
 const TASK = ['--train', join(FIX, 'reviews.csv'), '--dev', join(FIX, 'reviews-dev.tsv'), '--max-len', '16', '--vocab-size', '60'];
 const WASM = { OPNAS_BACKEND: 'wasm' };
 
-describe.concurrent('opnas teacher', () => {
+// these run side by side, each spawning opnas processes: on a busy 2-core machine a minute is not enough
+describe.concurrent('opnas teacher', { timeout: 240_000 }, () => {
   it('trains a teacher once, then reuses the cached one', () => {
     const runs = tempDir();
     const args = ['teacher', ...TASK, '--arch', 'bert-tiny', '--steps', '3', '--runs-dir', runs, '--json', '--quiet'];
@@ -41,7 +42,7 @@ describe.concurrent('opnas teacher', () => {
   });
 });
 
-describe.concurrent('opnas fidelity', () => {
+describe.concurrent('opnas fidelity', { timeout: 240_000 }, () => {
   const small = (o: Record<string, string> = {}) =>
     Object.entries({ sample: '3', layers: '1-2', hidden: '16,32', heads: '1,2', steps: '3', 'supernet-steps': '4', workers: '0', ...o }).flatMap(([k, v]) => [`--${k}`, v]).concat('--quiet');
   const SMALL = small();

@@ -24,6 +24,9 @@ describe('final stage', () => {
     expect(f.map((x) => x.baseline)).toEqual([false, false, false, true]);
     expect(f[0]).toMatchObject({ trial: 1, searchFitness: 0.9 });
     expect(f[3].trial).toBeUndefined();
+    // a baseline the search scored below the top k keeps its trial and search score
+    const g = pickFinalists(space, [...trials, trial(6, 99, 0.1)], 3, 99);
+    expect(g[3]).toMatchObject({ id: 'g99', baseline: true, trial: 6, searchFitness: 0.1 });
   });
 
   it('does not add the baseline twice when the search found it', () => {
