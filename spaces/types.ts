@@ -1,18 +1,8 @@
 import type { Rng } from './base/rng.js';
+import type { Cost, Shape } from './base/types.js';
 
-/** Sizes a cost is computed for. FLOPs are per token (one sequence of seqLen tokens / seqLen). */
-export interface Shape {
-  seqLen: number;
-  vocabSize: number;
-  numClasses: number;
-}
-
-export const DEFAULT_SHAPE: Shape = { seqLen: 64, vocabSize: 8192, numClasses: 2 };
-
-export interface Cost {
-  params: number;
-  flops: number;
-}
+// the sizes and costs every layer shares live in the base layer
+export { DEFAULT_SHAPE, type Cost, type Shape } from './base/types.js';
 
 /** Per-op weights that steer which op a mutation inserts or replaces (operation priority). */
 export type OpPriority = Readonly<Record<string, number>>;
