@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
-import { finalResult, type FinalRow } from '../search/final.js';
+import { finalResult, meanStd, type FinalRow } from '../search/final.js';
 import type { SearchConfig } from '../runs/session.js';
 import { finalReport } from '../runs/report.js';
 import { RunStore, runsDir } from '../runs/store.js';
@@ -93,9 +93,7 @@ async function main(): Promise<void> {
   const task = typeof c.task === 'string' ? c.task : 'custom';
   const stat = (m: FinalRow, k: keyof Scores) => {
     const xs = Array.from({ length: o.seeds }, (_, s) => scores.get(`${m.id}:${s}`)![k]);
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const std = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-    return { xs, mean, std };
+    return { xs, ...meanStd(xs)! };
   };
   const searchSeconds = (Date.parse(run.updated) - Date.parse(run.created)) / 1000;
   const cmd = `npm run bench:winner${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;

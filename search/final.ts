@@ -130,7 +130,8 @@ export interface MeanStd {
   n: number;
 }
 
-function meanStd(xs: number[]): MeanStd | undefined {
+/** Mean and sample standard deviation (n - 1; 0 for one value); undefined for none. */
+export function meanStd(xs: number[]): MeanStd | undefined {
   if (!xs.length) return undefined;
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
