@@ -204,7 +204,9 @@ function costChart(
   const front = new Set(paretoFront(ok, [primary.name, cost]).map((t) => t.index));
   const data = points.filter((p) => p[cost] !== undefined).map((p) => ({ ...p, pareto: front.has(p.index) ? 'Pareto front' : 'dominated' }));
   const nFront = data.filter((d) => d.pareto === 'Pareto front').length;
-  const axis = cost === 'params' ? 'parameters (log scale)' : 'latency, ms (log scale)';
+  // a log scale where every value is positive (NAS-Bench-201 has cells with no parameters at all)
+  const log = data.every((d) => (d[cost] as number) > 0);
+  const axis = `${cost === 'params' ? 'parameters' : 'latency, ms'}${log ? ' (log scale)' : ''}`;
   return {
     name: cost,
     title: `${primary.name} against ${cost === 'params' ? 'parameters' : 'latency'}`,
@@ -220,7 +222,7 @@ function costChart(
         {
           mark: { type: 'point', filled: true, size: 40 },
           encoding: {
-            x: { field: cost, type: 'quantitative', title: axis, scale: { type: 'log' }, axis: cost === 'params' ? { format: '.2~s' } : {} },
+            x: { field: cost, type: 'quantitative', title: axis, scale: log ? { type: 'log' } : { zero: false }, axis: cost === 'params' ? { format: '.2~s' } : {} },
             y: { field: 'score', type: 'quantitative', title: primary.name, scale: { zero: false } },
             color: { field: 'pareto', type: 'nominal', title: null, scale: { domain: ['Pareto front', 'dominated'], range: ['#d62728', '#9ecae1'] } },
             tooltip: TOOLTIP_FIELDS(primary.name) as never,
@@ -314,6 +316,18 @@ function lineageChart(run: RunFile, win: Lineage, final: FinalResult | undefined
     });
   }
   const color = { domain: ['winner', 'other'], range: ['#d62728', '#8c8c8c'] };
+  const edgeLayer = {
+    data: { values: [...edges.values()] },
+    mark: { type: 'rule' },
+    encoding: {
+      x: { field: 'x', type: 'quantitative' },
+      y: { field: 'y', type: 'quantitative' },
+      x2: { field: 'x2' },
+      y2: { field: 'y2' },
+      color: { field: 'path', type: 'nominal', scale: color, legend: null },
+      strokeWidth: { condition: { test: "datum.path === 'winner'", value: 3 }, value: 1 },
+    },
+  };
   return {
     name: 'lineage',
     title: "The winner's lineage",
@@ -325,26 +339,16 @@ function lineageChart(run: RunFile, win: Lineage, final: FinalResult | undefined
       width: WIDTH,
       height: HEIGHT,
       layer: [
-        {
-          data: { values: [...edges.values()] },
-          mark: { type: 'rule' },
-          encoding: {
-            x: { field: 'x', type: 'quantitative', title: 'trial' },
-            y: { field: 'y', type: 'quantitative', title: primary.name, scale: { zero: false } },
-            x2: { field: 'x2' },
-            y2: { field: 'y2' },
-            color: { field: 'path', type: 'nominal', scale: color, legend: null },
-            strokeWidth: { condition: { test: "datum.path === 'winner'", value: 3 }, value: 1 },
-          },
-        },
+        // a run of random samples only has no edges: an empty layer would leave Vega an empty scale
+        ...(edges.size ? [edgeLayer] : []),
         {
           data: { values: [...nodes.values()] },
           layer: [
             {
               mark: { type: 'point', filled: true, size: 70 },
               encoding: {
-                x: { field: 'index', type: 'quantitative' },
-                y: { field: 'score', type: 'quantitative' },
+                x: { field: 'index', type: 'quantitative', title: 'trial' },
+                y: { field: 'score', type: 'quantitative', title: primary.name, scale: { zero: false } },
                 color: { field: 'path', type: 'nominal', scale: color, title: 'lineage' },
                 shape: { field: 'origin', type: 'nominal', title: 'origin' },
                 tooltip: [

@@ -115,7 +115,10 @@ export async function writeReport(run: RunFile, folder: string, o: ReportOptions
 
 function write(file: string, text: string, out: string): void {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    // the missing folders one by one, from the top (a recursive mkdir loops on some special file systems)
+    const missing: string[] = [];
+    for (let d = dirname(file); !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+    for (const d of missing) mkdirSync(d);
     writeFileSync(file, text);
   } catch (e) {
     throw new OpnasError(`--out ${out}: cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
