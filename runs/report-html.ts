@@ -180,6 +180,7 @@ pre { background: #f6f8fa; padding: .6em .8em; overflow-x: auto; font-size: 13px
 p.caption { color: #444; max-width: 60em; }
 p.missing { color: #777; font-style: italic; }
 nav a { margin-right: 1em; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin-top: 1em; font-size: 13px; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: .3em .6em; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -248,9 +249,9 @@ function lineageTable(run: RunFile, r: ReportCharts): string {
   });
   const missing = r.lineage.missingParent ? `<p class="missing">The chain stops at parent ${esc(shortId(r.lineage.missingParent))}, which is not a trial of this run.</p>` : '';
   return `<p class="caption">${esc(r.lineageNote ?? '')} From the winner back to its root, one mutation a row:</p>
-<table class="lineage"><thead><tr><th class="num">trial</th><th>id</th><th>origin</th><th class="num">${esc(primary)}</th><th class="num">change</th><th>formula</th></tr></thead><tbody>
+<div class="scroll"><table class="lineage"><thead><tr><th class="num">trial</th><th>id</th><th>origin</th><th class="num">${esc(primary)}</th><th class="num">change</th><th>formula</th></tr></thead><tbody>
 ${rows.join('\n')}
-</tbody></table>${missing}`;
+</tbody></table></div>${missing}`;
 }
 
 function finalTable(r: ReportCharts): string {
@@ -270,9 +271,9 @@ function finalTable(r: ReportCharts): string {
       verdict += ` Against the baseline: dev ${signed(100 * (w.dev.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, ${fmtCount(w.cost.params)} parameters against ${fmtCount(b.cost.params)}.`;
   }
   return `<p class="caption">${esc(verdict)}</p>
-<table class="final"><thead><tr><th></th><th>id</th><th class="num">dev % (mean ± std)</th><th class="num">test % (mean ± std)</th><th class="num">seeds</th><th class="num">params</th><th class="num">FLOPs/token</th><th class="num">latency</th><th class="num">search</th><th>formula</th></tr></thead><tbody>
+<div class="scroll"><table class="final"><thead><tr><th></th><th>id</th><th class="num">dev % (mean ± std)</th><th class="num">test % (mean ± std)</th><th class="num">seeds</th><th class="num">params</th><th class="num">FLOPs/token</th><th class="num">latency</th><th class="num">search</th><th>formula</th></tr></thead><tbody>
 ${rows.join('\n')}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 function signed(x: number): string {
