@@ -91,7 +91,7 @@ export function reportCharts(run: RunFile, o: { fidelity?: FidelityData } = {}):
   }));
   if (points.length) out.charts.push(costChart(run, ok, points, primary, 'params'));
   if (points.some((p) => p.latency !== undefined)) out.charts.push(costChart(run, ok, points, primary, 'latency'));
-  else if (points.length) out.missing.push({ name: 'latency', title: `${primary.name} against latency`, reason: 'the run measured no latency (a search measures it when it scores on the backbone space)' });
+  else if (points.length) out.missing.push({ name: 'latency', title: `${primary.name} against latency`, reason: 'the run measured no latency (searches of the backbone space measure it; NAS-Bench-201 lookups do not)' });
 
   // ---- op priorities over batches ----
   const ops = opPriorityChart(run);
@@ -212,7 +212,7 @@ function costChart(
     title: `${primary.name} against ${cost === 'params' ? 'parameters' : 'latency'}`,
     caption:
       `Every scored trial (${data.length}); the ${nFront} on the Pareto front (no other trial has a better ${primary.name} with fewer ${cost === 'params' ? 'parameters' : 'milliseconds'}) are joined by the line.` +
-      (cost === 'latency' ? ' Latency is the forward pass of one batch as the search measured it.' : ''),
+      (cost === 'latency' ? " Latency is the median forward time of one example at the run's maximum length, as the search measured it (on a loaded machine it is noisy)." : ''),
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       width: WIDTH,
