@@ -90,6 +90,7 @@ export function reportCharts(run: RunFile, o: { fidelity?: FidelityData } = {}):
     formula: t.formula,
   }));
   if (points.length) out.charts.push(costChart(run, ok, points, primary, 'params'));
+  else out.missing.push({ name: 'params', title: `${primary.name} against parameters`, reason: 'no trial has been scored yet' });
   if (points.some((p) => p.latency !== undefined)) out.charts.push(costChart(run, ok, points, primary, 'latency'));
   else if (points.length) out.missing.push({ name: 'latency', title: `${primary.name} against latency`, reason: 'the run measured no latency (searches of the backbone space measure it; NAS-Bench-201 lookups do not)' });
 

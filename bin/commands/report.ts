@@ -30,7 +30,8 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
     const paths = await writeReport(store.data, store.folder, { out, svg: argv.svg, fidelity: argv.fidelity });
     if (argv.json) return print(JSON.stringify(paths, null, 2));
-    print(`wrote ${paths.html} (${paths.charts.length} chart${paths.charts.length === 1 ? '' : 's'}: ${paths.charts.join(', ')})`);
+    const n = paths.charts.length;
+    print(`wrote ${paths.html} (${n ? `${n} chart${n === 1 ? '' : 's'}: ${paths.charts.join(', ')}` : 'no charts: the run has no scored trial yet'})`);
     if (paths.svg.length) print(`and ${paths.svg.length} SVG file${paths.svg.length === 1 ? '' : 's'}: ${paths.svg.map((p) => p.replace(join(process.cwd(), '/'), '')).join(', ')}`);
   },
 };
