@@ -97,13 +97,17 @@ describe('opnas report', { timeout: 240_000 }, () => {
         const marks = await el!.evaluate((e) => ({ svg: e.querySelectorAll('svg.marks').length, marks: e.querySelectorAll('svg.marks .role-mark > *').length }));
         expect(marks.svg, name).toBe(1);
         expect(marks.marks, name).toBeGreaterThan(name === 'params' && trials ? trials - 1 : 1);
-        // the screenshot of the chart's area is not blank: a share of its pixels is not the white
-        // background, and some are coloured (axes, grid and text are grey; the data marks are not)
+        // the screenshot of the chart's area is not blank, and its data marks show: hiding them
+        // (axes, legends and titles stay) changes many of its pixels
         await el!.scrollIntoView();
-        const png = Buffer.from(await el!.screenshot({ encoding: 'base64' }), 'base64');
-        const share = await inkShare(browser, png);
-        expect(share.ink, name).toBeGreaterThan(0.01);
-        expect(share.colour, name).toBeGreaterThan(0.002);
+        const shot = async () => Buffer.from(await el!.screenshot({ encoding: 'base64' }), 'base64');
+        const drawn = await shot();
+        await el!.evaluate((e) => e.querySelectorAll<SVGElement>('svg.marks .role-mark').forEach((m) => (m.style.visibility = 'hidden')));
+        const hidden = await shot();
+        await el!.evaluate((e) => e.querySelectorAll<SVGElement>('svg.marks .role-mark').forEach((m) => (m.style.visibility = '')));
+        const px = await comparePngs(browser, drawn, hidden);
+        expect(px.ink, name).toBeGreaterThan(0.01);
+        expect(px.changed, name).toBeGreaterThan(60);
       }
       await page.close();
       expect(problems, file).toEqual([]);
@@ -144,29 +148,35 @@ describe('opnas report', { timeout: 240_000 }, () => {
   });
 });
 
-/** The shares of a PNG's pixels that are not (near) white, and that are coloured (not grey), counted by the browser itself. */
-async function inkShare(browser: Browser, png: Buffer): Promise<{ ink: number; colour: number }> {
+/** The share of the first PNG's pixels that are not (near) white, and how many pixels differ between the two, counted by the browser itself. */
+async function comparePngs(browser: Browser, a: Buffer, b: Buffer): Promise<{ ink: number; changed: number }> {
   const page = await browser.newPage();
   try {
-    return await page.evaluate(async (b64) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const c = document.createElement('canvas');
-      c.width = img.width;
-      c.height = img.height;
-      const ctx = c.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      let ink = 0;
-      let colour = 0;
-      for (let i = 0; i < d.length; i += 4) {
-        const lo = Math.min(d[i], d[i + 1], d[i + 2]);
-        if (lo < 225) ink++;
-        if (Math.max(d[i], d[i + 1], d[i + 2]) - lo > 60) colour++;
-      }
-      return { ink: ink / (c.width * c.height), colour: colour / (c.width * c.height) };
-    }, png.toString('base64'));
+    return await page.evaluate(
+      async (pa, pb) => {
+        const pixels = async (b64: string) => {
+          const img = new Image();
+          img.src = `data:image/png;base64,${b64}`;
+          await img.decode();
+          const c = document.createElement('canvas');
+          c.width = img.width;
+          c.height = img.height;
+          const ctx = c.getContext('2d')!;
+          ctx.drawImage(img, 0, 0);
+          return ctx.getImageData(0, 0, c.width, c.height).data;
+        };
+        const [da, db] = await Promise.all([pixels(pa), pixels(pb)]);
+        let ink = 0;
+        let changed = 0;
+        for (let i = 0; i < da.length; i += 4) {
+          if (Math.min(da[i], da[i + 1], da[i + 2]) < 225) ink++;
+          if (Math.abs(da[i] - db[i]) + Math.abs(da[i + 1] - db[i + 1]) + Math.abs(da[i + 2] - db[i + 2]) > 30) changed++;
+        }
+        return { ink: ink / (da.length / 4), changed };
+      },
+      a.toString('base64'),
+      b.toString('base64'),
+    );
   } finally {
     await page.close();
   }
