@@ -4,7 +4,7 @@ import type { Candidate } from '../search/types.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { Model } from './compile.js';
 import { loadTask, type TaskData, type TaskSpec } from './tasks/named.js';
-import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
+import { Tokenizer, type TokenizerJSON, type TokenizerModel } from './tasks/tokenizer.js';
 import { encodeTask, measureLatency, trainStandalone, type EncodedTask, type TrainConfig } from './train.js';
 import type { EvalContext, EvalResult, Evaluator } from './types.js';
 
@@ -59,7 +59,7 @@ export class StandaloneEvaluator implements Evaluator<BackboneGenome> {
 }
 
 /** Train the run's tokenizer once, in the parent, so every worker encodes the same way. */
-export function trainTokenizer(data: TaskData, vocabSize: number): TokenizerJSON {
+export function trainTokenizer(data: TaskData, vocabSize: number, model: TokenizerModel = 'wordlevel'): TokenizerJSON {
   const texts = data.train.pairs ? [...data.train.texts, ...data.train.pairs] : data.train.texts;
-  return Tokenizer.train(texts, vocabSize).toJSON();
+  return Tokenizer.train(texts, vocabSize, model).toJSON();
 }

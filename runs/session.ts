@@ -5,7 +5,7 @@ import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type Super
 import { PopulationTrainer } from '../evaluators/supernet/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
-import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
+import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
 import { DEFAULT_FINAL, finalResult, pickFinalists, runFinal, type FinalConfig } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
@@ -52,6 +52,8 @@ export interface SearchConfig {
   task: string | TaskSpec;
   taskSeed: number;
   vocabSize: number;
+  /** The run's tokenizer, trained on the task (absent in older runs: wordlevel). */
+  tokenizer?: TokenizerModel;
   /** Stand-alone training of each candidate (steps, batch size, lr, ...). */
   train: Partial<TrainConfig>;
   /**
@@ -135,6 +137,13 @@ export function checkSearchConfig(c: SearchConfig): void {
     if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
+  if (c.tokenizer !== undefined) {
+    try {
+      checkTokenizerModel(c.tokenizer, 'tokenizer');
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (problems.length) throw new OpnasError(problems.join('; '));
   // the strategy checks its own options (population, tournament, c); fail here, before a run folder exists
   makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
@@ -289,7 +298,7 @@ export async function startSearch(dir: string, name: string, config: SearchConfi
   if (config.evaluator === 'standalone' || config.evaluator === 'supernet') {
     const task = loadTask(config.task, { seed: config.taskSeed });
     extra.numClasses = task.numClasses;
-    extra.tokenizer = trainTokenizer(task, config.vocabSize);
+    extra.tokenizer = trainTokenizer(task, config.vocabSize, config.tokenizer);
     // soft labels are read here too, so a file of the wrong size fails before the run folder exists
     const logits = config.supernet?.teacherLogits;
     if (logits && (config.supernet?.warmupSteps ?? 0) > 0) readTeacherLogits(logits, task.train.labels.length, task.numClasses, task.trainRows);

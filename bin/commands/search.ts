@@ -12,6 +12,7 @@ import { DEFAULT_EVOLUTION } from '../../search/evolution.js';
 import { DEFAULT_OP_EVOLUTION } from '../../search/op-evolution.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/base/errors.js';
+import { checkTokenizerModel } from '../../evaluators/tasks/tokenizer.js';
 import { configFileOption } from '../config-file.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { note, onOutputClosed } from '../output.js';
@@ -61,6 +62,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   lr: number;
   'max-len': number;
   'vocab-size': number;
+  tokenizer: string;
   'final-top': number;
   'final-seeds': number;
   'final-steps': number;
@@ -99,6 +101,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
     limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
     task: taskSpecFrom(a),
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
+    tokenizer: checkTokenizerModel(a.tokenizer),
     supernet:
       evaluator === 'supernet'
         ? {
@@ -224,7 +227,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         })
         .option('max-len', { type: 'number', default: DEFAULT_SEARCH.train.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize, describe: 'tokenizer vocabulary, trained on the task' })
-        .group(['evaluator', 'max-len', 'vocab-size'], 'Scoring:')
+        .option('tokenizer', { type: 'string', default: 'wordlevel', describe: 'tokenizer trained on the task, used to score every candidate: wordlevel or wordpiece (## sub-words)' })
+        .group(['evaluator', 'max-len', 'vocab-size', 'tokenizer'], 'Scoring:')
         .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search, warm-up included' })
         .option('supernet-sampling', { choices: ['population', 'uniform'] as const, default: DEFAULT_SUPERNET_SEARCH.sampling, describe: 'population: before each batch is scored the supernet also trains on it and the recent population; uniform: trained once, on paths drawn from the whole space' })
         .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })

@@ -15,7 +15,8 @@ export function modelCard(c: ModelConfigFile): string {
   lines.push(`## Data`, ``);
   lines.push(`Task \`${c.task.name}\`, metric ${c.metric}, ${c.num_labels} classes in this order: ${c.task.labelNames.map((n) => `\`${n}\``).join(', ')}${c.task.pair ? ' (sentence pairs)' : ''}.`, ``);
   if (c.task.sources) lines.push(`- train: ${c.task.sources.train}`, `- dev: ${c.task.sources.dev}`, `- test: ${c.task.sources.test}`, ``);
-  lines.push(`Tokenizer: word-level, ${c.vocab_size} tokens trained on the training split, lower-cased, \`[CLS] text [SEP]\`, at most ${c.max_length} tokens (\`tokenizer.json\`, Hugging Face format).`, ``);
+  const tokenizer = c.tokenizer_model === 'wordpiece' ? 'WordPiece (words split into the longest `##` pieces of the vocabulary)' : 'word-level (one id per word, unseen words `[UNK]`)';
+  lines.push(`Tokenizer: ${tokenizer}, ${c.vocab_size} tokens trained on the training split, lower-cased, \`[CLS] text [SEP]\`, at most ${c.max_length} tokens (\`tokenizer.json\`, Hugging Face format).`, ``);
   lines.push(`## Scores`, ``);
   if (c.scores) {
     lines.push(`| split | accuracy | F1 | MCC |`, `|---|---|---|---|`);

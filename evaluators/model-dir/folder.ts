@@ -10,7 +10,7 @@ import { evalBatches } from '../tasks/batching.js';
 import { packageRoot } from '../tasks/named.js';
 import type { TaskMetric } from '../tasks/metrics.js';
 import type { LoadOptions } from '../tasks/load.js';
-import { Tokenizer } from '../tasks/tokenizer.js';
+import { Tokenizer, type TokenizerModel } from '../tasks/tokenizer.js';
 import type { TrainConfig, TrainResult } from '../train.js';
 import { modelCard } from './card.js';
 import { toOnnx } from './onnx.js';
@@ -61,6 +61,8 @@ export interface ModelConfigFile {
   pool: 'cls' | 'mean' | 'max';
   max_length: number;
   vocab_size: number;
+  /** How tokenizer.json splits words (absent in folders written before WordPiece: wordlevel). */
+  tokenizer_model?: TokenizerModel;
   num_labels: number;
   id2label: Record<string, string>;
   label2id: Record<string, number>;
@@ -108,6 +110,7 @@ export function writeModelFolder(dir: string, o: WriteModelOptions): ModelConfig
     pool: g.pool ?? 'cls',
     max_length: o.maxLen,
     vocab_size: o.tokenizer.vocabSize,
+    tokenizer_model: o.tokenizer.model,
     num_labels: o.task.labelNames.length,
     id2label: Object.fromEntries(o.task.labelNames.map((n, i) => [String(i), n])),
     label2id: Object.fromEntries(o.task.labelNames.map((n, i) => [n, i])),
