@@ -1,4 +1,4 @@
-import { weightsOf, writeModelFolder, type ModelConfigFile } from '../evaluators/model-dir/folder.js';
+import { saveModelFolder, weightsOf, type ModelConfigFile } from '../evaluators/model-dir/folder.js';
 import type { NamedTensor } from '../evaluators/model-dir/safetensors.js';
 import { loadTask, taskFileSpec } from '../evaluators/tasks/named.js';
 import { Tokenizer, type TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
@@ -42,7 +42,7 @@ export async function exportModel(
       line = undefined; // a baseline no trial proposed has no lineage
     }
   }
-  const config = writeModelFolder(outDir, {
+  const config = await saveModelFolder(outDir, {
     genome,
     weights: weights!,
     tokenizer: task.tokenizer,

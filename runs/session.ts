@@ -5,6 +5,7 @@ import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type Super
 import { PopulationTrainer } from '../evaluators/supernet/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
+import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, type LatencyRuntime } from '../evaluators/latency.js';
 import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
 import { DEFAULT_FINAL, finalResult, pickFinalists, runFinal, type FinalConfig } from '../search/final.js';
@@ -52,6 +53,8 @@ export interface SearchConfig {
   task: string | TaskSpec;
   taskSeed: number;
   vocabSize: number;
+  /** Where candidates' latency is measured (evaluators/latency.ts; absent in older runs: tfjs). */
+  latencyRuntime?: LatencyRuntime;
   /** The run's tokenizer, trained on the task (absent in older runs: wordlevel). */
   tokenizer?: TokenizerModel;
   /** Stand-alone training of each candidate (steps, batch size, lr, ...). */
@@ -137,6 +140,14 @@ export function checkSearchConfig(c: SearchConfig): void {
     if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
+  if (c.latencyRuntime !== undefined) {
+    try {
+      checkLatencyRuntime(c.latencyRuntime, 'latency runtime');
+      if (c.space !== 'backbone' && c.latencyRuntime !== DEFAULT_LATENCY_RUNTIME) problems.push(`--latency-runtime applies to backbone searches (the ${c.space} space has no latency to measure)`);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (c.tokenizer !== undefined) {
     try {
       checkTokenizerModel(c.tokenizer, 'tokenizer');
@@ -175,8 +186,9 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
               if (st.step % 100 === 0 || st.step === st.steps) o.log?.(`supernet ${phase}: step ${st.step}/${st.steps}, loss ${st.loss.toFixed(4)}`);
             },
           })),
+          ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}),
         }
-      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
+      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) };
   // never more processes than a batch has candidates: the others would only hold memory
   const size = workerCount(o.workers, c.batch);
   o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
@@ -269,7 +281,7 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   if (run.final.runs.length >= total) return;
   o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
   const workers = Math.min(o.workers ?? availableParallelism(), total - run.final.runs.length);
-  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend });
+  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) });
   pool.onProgress = o.onProgress;
   try {
     await runFinal({
@@ -294,6 +306,8 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
 
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
   checkSearchConfig(config);
+  // a runtime that cannot run here (onnxruntime-node missing) stops before the run folder exists
+  await LATENCY_RUNTIMES[config.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
   const extra: Record<string, unknown> = {};
   if (config.evaluator === 'standalone' || config.evaluator === 'supernet') {
     const task = loadTask(config.task, { seed: config.taskSeed });
@@ -327,6 +341,7 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
       if (e instanceof OpnasError) throw new OpnasError(`run '${name}' cannot resume: its run.json ${e.message}`);
       throw e;
     }
+    await LATENCY_RUNTIMES[c.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
     // a strategy state that does not fit stops here, before the run's status changes
     if (store.data.strategyState !== undefined && store.data.strategyState !== null) {
       try {

@@ -13,6 +13,7 @@ import { DEFAULT_OP_EVOLUTION } from '../../search/op-evolution.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/base/errors.js';
 import { checkTokenizerModel } from '../../evaluators/tasks/tokenizer.js';
+import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIME_NAMES } from '../../evaluators/latency.js';
 import { configFileOption } from '../config-file.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { note, onOutputClosed } from '../output.js';
@@ -63,6 +64,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   'max-len': number;
   'vocab-size': number;
   tokenizer: string;
+  'latency-runtime': string;
   'final-top': number;
   'final-seeds': number;
   'final-steps': number;
@@ -99,6 +101,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
     budget: positiveInt('budget', a.budget ?? DEFAULT_BUDGET[evaluator]),
     batch: positiveInt('batch', a.batch),
     limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
+    latencyRuntime: checkLatencyRuntime(a['latency-runtime']),
     task: taskSpecFrom(a),
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
     tokenizer: checkTokenizerModel(a.tokenizer),
@@ -216,9 +219,10 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
         .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
         .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
+        .option('latency-runtime', { type: 'string', default: DEFAULT_LATENCY_RUNTIME, describe: `where latency (--objective dev,latency, --max-latency-ms) is measured: ${LATENCY_RUNTIME_NAMES.join(' or ')} (ONNX Runtime on the candidate's ONNX graph; needs onnxruntime-node)` })
         .option('pool', { type: 'string', default: (DEFAULT_SEARCH.macro.pool ?? ['cls']).join(','), describe: 'sequence readouts to choose from (cls, mean, max)' })
         .option('embed', { type: 'string', default: (DEFAULT_SEARCH.macro.embed ?? []).join(',') || 'none', describe: "factorised embedding widths to choose from besides the full width ('none': never factorise)" })
-        .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms'], 'Backbone space and limits:')
+        .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms', 'latency-runtime'], 'Backbone space and limits:')
         .option('evaluator', {
           choices: ['supernet', 'standalone', 'nb201'] as const,
           describe:

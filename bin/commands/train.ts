@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveWeights } from '../../evaluators/checkpoint.js';
-import { weightsOf, writeModelFolder } from '../../evaluators/model-dir/folder.js';
+import { saveModelFolder, weightsOf } from '../../evaluators/model-dir/folder.js';
 import type { NamedTensor } from '../../evaluators/model-dir/safetensors.js';
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
@@ -123,7 +123,7 @@ export const trainCommand: CommandModule<object, Args> = {
     if (argv.out) {
       writeFileSync(join(argv.out, 'genome.json'), JSON.stringify(genome, null, 1));
       writeFileSync(join(argv.out, 'result.json'), JSON.stringify(record, null, 2));
-      writeModelFolder(argv.out, {
+      const saved = await saveModelFolder(argv.out, {
         genome,
         weights: weights!,
         tokenizer: task.tokenizer,
@@ -134,7 +134,9 @@ export const trainCommand: CommandModule<object, Args> = {
         result,
         origin: { architecture: name },
       });
-      log(`saved the model folder (config.json, tokenizer.json, model.safetensors, README.md; also genome.json, weights.bin, result.json) in ${argv.out}`);
+      for (const l of saved.cost?.latency ?? []) if (l.runtime !== 'tfjs') log(`${l.label} latency of model.onnx: ${l.ms.toFixed(2)} ms/example (${l.how})`);
+      if (saved.cost?.latency_note) log(saved.cost.latency_note);
+      log(`saved the model folder (config.json, tokenizer.json, model.safetensors, model.onnx, pytorch/model.py, README.md; also genome.json, weights.bin, result.json) in ${argv.out}`);
     }
     if (argv.json) return print(JSON.stringify(record, null, 2));
     print(`${name} on ${data.name}`);
