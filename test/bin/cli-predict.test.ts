@@ -10,7 +10,7 @@ const BIN = join(ROOT, 'dist/bin/opnas.js');
 
 describe('opnas predict', () => {
   let dir: string;
-  let recorded: { test: { accuracy: number } };
+  let recorded: { test: { accuracy: number }; latencyMs: number };
   beforeAll(() => {
     dir = join(tempDir(), 'model');
     const args = ['train', '--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--dev', fx('reviews-dev.tsv'), '--test', fx('reviews-dev.tsv'), '--steps', '30', '--eval-every', '10', '--batch-size', '8', '--max-len', '16', '--vocab-size', '60', '--quiet', '--json', '--out', dir];
@@ -27,6 +27,15 @@ describe('opnas predict', () => {
     expect(cfg.max_length).toBe(16);
     expect(cfg.scores.test.accuracy).toBe(recorded.test.accuracy);
     expect(readFileSync(join(dir, 'README.md'), 'utf8')).toMatch(/matmul\(softmax\(scale\(matmul\(Q, transpose\(K\)\)\)\), V\)/);
+    // the card reports the latency of training (TF.js) and where the model is served (ONNX Runtime on model.onnx)
+    const lat = cfg.cost.latency as { runtime: string; label: string; ms: number; how: string }[];
+    expect(lat.map((l) => l.runtime)).toEqual(['tfjs', 'onnx']);
+    for (const l of lat) expect(l.ms).toBeGreaterThan(0);
+    expect(lat[0].ms).toBe(recorded.latencyMs);
+    expect(lat[1].how).toMatch(/onnxruntime-node, CPU, 1 thread, median of 7 .*onnxruntime-node 1\.\d+/);
+    const card = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(card).toContain(`| TF.js (opnas, training) | ${lat[0].ms.toFixed(2)} |`);
+    expect(card).toContain(`| ONNX Runtime (\`model.onnx\`) | ${lat[1].ms.toFixed(2)} |`);
   });
 
   it('--file --json reproduces the test accuracy train recorded', () => {
