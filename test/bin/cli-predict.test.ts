@@ -97,3 +97,31 @@ describe('a WordPiece model folder (train --tokenizer wordpiece)', () => {
     expect(existsSync(bad)).toBe(false);
   }, 120_000);
 });
+
+describe('a sentence-pair model', () => {
+  it('--text with --pair classifies pairs as --file with the pair column does; mismatched use is one error', () => {
+    const pairs = join(ROOT, 'test/fixtures/tasks/pairs.tsv');
+    const dir = join(tempDir(), 'nli');
+    const t = opnas(['train', '--baseline', 'bert-tiny', '--train', pairs, '--dev', pairs, '--test', pairs, '--text-column', 'premise', '--pair-column', 'hypothesis', '--label-column', 'label',
+      '--steps', '6', '--eval-every', '3', '--batch-size', '2', '--max-len', '16', '--vocab-size', '40', '--quiet', '--json', '--out', dir]);
+    expect(t.code, t.stderr).toBe(0);
+    const byFile = opnas(['predict', dir, '--file', pairs, '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    byFile.pop();
+    const byText = opnas(['predict', dir, '--json', ...byFile.flatMap((r) => ['--text', r.text, '--pair', r.pair])]);
+    expect(byText.code, byText.stderr).toBe(0);
+    const rows = byText.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => [r.text, r.pair, r.label, r.probs])).toEqual(byFile.map((r) => [r.text, r.pair, r.label, r.probs]));
+    expect(rows.map((r) => r.pair)).toEqual(['a person rests', 'the cat is silent', 'the ground is wet']);
+    const err = (args: string[]) => opnas(['predict', dir, ...args]).stderr.trim();
+    expect(err(['--text', 'a dog barks'])).toBe('opnas: this model classifies sentence pairs: give --pair with each --text, or --file with --pair-column');
+    expect(err(['--text', 'a', '--text', 'b', '--pair', 'c'])).toBe('opnas: give one --pair per --text: 2 --text but 1 --pair');
+    expect(err(['--pair', 'c'])).toBe('opnas: --pair gives the second sentence of each --text: give --text too');
+  }, 120_000);
+
+  it('--pair on a single-text model is refused', () => {
+    const dir = join(tempDir(), 'single');
+    const t = opnas(['train', '--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--steps', '2', '--eval-every', '0', '--max-len', '16', '--vocab-size', '40', '--quiet', '--out', dir]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(opnas(['predict', dir, '--text', 'a', '--pair', 'b']).stderr.trim()).toBe('opnas: this model classifies single texts, not pairs: drop --pair');
+  }, 120_000);
+});
