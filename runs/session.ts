@@ -5,7 +5,8 @@ import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type Super
 import { PopulationTrainer } from '../evaluators/supernet/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
-import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
+import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, type LatencyRuntime } from '../evaluators/latency.js';
+import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
 import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
@@ -52,6 +53,10 @@ export interface SearchConfig {
   task: string | TaskSpec;
   taskSeed: number;
   vocabSize: number;
+  /** Where candidates' latency is measured (evaluators/latency.ts; absent in older runs: tfjs). */
+  latencyRuntime?: LatencyRuntime;
+  /** The run's tokenizer, trained on the task (absent in older runs: wordlevel). */
+  tokenizer?: TokenizerModel;
   /** Stand-alone training of each candidate (steps, batch size, lr, ...). */
   train: Partial<TrainConfig>;
   /**
@@ -140,6 +145,21 @@ export function checkSearchConfig(c: SearchConfig): void {
     if (ss !== undefined && !(Number.isInteger(ss) && ss >= 1)) problems.push(`final screen steps must be a positive integer, got ${ss}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
+  if (c.latencyRuntime !== undefined) {
+    try {
+      checkLatencyRuntime(c.latencyRuntime, 'latency runtime');
+      if (c.space !== 'backbone' && c.latencyRuntime !== DEFAULT_LATENCY_RUNTIME) problems.push(`--latency-runtime applies to backbone searches (the ${c.space} space has no latency to measure)`);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (c.tokenizer !== undefined) {
+    try {
+      checkTokenizerModel(c.tokenizer, 'tokenizer');
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (problems.length) throw new OpnasError(problems.join('; '));
   // the strategy checks its own options (population, tournament, c); fail here, before a run folder exists
   makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
@@ -171,8 +191,9 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
               if (st.step % 100 === 0 || st.step === st.steps) o.log?.(`supernet ${phase}: step ${st.step}/${st.steps}, loss ${st.loss.toFixed(4)}`);
             },
           })),
+          ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}),
         }
-      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
+      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) };
   // never more processes than a batch has candidates: the others would only hold memory
   const size = workerCount(o.workers, c.batch);
   o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
@@ -294,7 +315,7 @@ async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptio
   const final = c.final!;
   const workers = Math.min(o.workers ?? availableParallelism(), state.finalists.length * seeds - state.runs.length);
   const train = { ...final.train, ...(steps !== undefined ? { steps } : {}), maxLen: c.train.maxLen ?? final.train.maxLen };
-  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend });
+  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) });
   pool.onProgress = o.onProgress;
   try {
     await runFinal({ state, seeds, evaluator: pool as Evaluator, concurrency: workers, persist: () => store.save(), signal: o.signal, onRun: (r) => o.log?.(line(r)) });
@@ -305,11 +326,13 @@ async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptio
 
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
   checkSearchConfig(config);
+  // a runtime that cannot run here (onnxruntime-node missing) stops before the run folder exists
+  await LATENCY_RUNTIMES[config.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
   const extra: Record<string, unknown> = {};
   if (config.evaluator === 'standalone' || config.evaluator === 'supernet') {
     const task = loadTask(config.task, { seed: config.taskSeed });
     extra.numClasses = task.numClasses;
-    extra.tokenizer = trainTokenizer(task, config.vocabSize);
+    extra.tokenizer = trainTokenizer(task, config.vocabSize, config.tokenizer);
     // soft labels are read here too, so a file of the wrong size fails before the run folder exists
     const logits = config.supernet?.teacherLogits;
     if (logits && (config.supernet?.warmupSteps ?? 0) > 0) readTeacherLogits(logits, task.train.labels.length, task.numClasses, task.trainRows);
@@ -338,6 +361,7 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
       if (e instanceof OpnasError) throw new OpnasError(`run '${name}' cannot resume: its run.json ${e.message}`);
       throw e;
     }
+    await LATENCY_RUNTIMES[c.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
     // a strategy state that does not fit stops here, before the run's status changes
     if (store.data.strategyState !== undefined && store.data.strategyState !== null) {
       try {
