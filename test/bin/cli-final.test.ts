@@ -29,7 +29,7 @@ function finalOf(dir: string, name: string) {
 it('trains the top candidates and the baseline stand-alone; a kill -9 during the final stage resumes to the same table', async () => {
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
-  const ref = opnas(['search', '--name', 'ref', ...ARGS], { env, timeout: 300_000 });
+  const ref = await opnas(['search', '--name', 'ref', ...ARGS], { env, timeout: 300_000 });
   expect(ref.code, ref.stderr).toBe(0);
   const reference = finalOf(dir, 'ref');
   expect(reference.finalists).toHaveLength(3);
@@ -42,12 +42,12 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
 
   // export without --rank writes the final stage's winner, with its trained scores
   const out = join(dir, 'winner');
-  expect(opnas(['export', 'ref', '--out', out], { env }).code).toBe(0);
+  expect((await opnas(['export', 'ref', '--out', out], { env })).code).toBe(0);
   const exported = JSON.parse(readFileSync(join(out, 'genome.json'), 'utf8'));
-  const show = JSON.parse(opnas(['show', 'ref', '--json'], { env }).stdout);
+  const show = JSON.parse((await opnas(['show', 'ref', '--json'], { env })).stdout);
   expect(exported.id).toBe(show.final.winner);
   expect(exported.final.seeds).toBe(2);
-  expect(opnas(['check', join(out, 'genome.json')], { env }).code).toBe(0);
+  expect((await opnas(['check', join(out, 'genome.json')], { env })).code).toBe(0);
 
   // kill -9 once the final stage has recorded a training, then resume
   await new Promise<void>((resolve) => {
@@ -68,7 +68,7 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   const partial = finalOf(dir, 'k');
   expect(partial.runs.length).toBeGreaterThanOrEqual(1);
   expect(partial.runs.length).toBeLessThan(6);
-  const resumed = opnas(['resume', 'k', '--quiet'], { env, timeout: 300_000 });
+  const resumed = await opnas(['resume', 'k', '--quiet'], { env, timeout: 300_000 });
   expect(resumed.code, resumed.stderr).toBe(0);
   expect(finalOf(dir, 'k')).toEqual(reference);
   expect(resumed.stdout).toMatch(/6\/6 trainings done/);
@@ -84,7 +84,7 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
     const f = (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')) as { final: Final & { screen: { steps: number; candidates: { id: string }[]; runs: { id: string; status: string; dev: number }[] } } }).final;
     return { ...finalOf(dir, name), screen: { steps: f.screen.steps, candidates: f.screen.candidates.map((c) => c.id), runs: f.screen.runs.map(({ id, status, dev }) => ({ id, status, dev })).sort((a, b) => a.id.localeCompare(b.id)) } };
   };
-  const ref = opnas(['search', '--name', 'ref', ...args], { env, timeout: 300_000 });
+  const ref = await opnas(['search', '--name', 'ref', ...args], { env, timeout: 300_000 });
   expect(ref.code, ref.stderr).toBe(0);
   const r = screened('ref');
   expect(r.screen.steps).toBe(20);
@@ -116,7 +116,7 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
   const partial = JSON.parse(readFileSync(join(dir, 'k', 'run.json'), 'utf8')).final;
   expect(partial.screen.runs.length).toBeGreaterThanOrEqual(1);
   expect(partial.runs).toHaveLength(0);
-  const resumed = opnas(['resume', 'k', '--quiet'], { env, timeout: 300_000 });
+  const resumed = await opnas(['resume', 'k', '--quiet'], { env, timeout: 300_000 });
   expect(resumed.code, resumed.stderr).toBe(0);
   expect(screened('k')).toEqual(r);
 }, 600_000);

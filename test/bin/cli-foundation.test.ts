@@ -6,23 +6,23 @@ import { opnas, tempDir, writeJson } from './helpers.js';
 const std = () => structuredClone(BASELINES['bert-tiny']);
 
 describe('opnas CLI: help, spaces, sample, check', () => {
-  it('prints help and version', () => {
-    const h = opnas(['--help']);
+  it('prints help and version', async () => {
+    const h = await opnas(['--help']);
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/opnas sample/);
     expect(h.stdout).toMatch(/opnas check <file>/);
-    const v = opnas(['--version']);
+    const v = await opnas(['--version']);
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  it('lists spaces and their ops', () => {
-    const r = opnas(['spaces']);
+  it('lists spaces and their ops', async () => {
+    const r = await opnas(['spaces']);
     expect(r.code).toBe(0);
     for (const word of ['backbone', 'attention', 'ffn', 'softmax', 'cosine', 'squared_relu', 'kernels: 3, 5, 7, 9, 15, 31, 65']) expect(r.stdout).toContain(word);
   });
 
-  it('samples 5 valid, distinct backbone genomes, the same for the same seed', () => {
-    const a = opnas(['sample', '--space', 'backbone', '--seed', '1', '--count', '5', '--json']);
+  it('samples 5 valid, distinct backbone genomes, the same for the same seed', async () => {
+    const a = await opnas(['sample', '--space', 'backbone', '--seed', '1', '--count', '5', '--json']);
     expect(a.code).toBe(0);
     const out = JSON.parse(a.stdout) as { id: string; genome: unknown }[];
     expect(out).toHaveLength(5);
@@ -32,25 +32,25 @@ describe('opnas CLI: help, spaces, sample, check', () => {
       expect(space.check(o.genome).errors).toEqual([]);
       expect(space.id(space.check(o.genome).genome!)).toBe(o.id); // ids agree across processes
     }
-    const b = opnas(['sample', '--space', 'backbone', '--seed', '1', '--count', '5', '--json']);
+    const b = await opnas(['sample', '--space', 'backbone', '--seed', '1', '--count', '5', '--json']);
     expect(b.stdout).toBe(a.stdout);
-    const c = opnas(['sample', '--space', 'backbone', '--seed', '2', '--count', '5', '--json']);
+    const c = await opnas(['sample', '--space', 'backbone', '--seed', '2', '--count', '5', '--json']);
     expect(c.stdout).not.toBe(a.stdout);
-    const text = opnas(['sample', '--space', 'backbone', '--seed', '1', '--count', '5']);
+    const text = await opnas(['sample', '--space', 'backbone', '--seed', '1', '--count', '5']);
     expect(text.stdout.match(/^# \d/gm)).toHaveLength(5);
   });
 
-  it('computes the same attention id in another process', () => {
+  it('computes the same attention id in another process', async () => {
     const dir = tempDir();
     const f = writeJson(dir, 'att.json', { space: 'attention', ...STANDARD_ATTENTION });
-    const r = opnas(['check', f, '--json']);
+    const r = await opnas(['check', f, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).id).toBe(attentionId(STANDARD_ATTENTION));
   });
 
-  it('accepts a valid genome file and prints its formula and cost', () => {
+  it('accepts a valid genome file and prints its formula and cost', async () => {
     const dir = tempDir();
-    const r = opnas(['check', writeJson(dir, 'ok.json', std())]);
+    const r = await opnas(['check', writeJson(dir, 'ok.json', std())]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/valid backbone genome/);
     expect(r.stdout).toContain('matmul(softmax(scale(matmul(Q, transpose(K)))), V)');
@@ -67,31 +67,31 @@ describe('opnas CLI: help, spaces, sample, check', () => {
     ['bad heads', (g) => ((g.heads = 3), g), /heads: 3 does not divide hidden 128/],
   ];
   for (const [name, corrupt, message] of bad)
-    it(`check: ${name} gets its own message and exit 1`, () => {
+    it(`check: ${name} gets its own message and exit 1`, async () => {
       const dir = tempDir();
-      const r = opnas(['check', writeJson(dir, 'bad.json', corrupt(std()))]);
+      const r = await opnas(['check', writeJson(dir, 'bad.json', corrupt(std()))]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     });
 
-  it('rejects unknown commands and flags with a suggestion, and missing files', () => {
-    const a = opnas(['sampel']);
+  it('rejects unknown commands and flags with a suggestion, and missing files', async () => {
+    const a = await opnas(['sampel']);
     expect(a.code).toBe(1);
     expect(a.stderr).toMatch(/Did you mean sample/);
-    const b = opnas(['sample', '--sed', '3']);
+    const b = await opnas(['sample', '--sed', '3']);
     expect(b.code).toBe(1);
     expect(b.stderr).toMatch(/Unknown argument: sed \(did you mean --seed\?\)/);
     expect(b.stdout).toBe('');
     // suggestions come from the command's own options; yargs's camelCase echo is dropped
-    const e = opnas(['search', '--population-step', '3']);
+    const e = await opnas(['search', '--population-step', '3']);
     expect(e.code).toBe(1);
     expect(e.stderr.trim()).toBe('opnas: Unknown argument: population-step (did you mean --population-steps?)');
-    expect(opnas(['fidelity', '--repeat', '2']).stderr).toMatch(/Unknown argument: repeat \(did you mean --repeats\?\)/);
-    const c = opnas(['check', '/nonexistent/genome.json']);
+    expect((await opnas(['fidelity', '--repeat', '2'])).stderr).toMatch(/Unknown argument: repeat \(did you mean --repeats\?\)/);
+    const c = await opnas(['check', '/nonexistent/genome.json']);
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(/no such file/);
-    const d = opnas(['sample', '--space', 'nope']);
+    const d = await opnas(['sample', '--space', 'nope']);
     expect(d.stderr).toMatch(/unknown space 'nope' \(known: backbone, attention, ffn, nb201\)/);
   });
 });

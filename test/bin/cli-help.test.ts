@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { opnas } from './helpers.js';
 
 /** The command names `opnas --help` lists. */
-function commands(): string[] {
-  const help = opnas(['--help']).stdout;
+async function commands(): Promise<string[]> {
+  const help = (await opnas(['--help'])).stdout;
   return [...help.matchAll(/^ {2}opnas ([a-z-]+)/gm)].map((m) => m[1]);
 }
 
@@ -21,22 +21,22 @@ function undescribed(help: string): string[] {
 const TENSOR_COMMANDS = ['search', 'resume', 'train', 'teacher', 'fidelity', 'export', 'predict'];
 
 describe('help', () => {
-  it('every option and positional of every command has a description; --backend only where tensors are computed', () => {
-    const names = commands();
+  it('every option and positional of every command has a description; --backend only where tensors are computed', async () => {
+    const names = await commands();
     expect(names).toEqual(expect.arrayContaining(['search', 'resume', 'runs', 'show', 'trials', 'rm', 'export', 'train', 'teacher', 'fidelity', 'spaces', 'sample', 'check', 'bench-strategies']));
     for (const c of names) {
-      const h = opnas([c, '--help']);
+      const h = await opnas([c, '--help']);
       expect(h.code, c).toBe(0);
       expect(undescribed(h.stdout), c).toEqual([]);
       expect(/^\s+--backend\b/m.test(h.stdout), `${c} offers --backend`).toBe(TENSOR_COMMANDS.includes(c));
     }
-    const r = opnas(['runs', '--backend', 'cpu']);
+    const r = await opnas(['runs', '--backend', 'cpu']);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^opnas: Unknown argument: backend/);
   });
 
-  it('search --help groups its options, describes the supernet default and shows examples', () => {
-    const h = opnas(['search', '--help']).stdout;
+  it('search --help groups its options, describes the supernet default and shows examples', async () => {
+    const h = (await opnas(['search', '--help'])).stdout;
     const groups = [...h.matchAll(/^([A-Z][^\n]*):$/gm)].map((m) => m[1]);
     expect(groups).toEqual(['Run', 'Search', 'Backbone space and limits', 'Scoring', 'Supernet (--evaluator supernet)', 'Stand-alone training (--evaluator standalone)', 'Final selection stage (backbone searches)', 'Task', 'Options', 'Examples']);
     // each group holds what it says

@@ -13,10 +13,10 @@ const ARGS = [
 ];
 
 describe('opnas search --latency-runtime onnx', () => {
-  it('records the runtime, scores latency with it in the search and the final stage, and show labels it', () => {
+  it('records the runtime, scores latency with it in the search and the final stage, and show labels it', async () => {
     const dir = tempDir();
     const env = { OPNAS_BACKEND: 'wasm', OPNAS_RUNS_DIR: dir };
-    const s = opnas(['search', '--name', 'o', ...ARGS, '--latency-runtime', 'onnx', '--objective', 'dev,latency', '--max-latency-ms', '1000', '--final-top', '1', '--final-seeds', '1', '--final-steps', '10'], { env, timeout: 300_000 });
+    const s = await opnas(['search', '--name', 'o', ...ARGS, '--latency-runtime', 'onnx', '--objective', 'dev,latency', '--max-latency-ms', '1000', '--final-top', '1', '--final-seeds', '1', '--final-steps', '10'], { env, timeout: 300_000 });
     expect(s.code, s.stderr).toBe(0);
     const run = JSON.parse(readFileSync(join(dir, 'o', 'run.json'), 'utf8'));
     expect(run.config.latencyRuntime).toBe('onnx');
@@ -24,20 +24,20 @@ describe('opnas search --latency-runtime onnx', () => {
     expect(ok.length).toBeGreaterThan(0);
     for (const t of ok) expect(t.scores.latency).toBeGreaterThan(0);
     for (const r of run.final.runs) expect(r.latency).toBeGreaterThan(0);
-    const show = opnas(['show', 'o'], { env });
+    const show = await opnas(['show', 'o'], { env });
     expect(show.code).toBe(0);
     expect(show.stdout).toContain('latency measured with ONNX Runtime, tokenizer wordlevel');
     expect(show.stdout).toMatch(/final stage: .*latency measured with ONNX Runtime/);
-    expect(JSON.parse(opnas(['show', 'o', '--json'], { env }).stdout).summary.latencyRuntime).toBe('onnx');
+    expect(JSON.parse((await opnas(['show', 'o', '--json'], { env })).stdout).summary.latencyRuntime).toBe('onnx');
   }, 300_000);
 
-  it('a bad runtime, or one on nb201, is one error before a run folder exists', () => {
+  it('a bad runtime, or one on nb201, is one error before a run folder exists', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    const a = opnas(['search', '--name', 'a', ...ARGS, '--latency-runtime', 'gpu'], { env });
+    const a = await opnas(['search', '--name', 'a', ...ARGS, '--latency-runtime', 'gpu'], { env });
     expect(a.code).toBe(1);
     expect(a.stderr.trim()).toBe('opnas: --latency-runtime must be tfjs or onnx, got "gpu"');
-    const b = opnas(['search', '--name', 'b', '--space', 'nb201', '--latency-runtime', 'onnx', '--quiet'], { env });
+    const b = await opnas(['search', '--name', 'b', '--space', 'nb201', '--latency-runtime', 'onnx', '--quiet'], { env });
     expect(b.code).toBe(1);
     expect(b.stderr.trim()).toBe('opnas: --latency-runtime applies to backbone searches (the nb201 space has no latency to measure)');
     expect(readdirSync(dir)).toEqual([]);
@@ -56,7 +56,7 @@ describe('without onnxruntime-node installed', () => {
     return pkg;
   }
 
-  it('search --latency-runtime onnx names the package to install and makes no run folder; train --out still writes the folder', () => {
+  it('search --latency-runtime onnx names the package to install and makes no run folder; train --out still writes the folder', async () => {
     const pkg = installWithoutOrt();
     const runs = tempDir();
     const cli = (args: string[]) => spawnSync(process.execPath, [join(pkg, 'dist/bin/opnas.js'), ...args], { encoding: 'utf8', env: { ...process.env, OPNAS_BACKEND: 'cpu', OPNAS_RUNS_DIR: runs }, timeout: 120_000 });

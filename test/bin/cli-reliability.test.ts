@@ -17,29 +17,29 @@ function oneClearLine(r: { code: number | null; stderr: string }, pattern: RegEx
 }
 
 describe('options are checked before a run folder exists (case 1)', () => {
-  it('--seed abc is refused and creates nothing', () => {
+  it('--seed abc is refused and creates nothing', async () => {
     const dir = tempDir();
-    const r = opnas(['search', ...NB, '--budget', '8', '--seed', 'abc', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } });
+    const r = await opnas(['search', ...NB, '--budget', '8', '--seed', 'abc', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } });
     oneClearLine(r, /--seed: expected a number, got 'abc'/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 
-  it('a fractional seed, --seed=abc on train, and a bad --population are refused the same way', () => {
+  it('a fractional seed, --seed=abc on train, and a bad --population are refused the same way', async () => {
     const dir = tempDir();
-    oneClearLine(opnas(['search', ...NB, '--seed', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--seed must be an integer, got 1.5/);
-    oneClearLine(opnas(['train', '--baseline', 'bert-tiny', '--lr=abc']), /--lr: expected a number, got 'abc'/);
-    oneClearLine(opnas(['search', ...NB, '--strategy', 'regularized-evolution', '--population', '1', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /population must be an integer >= 2/);
+    oneClearLine(await opnas(['search', ...NB, '--seed', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--seed must be an integer, got 1.5/);
+    oneClearLine(await opnas(['train', '--baseline', 'bert-tiny', '--lr=abc']), /--lr: expected a number, got 'abc'/);
+    oneClearLine(await opnas(['search', ...NB, '--strategy', 'regularized-evolution', '--population', '1', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /population must be an integer >= 2/);
     // a screening rung must keep fewer candidates than it screens
-    oneClearLine(opnas(['search', '--final-top', '5', '--final-screen', '4', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /final screen 4 must be larger than final top 5/);
-    oneClearLine(opnas(['search', '--final-screen', '8', '--final-screen-steps', '0', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-screen-steps must be a positive integer, got 0/);
+    oneClearLine(await opnas(['search', '--final-top', '5', '--final-screen', '4', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /final screen 4 must be larger than final top 5/);
+    oneClearLine(await opnas(['search', '--final-screen', '8', '--final-screen-steps', '0', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-screen-steps must be a positive integer, got 0/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 });
 
 describe('a batch larger than the evolution population (case 4)', () => {
-  it('--batch 21 with the default population of 20 runs to the end', () => {
+  it('--batch 21 with the default population of 20 runs to the end', async () => {
     const dir = tempDir();
-    const r = opnas(['search', ...NB, '--batch', '21', '--budget', '42', '--seed', '3', '--name', 'big'], { env: { OPNAS_RUNS_DIR: dir } });
+    const r = await opnas(['search', ...NB, '--batch', '21', '--budget', '42', '--seed', '3', '--name', 'big'], { env: { OPNAS_RUNS_DIR: dir } });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const run = runJson(dir, 'big');
@@ -51,10 +51,10 @@ describe('a batch larger than the evolution population (case 4)', () => {
 });
 
 describe('a hand-damaged run.json (case 12)', () => {
-  const damaged = (edit: (r: Record<string, any>) => void) => {
+  const damaged = async (edit: (r: Record<string, any>) => void) => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    expect((await opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env })).code).toBe(0);
     const file = join(dir, 'r', 'run.json');
     const run = JSON.parse(readFileSync(file, 'utf8'));
     edit(run);
@@ -62,48 +62,48 @@ describe('a hand-damaged run.json (case 12)', () => {
     return { dir, env, file, text: readFileSync(file, 'utf8') };
   };
 
-  it('objectives missing: show still works, resume names the field, the file is untouched', () => {
-    const { env, file, text } = damaged((r) => delete r.config.objectives);
-    expect(opnas(['show', 'r'], { env }).code).toBe(0);
-    oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: .*objectives is missing/);
+  it('objectives missing: show still works, resume names the field, the file is untouched', async () => {
+    const { env, file, text } = await damaged((r) => delete r.config.objectives);
+    expect((await opnas(['show', 'r'], { env })).code).toBe(0);
+    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: .*objectives is missing/);
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
-  it('strategyState of the wrong type: show, export and resume say so; a wrong-shaped one stops resume without touching the run', () => {
-    const a = damaged((r) => (r.strategyState = 5));
+  it('strategyState of the wrong type: show, export and resume say so; a wrong-shaped one stops resume without touching the run', async () => {
+    const a = await damaged((r) => (r.strategyState = 5));
     for (const args of [['show', 'r'], ['export', 'r', '--out', join(a.dir, 'x')], ['resume', 'r', '--budget', '12']]) {
-      const r = opnas(args, { env: a.env });
+      const r = await opnas(args, { env: a.env });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/strategyState is not an object/);
       expect(r.stderr).not.toMatch(/internal error/);
     }
-    const b = damaged((r) => (r.strategyState = { rng: 3 }));
-    oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env: b.env }), /saved strategy state does not fit the op-evolution strategy/);
+    const b = await damaged((r) => (r.strategyState = { rng: 3 }));
+    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env: b.env }), /saved strategy state does not fit the op-evolution strategy/);
     expect(readFileSync(b.file, 'utf8')).toBe(b.text);
   });
 });
 
 describe('genome files (case 14)', () => {
-  it('a UTF-8 byte-order mark is accepted', () => {
+  it('a UTF-8 byte-order mark is accepted', async () => {
     const dir = tempDir();
     const f = join(dir, 'bom.json');
     writeFileSync(f, '\uFEFF' + JSON.stringify({ formula: 'matmul(softmax(matmul(Q, transpose(K))), V)' }));
-    const r = opnas(['check', f]);
+    const r = await opnas(['check', f]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/valid attention genome/);
   });
 
-  it('a 20,000-deep formula is reported, not a stack overflow, and the message stays short', () => {
+  it('a 20,000-deep formula is reported, not a stack overflow, and the message stays short', async () => {
     const dir = tempDir();
     const attn = writeJson(dir, 'a.json', { formula: `matmul(${'neg('.repeat(20000)}Q${')'.repeat(20000)}, V)` });
-    const r = opnas(['check', attn]);
+    const r = await opnas(['check', attn]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/nested deeper than 16 levels/);
     expect(r.stderr).not.toMatch(/call stack/);
     expect(r.stderr.length).toBeLessThan(600);
     const ffn = writeJson(dir, 'f.json', { tree: `L2(${'gelu('.repeat(20000)}L1(x)${')'.repeat(20000)})`, stack: 1, ratio: 4 });
-    const f = opnas(['check', ffn]);
+    const f = await opnas(['check', ffn]);
     expect(f.code).not.toBe(0);
     expect(f.stderr).toMatch(/nested deeper than 32 levels/);
     expect(f.stderr.length).toBeLessThan(600);
@@ -119,7 +119,7 @@ describe('locks and run folders (case 7)', () => {
   it.skipIf(!existsSync('/proc/self/stat'))('a lock whose pid now belongs to another live process is stale; the real holder still blocks', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    expect((await opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env })).code).toBe(0);
     const { spawn } = await import('node:child_process');
     // a live process that is not opnas, standing in for a pid the kernel handed out again
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
@@ -127,9 +127,9 @@ describe('locks and run folders (case 7)', () => {
       const lock = join(dir, 'r', 'run.lock');
       const held = { pid: other.pid, host: (await import('node:os')).hostname(), started: new Date().toISOString() };
       writeFileSync(lock, JSON.stringify({ ...held, startTicks: startTicks(other.pid!) }));
-      oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), new RegExp(`in use by process ${other.pid} .*delete .*run\\.lock`));
+      oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), new RegExp(`in use by process ${other.pid} .*delete .*run\\.lock`));
       writeFileSync(lock, JSON.stringify({ ...held, startTicks: startTicks(other.pid!) - 1 }));
-      const r = opnas(['resume', 'r', '--budget', '12', '--quiet'], { env });
+      const r = await opnas(['resume', 'r', '--budget', '12', '--quiet'], { env });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(runJson(dir, 'r').trials).toHaveLength(12);
@@ -139,24 +139,24 @@ describe('locks and run folders (case 7)', () => {
     }
   });
 
-  it('a lock that is a folder, and a runs folder that cannot be made, get one clear line', () => {
+  it('a lock that is a folder, and a runs folder that cannot be made, get one clear line', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    expect((await opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env })).code).toBe(0);
     mkdirSync(join(dir, 'r', 'run.lock'));
-    oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /run\.lock is a folder, not a lock file/);
+    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run\.lock is a folder, not a lock file/);
     const t0 = Date.now();
-    oneClearLine(opnas(['search', ...NB, '--runs-dir', '/proc/nope', '--name', 'x'], { timeout: 20_000 }), /cannot create runs folder \/proc\/nope/);
+    oneClearLine(await opnas(['search', ...NB, '--runs-dir', '/proc/nope', '--name', 'x'], { timeout: 20_000 }), /cannot create runs folder \/proc\/nope/);
     expect(Date.now() - t0).toBeLessThan(15_000);
   });
 
-  it.skipIf(process.getuid?.() === 0)('a read-only run folder is named, not an internal error', () => {
+  it.skipIf(process.getuid?.() === 0)('a read-only run folder is named, not an internal error', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    expect(opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env }).code).toBe(0);
+    expect((await opnas(['search', ...NB, '--budget', '8', '--name', 'r'], { env })).code).toBe(0);
     chmodSync(join(dir, 'r'), 0o555);
     try {
-      oneClearLine(opnas(['resume', 'r', '--budget', '12'], { env }), /cannot write in .*\/r \(EACCES\)/);
+      oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /cannot write in .*\/r \(EACCES\)/);
     } finally {
       chmodSync(join(dir, 'r'), 0o755);
     }

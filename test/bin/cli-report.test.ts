@@ -13,14 +13,14 @@ const env = { OPNAS_RUNS_DIR: dir, OPNAS_BACKEND: 'wasm' };
 const FIX = join(ROOT, 'test/fixtures');
 
 /** A tiny backbone search with a final stage, and a fidelity measurement in its folder. */
-function backboneRun(): void {
-  const search = opnas(
+async function backboneRun(): Promise<void> {
+  const search = await opnas(
     ['search', '--name', 'bb', '--train', join(FIX, 'search/tiny.tsv'), '--vocab-size', '64', '--max-len', '16', '--evaluator', 'standalone', '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2',
       '--train-steps', '6', '--budget', '8', '--batch', '2', '--population', '4', '--tournament', '2', '--seed', '2', '--workers', '2', '--final-top', '2', '--final-seeds', '2', '--final-steps', '30', '--quiet'],
     { env, timeout: 240_000 },
   );
   expect(search.code, search.stderr).toBe(0);
-  const fidelity = opnas(
+  const fidelity = await opnas(
     ['fidelity', '--train', join(FIX, 'train/reviews.csv'), '--dev', join(FIX, 'train/reviews-dev.tsv'), '--max-len', '16', '--vocab-size', '60', '--sample', '4', '--layers', '1-2', '--hidden', '16,32',
       '--heads', '1,2', '--steps', '3', '--supernet-steps', '4', '--workers', '0', '--quiet', '--json'],
     { env, timeout: 240_000 },
@@ -36,18 +36,18 @@ function md5(file: string): string {
 describe('opnas report', { timeout: 240_000 }, () => {
   let browser: Browser;
   beforeAll(async () => {
-    expect(opnas(['search', '--name', 'big', '--space', 'nb201', '--budget', '500', '--quiet'], { env }).code).toBe(0);
-    backboneRun();
+    expect((await opnas(['search', '--name', 'big', '--space', 'nb201', '--budget', '500', '--quiet'], { env })).code).toBe(0);
+    await backboneRun();
     browser = await launchBrowser();
   }, 300_000);
   afterAll(async () => {
     await browser?.close();
   });
 
-  it('writes the report of a 500-trial run in under 5 s, with one SVG per chart', () => {
+  it('writes the report of a 500-trial run in under 5 s, with one SVG per chart', async () => {
     const out = join(dir, 'out-big', 'big.html');
     const t0 = performance.now();
-    const r = opnas(['report', 'big', '--out', out, '--json'], { env });
+    const r = await opnas(['report', 'big', '--out', out, '--json'], { env });
     const seconds = (performance.now() - t0) / 1000;
     expect(r.code, r.stderr).toBe(0);
     expect(seconds).toBeLessThan(5);
@@ -66,13 +66,13 @@ describe('opnas report', { timeout: 240_000 }, () => {
   });
 
   it('renders every chart in headless Chromium with no console errors and no network', async () => {
-    const bb = opnas(['report', 'bb', '--out', join(dir, 'bb.html'), '--json'], { env });
+    const bb = await opnas(['report', 'bb', '--out', join(dir, 'bb.html'), '--json'], { env });
     expect(bb.code, bb.stderr).toBe(0);
     const charts = (JSON.parse(bb.stdout) as { charts: string[] }).charts;
     // the backbone run has every section: latency from the stand-alone evaluator, a final stage, a fidelity file
     expect(charts).toEqual(['history', 'params', 'latency', 'op-priorities', 'lineage', 'final', 'final-fidelity', 'fidelity']);
     const big = join(dir, 'out-big', 'big.html');
-    if (!existsSync(big)) expect(opnas(['report', 'big', '--out', big], { env }).code).toBe(0);
+    if (!existsSync(big)) expect((await opnas(['report', 'big', '--out', big], { env })).code).toBe(0);
 
     for (const [file, names, trials] of [
       [join(dir, 'bb.html'), charts, undefined],
@@ -114,9 +114,9 @@ describe('opnas report', { timeout: 240_000 }, () => {
     }
   });
 
-  it('bad input: a missing run, a corrupt run file, an unwritable --out, a bad fidelity file: one line each, nothing written', () => {
-    const bad = (args: string[]) => {
-      const r = opnas(['report', ...args], { env });
+  it('bad input: a missing run, a corrupt run file, an unwritable --out, a bad fidelity file: one line each, nothing written', async () => {
+    const bad = async (args: string[]) => {
+      const r = await opnas(['report', ...args], { env });
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -124,24 +124,24 @@ describe('opnas report', { timeout: 240_000 }, () => {
     };
     const out = join(dir, 'bad');
     mkdirSync(out);
-    expect(bad(['nope', '--out', join(out, 'a.html')])).toBe(`opnas: no run 'nope' in ${dir} (runs there: bb, big)`);
+    expect(await bad(['nope', '--out', join(out, 'a.html')])).toBe(`opnas: no run 'nope' in ${dir} (runs there: bb, big)`);
 
     mkdirSync(join(dir, 'corrupt'));
     writeFileSync(join(dir, 'corrupt', 'run.json'), '{"format": "opnas-run", "version": 1, "trials": [');
-    expect(bad(['corrupt', '--out', join(out, 'b.html')])).toMatch(/^opnas: .*corrupt.*run\.json/);
+    expect(await bad(['corrupt', '--out', join(out, 'b.html')])).toMatch(/^opnas: .*corrupt.*run\.json/);
 
     const before = md5(join(dir, 'big', 'run.json'));
     writeFileSync(join(out, 'file'), 'x');
-    expect(bad(['big', '--out', join(out, 'file', 'r.html')])).toBe(`opnas: --out ${join(out, 'file', 'r.html')}: cannot create it, ${join(out, 'file')} is not a folder`);
-    expect(bad(['big', '--out', out])).toMatch(/^opnas: --out .*bad: that is a folder; name the HTML file to write/);
+    expect(await bad(['big', '--out', join(out, 'file', 'r.html')])).toBe(`opnas: --out ${join(out, 'file', 'r.html')}: cannot create it, ${join(out, 'file')} is not a folder`);
+    expect(await bad(['big', '--out', out])).toMatch(/^opnas: --out .*bad: that is a folder; name the HTML file to write/);
     // a name the file system refuses (root may write anywhere, so not a permission)
     const long = join(out, `${'x'.repeat(300)}.html`);
-    expect(bad(['big', '--out', long])).toBe(`opnas: --out ${long}: cannot write ${long} (ENAMETOOLONG)`);
-    expect(bad(['big', '--out', '/proc/opnas-report/r.html'])).toMatch(/^opnas: --out \/proc\/opnas-report\/r\.html: cannot write \/proc\/opnas-report\/r\.html \(E[A-Z]+\)$/);
+    expect(await bad(['big', '--out', long])).toBe(`opnas: --out ${long}: cannot write ${long} (ENAMETOOLONG)`);
+    expect(await bad(['big', '--out', '/proc/opnas-report/r.html'])).toMatch(/^opnas: --out \/proc\/opnas-report\/r\.html: cannot write \/proc\/opnas-report\/r\.html \(E[A-Z]+\)$/);
 
     writeFileSync(join(out, 'fid.json'), '{"points": []}');
-    expect(bad(['big', '--out', join(out, 'c.html'), '--fidelity', join(out, 'fid.json')])).toMatch(/fidelity file .*fid\.json has no points/);
-    expect(bad(['big', '--out', join(out, 'c.html'), '--fidelity', join(out, 'none.json')])).toMatch(/cannot read the fidelity file .*none\.json \(ENOENT\)/);
+    expect(await bad(['big', '--out', join(out, 'c.html'), '--fidelity', join(out, 'fid.json')])).toMatch(/fidelity file .*fid\.json has no points/);
+    expect(await bad(['big', '--out', join(out, 'c.html'), '--fidelity', join(out, 'none.json')])).toMatch(/cannot read the fidelity file .*none\.json \(ENOENT\)/);
 
     expect(readdirSync(out).sort()).toEqual(['fid.json', 'file']);
     expect(md5(join(dir, 'big', 'run.json'))).toBe(before);

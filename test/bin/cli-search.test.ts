@@ -56,7 +56,7 @@ describe('opnas search on NAS-Bench-201: runs, resume, show, export', () => {
   it('an uninterrupted run and one SIGKILLed at several points then resumed end with the same trials', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    const ref = opnas(['search', '--name', 'ref', ...ARGS], { env });
+    const ref = await opnas(['search', '--name', 'ref', ...ARGS], { env });
     expect(ref.code).toBe(0);
     const reference = trialsOf(runFile(dir, 'ref'));
     expect(reference).toHaveLength(3000);
@@ -80,7 +80,7 @@ describe('opnas search on NAS-Bench-201: runs, resume, show, export', () => {
     }
     expect(kills).toBeGreaterThan(0);
     expect(seenPartial).toBe(true);
-    const finish = opnas(existsSync(join(dir, 'k', 'run.json')) ? ['resume', 'k', '--quiet'] : ['search', '--name', 'k', ...ARGS], { env });
+    const finish = await opnas(existsSync(join(dir, 'k', 'run.json')) ? ['resume', 'k', '--quiet'] : ['search', '--name', 'k', ...ARGS], { env });
     if (finish.code !== 0) expect(finish.stderr).toMatch(/is finished/);
     expect(trialsOf(runFile(dir, 'k'))).toEqual(reference);
   }, 120_000);
@@ -96,23 +96,23 @@ describe('opnas search on NAS-Bench-201: runs, resume, show, export', () => {
     expect(existsSync(join(dir, 'i', 'run.lock'))).toBe(false);
   }, 60_000);
 
-  it('lists, shows, exports, and extends a run; bad input gets clear errors', () => {
+  it('lists, shows, exports, and extends a run; bad input gets clear errors', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    expect(opnas(['search', '--name', 'a', '--space', 'nb201', '--budget', '20', '--objective', 'cifar10,params', '--quiet'], { env }).code).toBe(0);
-    const runs = opnas(['runs'], { env });
+    expect((await opnas(['search', '--name', 'a', '--space', 'nb201', '--budget', '20', '--objective', 'cifar10,params', '--quiet'], { env })).code).toBe(0);
+    const runs = await opnas(['runs'], { env });
     expect(runs.stdout).toMatch(/a\s+finished\s+20\s+cifar10/);
-    const show = opnas(['show', 'a', '--top', '3', '--pareto'], { env });
+    const show = await opnas(['show', 'a', '--top', '3', '--pareto'], { env });
     expect(show.stdout).toMatch(/top 3 of 20 ranked trials/);
     expect(show.stdout).toMatch(/Pareto front \(cifar10 vs params\)/);
     expect(show.stdout).toMatch(/lineage of/);
     const out = join(tempDir(), 'best');
-    expect(opnas(['export', 'a', '--out', out], { env }).code).toBe(0);
-    const check = opnas(['check', join(out, 'genome.json')]);
+    expect((await opnas(['export', 'a', '--out', out], { env })).code).toBe(0);
+    const check = await opnas(['check', join(out, 'genome.json')]);
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/valid nb201 genome/);
-    expect(opnas(['resume', 'a'], { env }).stderr).toMatch(/is finished \(20 evaluations\); pass --budget N to extend it/);
-    expect(opnas(['resume', 'a', '--budget', '30', '--quiet'], { env }).code).toBe(0);
+    expect((await opnas(['resume', 'a'], { env })).stderr).toMatch(/is finished \(20 evaluations\); pass --budget N to extend it/);
+    expect((await opnas(['resume', 'a', '--budget', '30', '--quiet'], { env })).code).toBe(0);
     expect(runFile(dir, 'a').trials).toHaveLength(30);
 
     const bad: [string[], RegExp][] = [
@@ -131,26 +131,26 @@ describe('opnas search on NAS-Bench-201: runs, resume, show, export', () => {
     ];
     const exported = readFileSync(join(out, 'genome.json'), 'utf8');
     for (const [args, msg] of bad) {
-      const r = opnas(args, { env });
+      const r = await opnas(args, { env });
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(msg);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
     expect(readFileSync(join(out, 'genome.json'), 'utf8')).toBe(exported);
-    expect(opnas(['export', 'a', '--rank', '2', '--out', out, '--force'], { env }).code).toBe(0);
+    expect((await opnas(['export', 'a', '--rank', '2', '--out', out, '--force'], { env })).code).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'genome.json'), 'utf8')).id).not.toBe(JSON.parse(exported).id);
   }, 120_000);
 
   it('refuses a corrupt run.json and leaves it as it is', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    expect(opnas(['search', '--name', 'c', '--space', 'nb201', '--budget', '8', '--quiet'], { env }).code).toBe(0);
+    expect((await opnas(['search', '--name', 'c', '--space', 'nb201', '--budget', '8', '--quiet'], { env })).code).toBe(0);
     const file = join(dir, 'c', 'run.json');
     const { writeFileSync } = await import('node:fs');
     const truncated = readFileSync(file, 'utf8').slice(0, 200);
     writeFileSync(file, truncated);
     for (const args of [['resume', 'c', '--budget', '10'], ['show', 'c']]) {
-      const r = opnas(args, { env });
+      const r = await opnas(args, { env });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/run\.json is not valid JSON .*left as it is/);
     }

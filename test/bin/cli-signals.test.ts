@@ -37,7 +37,7 @@ for (const [how, code] of [['SIGTERM', 143], ['close-output', 141]] as const) {
   it(`${how}: status interrupted, lock released, and a resume ends with the uninterrupted run's trials`, async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
-    const ref = opnas(['search', '--name', 'ref', ...ARGS, '--quiet'], { env });
+    const ref = await opnas(['search', '--name', 'ref', ...ARGS, '--quiet'], { env });
     expect(ref.code).toBe(0);
     const r = await stopOnceRunning(['search', '--name', 's', ...ARGS], env, how);
     expect(r.signal).toBe(null); // it exited by itself, not killed by the signal
@@ -48,7 +48,7 @@ for (const [how, code] of [['SIGTERM', 143], ['close-output', 141]] as const) {
     expect(run.trials.length).toBeGreaterThan(0);
     expect(run.trials.length).toBeLessThan(200);
     expect(existsSync(join(dir, 's', 'run.lock'))).toBe(false);
-    const resumed = opnas(['resume', 's', '--quiet'], { env });
+    const resumed = await opnas(['resume', 's', '--quiet'], { env });
     expect(resumed.code).toBe(0);
     expect(trialsOf(runFile(dir, 's'))).toEqual(trialsOf(runFile(dir, 'ref')));
   }, 60_000);

@@ -11,32 +11,32 @@ const WASM = { OPNAS_BACKEND: 'wasm' };
 
 // these run side by side, each spawning opnas processes: on a busy 2-core machine a minute is not enough
 describe.concurrent('opnas teacher', { timeout: 240_000 }, () => {
-  it('trains a teacher once, then reuses the cached one', () => {
+  it('trains a teacher once, then reuses the cached one', async () => {
     const runs = tempDir();
     const args = ['teacher', ...TASK, '--arch', 'bert-tiny', '--steps', '3', '--runs-dir', runs, '--json', '--quiet'];
-    const first = opnas(args, { env: WASM });
+    const first = await opnas(args, { env: WASM });
     expect(first.code, first.stderr).toBe(0);
     const a = JSON.parse(first.stdout) as { dir: string; cached: boolean; dev: number };
     expect(a.cached).toBe(false);
     expect(a.dir.startsWith(join(runs, 'teachers'))).toBe(true);
-    const second = JSON.parse(opnas(args, { env: WASM }).stdout) as { dir: string; cached: boolean; dev: number };
+    const second = JSON.parse((await opnas(args, { env: WASM })).stdout) as { dir: string; cached: boolean; dev: number };
     expect(second).toMatchObject({ dir: a.dir, cached: true, dev: a.dev });
   });
 
-  it('checks a teacher-logits file: wrong row count, wrong class count', () => {
+  it('checks a teacher-logits file: wrong row count, wrong class count', async () => {
     const dir = tempDir();
     const f = join(dir, 'logits.jsonl');
     writeFileSync(f, '[0.1, 0.9]\n[0.8, 0.2]\n');
-    const rows = opnas(['teacher', ...TASK, '--teacher-logits', f]);
+    const rows = await opnas(['teacher', ...TASK, '--teacher-logits', f]);
     expect(rows.code).toBe(1);
     expect(rows.stderr).toMatch(/--teacher-logits .*logits\.jsonl: 2 rows, but the task has 80 training examples/);
     writeFileSync(f, Array.from({ length: 80 }, () => '[0.1, 0.5, 0.4]').join('\n'));
-    const classes = opnas(['teacher', ...TASK, '--teacher-logits', f]);
+    const classes = await opnas(['teacher', ...TASK, '--teacher-logits', f]);
     expect(classes.code).toBe(1);
     expect(classes.stderr).toMatch(/line 1: 3 logits, but the task has 2 classes/);
     expect(classes.stderr).not.toMatch(/\n\s+at /);
     writeFileSync(f, Array.from({ length: 80 }, () => '[0.1, 0.9]').join('\n'));
-    const ok = opnas(['teacher', ...TASK, '--teacher-logits', f, '--json']);
+    const ok = await opnas(['teacher', ...TASK, '--teacher-logits', f, '--json']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ rows: 80, classes: 2 });
   });
@@ -47,39 +47,39 @@ describe.concurrent('opnas fidelity', { timeout: 240_000 }, () => {
     Object.entries({ sample: '3', layers: '1-2', hidden: '16,32', heads: '1,2', steps: '3', 'supernet-steps': '4', workers: '0', ...o }).flatMap(([k, v]) => [`--${k}`, v]).concat('--quiet');
   const SMALL = small();
 
-  it('prints Kendall tau, Spearman rho and a scatter plot; --json has every point', () => {
+  it('prints Kendall tau, Spearman rho and a scatter plot; --json has every point', async () => {
     const runs = tempDir();
-    const text = opnas(['fidelity', ...TASK, ...SMALL, '--runs-dir', runs], { env: WASM });
+    const text = await opnas(['fidelity', ...TASK, ...SMALL, '--runs-dir', runs], { env: WASM });
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^3 architectures: Kendall tau (-?\d\.\d{3}|n\/a)\s+Spearman rho (-?\d\.\d{3}|n\/a)/);
     expect(text.stdout).toMatch(/stand-alone dev score/);
     expect(text.stdout).toMatch(/candidates\/min/);
-    const json = opnas(['fidelity', ...TASK, ...SMALL, '--runs-dir', runs, '--json'], { env: WASM });
+    const json = await opnas(['fidelity', ...TASK, ...SMALL, '--runs-dir', runs, '--json'], { env: WASM });
     expect(json.code, json.stderr).toBe(0);
     const r = JSON.parse(json.stdout) as { n: number; points: { standalone: number; supernet: number; cached: boolean }[] };
     expect(r.n).toBe(3);
     expect(r.points.every((p) => p.cached)).toBe(true); // the stand-alone results of the first run
   });
 
-  it('runs with a distillation warm-up from the cached teacher', () => {
+  it('runs with a distillation warm-up from the cached teacher', async () => {
     const runs = tempDir();
-    const r = opnas(['fidelity', ...TASK, ...SMALL, '--warmup-steps', '2', '--teacher-steps', '2', '--runs-dir', runs, '--json'], { env: WASM });
+    const r = await opnas(['fidelity', ...TASK, ...SMALL, '--warmup-steps', '2', '--teacher-steps', '2', '--runs-dir', runs, '--json'], { env: WASM });
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { warmupSeconds: number }).warmupSeconds).toBeGreaterThan(0);
   });
 
-  it('refuses a supernet checkpoint built for another space, and bad options', () => {
+  it('refuses a supernet checkpoint built for another space, and bad options', async () => {
     const runs = tempDir();
     const ckpt = join(runs, 'sn');
-    const made = opnas(['fidelity', ...TASK, ...small({ sample: '1' }), '--runs-dir', runs, '--checkpoint', ckpt], { env: WASM });
+    const made = await opnas(['fidelity', ...TASK, ...small({ sample: '1' }), '--runs-dir', runs, '--checkpoint', ckpt], { env: WASM });
     expect(made.code, made.stderr).toBe(0);
-    const other = opnas(['fidelity', ...TASK, ...small({ hidden: '16,48' }), '--runs-dir', runs, '--checkpoint', ckpt], { env: WASM });
+    const other = await opnas(['fidelity', ...TASK, ...small({ hidden: '16,48' }), '--runs-dir', runs, '--checkpoint', ckpt], { env: WASM });
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/supernet checkpoint .*sn: it was built for another space or task \(hidden \[16,32\], expected \[16,48\]\)/);
-    const bad = opnas(['fidelity', ...TASK, '--warmup-steps', '9', '--supernet-steps', '4']);
+    const bad = await opnas(['fidelity', ...TASK, '--warmup-steps', '9', '--supernet-steps', '4']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--warmup-steps 9 exceeds --supernet-steps 4/);
-    expect(opnas(['fidelity', ...TASK, '--layers', '3-1']).stderr).toMatch(/--layers: expected N or N-M/);
+    expect((await opnas(['fidelity', ...TASK, '--layers', '3-1'])).stderr).toMatch(/--layers: expected N or N-M/);
     for (const [args, msg] of [
       [['--repeats', '0'], /--repeats must be a positive integer, got 0/],
       [['--population-steps', '1.5'], /--population-steps must be an integer >= 0, got 1.5/],
@@ -87,7 +87,7 @@ describe.concurrent('opnas fidelity', { timeout: 240_000 }, () => {
       [['--warmup-steps', '2', '--kd-logits', '0', '--kd-hidden', '0', '--kd-attention', '0'], /the warm-up needs a loss/],
       [['--sampling', 'all'], /Invalid values:[\s\S]*sampling/],
     ] as const) {
-      const r = opnas(['fidelity', ...TASK, ...args]);
+      const r = await opnas(['fidelity', ...TASK, ...args]);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(msg);
       expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // one line, no stack trace
@@ -127,7 +127,7 @@ describe('opnas search --evaluator supernet', () => {
   it('trains the supernet into the run folder, and a run killed mid-search resumes to the same trials', async () => {
     const dir = tempDir();
     const env = { ...WASM, OPNAS_RUNS_DIR: dir };
-    const ref = opnas(['search', '--name', 'ref', ...ARGS], { env });
+    const ref = await opnas(['search', '--name', 'ref', ...ARGS], { env });
     expect(ref.code, ref.stderr).toBe(0);
     expect(readdirSync(join(dir, 'ref', 'supernet')).sort()).toEqual(['supernet.json', 'weights.bin', 'weights.json']);
     // trained on the population batch by batch: only the last batch's checkpoint is kept
@@ -139,16 +139,16 @@ describe('opnas search --evaluator supernet', () => {
     const partial = trials(dir, 'k');
     expect(partial.length).toBeGreaterThanOrEqual(3);
     expect(partial.length).toBeLessThan(8);
-    const resumed = opnas(['resume', 'k', '--quiet'], { env });
+    const resumed = await opnas(['resume', 'k', '--quiet'], { env });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(trials(dir, 'k')).toEqual(reference);
   });
 
-  it('--supernet-sampling uniform trains the supernet once, before the search', () => {
+  it('--supernet-sampling uniform trains the supernet once, before the search', async () => {
     const dir = tempDir();
-    const r = opnas(['search', '--name', 'u', ...ARGS, '--supernet-sampling', 'uniform', '--budget', '4'], { env: { ...WASM, OPNAS_RUNS_DIR: dir } });
+    const r = await opnas(['search', '--name', 'u', ...ARGS, '--supernet-sampling', 'uniform', '--budget', '4'], { env: { ...WASM, OPNAS_RUNS_DIR: dir } });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(dir, 'u', 'supernet-batches'))).toBe(false);
-    expect(opnas(['search', ...ARGS, '--population-steps', '-1'], { env: { ...WASM, OPNAS_RUNS_DIR: dir } }).stderr).toMatch(/--population-steps/);
+    expect((await opnas(['search', ...ARGS, '--population-steps', '-1'], { env: { ...WASM, OPNAS_RUNS_DIR: dir } })).stderr).toMatch(/--population-steps/);
   });
 });

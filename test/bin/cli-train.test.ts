@@ -91,7 +91,7 @@ describe.concurrent('opnas train: runs', () => {
   });
 
   it('trains a sampled backbone genome file (opnas sample --space backbone --seed 3)', async () => {
-    const s = opnas(['sample', '--space', 'backbone', '--seed', '3', '--json']);
+    const s = await opnas(['sample', '--space', 'backbone', '--seed', '3', '--json']);
     expect(s.code).toBe(0);
     const genome = (JSON.parse(s.stdout) as { genome: unknown }[])[0].genome;
     const file = writeJson(tempDir(), 'genome.json', genome);

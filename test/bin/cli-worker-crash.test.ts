@@ -52,7 +52,7 @@ it.skipIf(!existsSync(`/proc/${process.pid}/task/${process.pid}/children`))(
   async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir, OPNAS_BACKEND: 'wasm' };
-    const ref = opnas(['search', '--name', 'ref', '--workers', '1', '--quiet', ...STANDALONE], { env, timeout: 120_000 });
+    const ref = await opnas(['search', '--name', 'ref', '--workers', '1', '--quiet', ...STANDALONE], { env, timeout: 120_000 });
     expect(ref.code).toBe(0);
     const reference = trials(dir, 'ref');
     expect(reference.filter((t) => (t as unknown as { status: string }).status === 'ok')).toHaveLength(6);
@@ -90,7 +90,7 @@ it('base supernet weights missing: the resume stops with one clear error and no 
 
   rmSync(join(dir, 's', 'supernet', 'weights.bin'));
   const before = trials(dir, 's');
-  const r = opnas(['resume', 's', '--budget', '8', '--quiet'], { env });
+  const r = await opnas(['resume', 's', '--budget', '8', '--quiet'], { env });
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^opnas: a worker could not load its evaluator: supernet checkpoint .*weights\.bin/);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);

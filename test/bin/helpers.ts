@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,15 +9,25 @@ import type { RunFile } from '../../runs/types.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'dist/bin/opnas.js');
 
-/** Run the built CLI (npm test builds it first) in a separate process. */
-export function opnas(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd ?? ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, OPNAS_BACKEND: 'cpu', ...opts.env },
-    timeout: opts.timeout ?? 120_000,
+/**
+ * Run the built CLI (npm test builds it first) in a separate process. Asynchronous on purpose: a
+ * spawnSync that blocks a test worker for over a minute (a search on a loaded machine) makes
+ * vitest's worker RPC time out ("Timeout calling onTaskUpdate") and the run exit 1 with every test
+ * passed. `timeout` kills the CLI (SIGTERM) and gives code null, as spawnSync did.
+ */
+export function opnas(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, OPNAS_BACKEND: 'cpu', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGTERM'), opts.timeout ?? 120_000);
+    child.on('error', (e) => (clearTimeout(timer), reject(e)));
+    child.on('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
+    child.stdin.on('error', () => {}); // a CLI that exits without reading its input
+    child.stdin.end(opts.input ?? '');
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function tempDir(prefix = 'opnas-test-'): string {

@@ -14,12 +14,12 @@ const file = (text: string, name = 'd.tsv') => {
 const ROWS = ['good film\tpos', 'bad film\tneg', 'fine film\tpos', 'dull film\tneg', 'great film\tpos'];
 
 describe('labels', () => {
-  it('a blank label cell is an error naming its line', () => {
+  it('a blank label cell is an error naming its line', async () => {
     const p = file(['sentence\tlabel', ...ROWS.slice(0, 2), 'odd film\t  ', ...ROWS.slice(2)].join('\n'));
     expect(() => loadClassification({ path: p, textColumn: 'sentence', labelColumn: 'label' })).toThrow(new RegExp(`${p}:4: the label is empty`));
   });
 
-  it('--no-header on a file that has a header: the header row is named, not made a class', () => {
+  it('--no-header on a file that has a header: the header row is named, not made a class', async () => {
     const p = file(['sentence\tlabel', ...ROWS].join('\n'));
     expect(() => loadClassification({ path: p, header: false, textColumn: 0, labelColumn: 1 })).toThrow(/:1: label "label" occurs only on this first line; is it a header row\? \(then drop --no-header\)/);
     // the same rows without the header load, two classes
@@ -27,7 +27,7 @@ describe('labels', () => {
     expect(ok.labelNames).toEqual(['neg', 'pos']);
   });
 
-  it('a label map that skips class ids is refused; one that maps two spellings to one class is fine', () => {
+  it('a label map that skips class ids is refused; one that maps two spellings to one class is fine', async () => {
     const p = file(['sentence\tlabel', ...ROWS].join('\n'));
     expect(() => loadClassification({ path: p, textColumn: 'sentence', labelColumn: 'label', labelMap: { pos: 5, neg: 0 } })).toThrow(
       /class ids must run 0\.\.1 with none skipped; it uses 0, 5 \(missing 1, 2, 3, 4\)/,
@@ -36,10 +36,10 @@ describe('labels', () => {
     expect(new Set(two.labels)).toEqual(new Set([0, 1]));
   });
 
-  it('the CLI refuses --label-map pos=5,neg=0 before a run folder is created', () => {
+  it('the CLI refuses --label-map pos=5,neg=0 before a run folder is created', async () => {
     const dir = tempDir();
     const p = file(['sentence\tlabel', ...Array.from({ length: 8 }, () => ROWS).flat()].join('\n'));
-    const r = opnas(['search', '--train', p, '--label-map', 'pos=5,neg=0', '--name', 'x', '--quiet'], { env: { OPNAS_RUNS_DIR: dir } });
+    const r = await opnas(['search', '--train', p, '--label-map', 'pos=5,neg=0', '--name', 'x', '--quiet'], { env: { OPNAS_RUNS_DIR: dir } });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^opnas: .*class ids must run 0\.\.1 with none skipped/);
     expect(existsSync(join(dir, 'x'))).toBe(false);
