@@ -24,6 +24,7 @@ export function modelCard(c: ModelConfigFile): string {
     lines.push(`One training, seed ${c.seed}${c.train?.steps ? `, at most ${c.train.steps} steps` : ''}; the weights are those with the best dev ${c.metric} (early stopping), test was never used to choose.`, ``);
   } else lines.push(`Not scored.`, ``);
   if (c.cost) lines.push(`Parameters ${count(c.cost.params)} (${c.cost.params}), ${count(c.cost.flopsPerToken)} FLOPs per token (analytic, at ${c.max_length} tokens), forward latency ${c.cost.latencyMs.toFixed(2)} ms for one ${c.max_length}-token example (TF.js, median of 5, on the machine that trained it).`, ``);
+  if (c.browser_latency) lines.push(`In a web browser: ${c.browser_latency.ms.toFixed(2)} ms for one ${c.browser_latency.tokens}-token example (${c.browser_latency.runtime}; ${c.browser_latency.measured}).`, ``);
   lines.push(`## What it computes`, ``);
   lines.push('Post-LayerNorm encoder (BERT); `LN` is LayerNorm over channels (eps 1e-6), dense layers are `x W + b`.', '');
   lines.push('```');

@@ -70,6 +70,8 @@ export interface ModelConfigFile {
   train?: Partial<TrainConfig>;
   scores?: { dev: TrainResult['dev']; test: TrainResult['test'] };
   cost?: { params: number; flopsPerToken: number; latencyMs: number };
+  /** Forward latency in a browser (ONNX Runtime Web in headless Chromium), when it was measured: --browser-latency. */
+  browser_latency?: { ms: number; tokens: number; runtime: string; measured: string };
   /** Where the genome came from: a run, its trial and lineage. */
   origin?: Record<string, unknown>;
 }
