@@ -1,7 +1,7 @@
 // The page `opnas export --web` writes: classifies what is typed with model.onnx in ONNX Runtime
 // Web (WebAssembly, one thread, no cross-origin isolation needed), tokenizing exactly as opnas does:
 // lower-case, NFC, the words and single symbols that tokenizer.json's split pattern matches (the
-// pattern opnas itself uses), word-level ids ([UNK] outside the vocabulary), `[CLS] a [SEP]`
+// pattern opnas itself uses), word-level ids ([UNK] outside the vocabulary) or WordPiece pieces, `[CLS] a [SEP]`
 // (`[CLS] a [SEP] b [SEP]` for sentence pairs, truncated longest-first) and at most
 // config.max_length tokens. Every file it reads lies beside it; nothing is fetched from elsewhere.
 /* global ort */
@@ -20,11 +20,15 @@
     return r.json();
   }
 
-  /** The tokenizer opnas writes (Hugging Face tokenizer.json, WordLevel); anything else is refused. */
+  /**
+   * The tokenizer opnas writes (Hugging Face tokenizer.json, WordLevel or WordPiece); anything else
+   * is refused. WordPiece splits each word greedily, longest piece first, continuations carrying
+   * the prefix (##); a word with no split, or longer than max_input_chars_per_word code points, is [UNK].
+   */
   function makeTokenizer(tok, maxLen) {
     const model = tok && tok.model;
     const pre = tok && tok.pre_tokenizer;
-    if (!model || model.type !== 'WordLevel' || !model.vocab) throw new Error('tokenizer.json is not a WordLevel tokenizer written by opnas');
+    if (!model || (model.type !== 'WordLevel' && model.type !== 'WordPiece') || !model.vocab) throw new Error('tokenizer.json is not a WordLevel or WordPiece tokenizer written by opnas');
     if (!pre || pre.type !== 'Split' || !pre.pattern || typeof pre.pattern.Regex !== 'string' || pre.invert !== true) throw new Error('tokenizer.json: its pre-tokenizer is not the split opnas writes');
     const norms = ((tok.normalizer && tok.normalizer.normalizers) || []).map((n) => n.type).join(',');
     if (norms !== 'Lowercase,NFC') throw new Error(`tokenizer.json: normalizers ${norms || 'none'}, expected Lowercase,NFC`);
@@ -37,7 +41,27 @@
     const UNK = special(model.unk_token || '[UNK]');
     const CLS = special('[CLS]');
     const SEP = special('[SEP]');
-    const words = (text) => (text.toLowerCase().normalize('NFC').match(re) || []).map((w) => (vocab.has(w) ? vocab.get(w) : UNK));
+    const prefix = model.continuing_subword_prefix ?? '##';
+    const maxChars = model.max_input_chars_per_word ?? 100;
+    const pieces = (word) => {
+      const chars = Array.from(word);
+      if (chars.length > maxChars) return [UNK];
+      const out = [];
+      for (let start = 0; start < chars.length; ) {
+        let end = chars.length;
+        let id;
+        for (; end > start; end--) {
+          id = vocab.get((start > 0 ? prefix : '') + chars.slice(start, end).join(''));
+          if (id !== undefined) break;
+        }
+        if (id === undefined) return [UNK];
+        out.push(id);
+        start = end;
+      }
+      return out;
+    };
+    const ids = model.type === 'WordPiece' ? (w) => pieces(w) : (w) => [vocab.has(w) ? vocab.get(w) : UNK];
+    const words = (text) => (text.toLowerCase().normalize('NFC').match(re) || []).flatMap(ids);
     return {
       size: vocab.size,
       encode(text, pair) {

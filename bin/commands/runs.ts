@@ -125,8 +125,9 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     if (argv.force && !argv.web) throw new OpnasError('--force applies to --web only');
     if (argv['browser-latency'] && !argv.model && !argv.web) throw new OpnasError('--browser-latency measures a trained model: give --model DIR or --web DIR');
     if (argv.web && argv.model && resolve(argv.web) === resolve(argv.model)) throw new OpnasError('--web and --model must be different folders');
-    // the page's folder is checked before any training, not after
+    // the page's folder and the browser are checked before any training, not after
     if (argv.web) checkOutDir('web', argv.web, argv.force);
+    if (argv['browser-latency']) (await import('../../evaluators/browser-latency.js')).chromiumPath();
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
     const rank = argv.rank === undefined ? undefined : positiveInt('rank', argv.rank);
     if (argv.model || argv.web) {

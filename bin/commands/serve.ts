@@ -21,9 +21,7 @@ export const serveCommand: CommandModule<object, Args> = {
   handler: async (argv) => {
     if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535) throw new OpnasError(`--port must be an integer 0..65535, got ${argv.port}`);
     const s = await serveStatic(argv.dir, { port: argv.port, host: argv.host });
-    if (argv.json) print(JSON.stringify({ url: s.url, dir: argv.dir }));
-    else print(s.url);
-    note(`serving ${argv.dir} at ${s.url} (Ctrl-C to stop)`);
+    // the handlers go in before the URL is printed: whoever reads it may stop the server at once
     await new Promise<void>((done) => {
       const stop = () => {
         process.off('SIGINT', stop);
@@ -34,6 +32,9 @@ export const serveCommand: CommandModule<object, Args> = {
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
       process.on('SIGHUP', stop);
+      if (argv.json) print(JSON.stringify({ url: s.url, dir: argv.dir }));
+      else print(s.url);
+      note(`serving ${argv.dir} at ${s.url} (Ctrl-C to stop)`);
     });
     note('stopped');
   },

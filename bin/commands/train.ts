@@ -34,6 +34,7 @@ interface Args extends TaskArgs {
   quiet?: boolean;
   out?: string;
   force?: boolean;
+  'browser-latency'?: boolean;
 }
 
 
@@ -70,7 +71,8 @@ export const trainCommand: CommandModule<object, Args> = {
         .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
         .option('quiet', { type: 'boolean', describe: 'no progress output' })
         .option('out', { type: 'string', describe: 'save the trained model folder here (config.json, tokenizer.json, model.safetensors, model.onnx, README.md; checked before training) for opnas predict and other tools' })
-        .option('force', { type: 'boolean', describe: 'overwrite an existing, non-empty --out folder' }),
+        .option('force', { type: 'boolean', describe: 'overwrite an existing, non-empty --out folder' })
+        .option('browser-latency', { type: 'boolean', describe: "with --out: also measure model.onnx's forward latency in headless Chromium with ONNX Runtime Web, into config.json and the model card (needs chromium; CHROMIUM_PATH names another)" }),
     ) as never,
   handler: async (argv) => {
     const { name, genome } = resolveArch(argv.arch, argv.baseline);
@@ -91,6 +93,10 @@ export const trainCommand: CommandModule<object, Args> = {
     if (cfg.maxLen! < minLen) throw new OpnasError(`--max-len must be at least ${minLen} (room for the special tokens), got ${cfg.maxLen}`);
     // the output folder is checked before hours go into training, not after
     if (argv.out !== undefined) checkOutDir('out', argv.out, argv.force);
+    if (argv['browser-latency']) {
+      if (argv.out === undefined) throw new OpnasError('--browser-latency measures the saved model: give --out DIR');
+      (await import('../../evaluators/browser-latency.js')).chromiumPath();
+    }
     const log = argv.quiet ? () => {} : note;
     // Read and encode the data before starting a backend, so bad input fails fast and alone.
     const data = loadTaskFrom(argv);
@@ -131,9 +137,17 @@ export const trainCommand: CommandModule<object, Args> = {
         origin: { architecture: name },
       });
       log(`saved the model folder (config.json, tokenizer.json, model.safetensors, README.md; also genome.json, weights.bin, result.json) in ${argv.out}`);
+      if (argv['browser-latency']) {
+        const { addBrowserLatency } = await import('../../evaluators/browser-latency.js');
+        const b = await addBrowserLatency(argv.out);
+        log(`browser latency ${b.ms.toFixed(2)} ms per ${cfg.maxLen}-token example (${b.runtime})`);
+        Object.assign(record, { browserLatencyMs: b.ms });
+      }
     }
     if (argv.json) return print(JSON.stringify(record, null, 2));
     print(`${name} on ${data.name}`);
     print(resultTable(result, task.metric));
+    const browser = (record as { browserLatencyMs?: number }).browserLatencyMs;
+    if (browser !== undefined) print(`browser latency ${browser.toFixed(2)} ms/example (ONNX Runtime Web in headless Chromium; the model card says how it was measured)`);
   },
 };

@@ -22,7 +22,7 @@ export const ORT_WEB_FILES = ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', '
 /** The page's own files, in web/ of the package. */
 export const PAGE_FILES = ['index.html', 'app.js', 'style.css'] as const;
 /** What the page reads from the model folder. */
-export const MODEL_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
+export const MODEL_FILES = ['config.json', 'tokenizer.json', 'model.onnx'] as const;
 
 /** onnxruntime-web's dist folder and version. */
 export function ortWebDist(): { dir: string; version: string } {
@@ -94,7 +94,7 @@ export function writeWebPage(modelDir: string, outDir: string): { dir: string; f
     files.push(name);
   };
   for (const f of ORT_WEB_FILES) copy(join(ort.dir, f), f);
-  for (const f of MODEL_FILES.filter((x) => x !== 'config.json')) copy(join(modelDir, f), f);
+  for (const f of ['model.onnx', 'tokenizer.json']) copy(join(modelDir, f), f);
   for (const f of PAGE_FILES.filter((x) => x !== 'index.html')) copy(join(page, f), f);
   // config and index last: a folder with an index.html was written completely
   copy(join(modelDir, 'config.json'), 'config.json');
