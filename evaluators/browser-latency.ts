@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { OpnasError } from '../spaces/base/errors.js';
-import { modelCard } from './model-dir/card.js';
-import type { ModelConfigFile } from './model-dir/folder.js';
-import { checkModelForWeb, ORT_WEB_FILES, ortWebDist } from './model-dir/web.js';
+import { BROWSER_REPS, BROWSER_WARMUP } from './latency.js';
+import { ORT_WEB_FILES, ortWebDist } from './model-dir/web.js';
+import { SetupError } from './types.js';
 
 /**
  * Forward latency of an ONNX model in a web browser: headless Chromium (Debian's `chromium`, or
@@ -15,13 +15,11 @@ import { checkModelForWeb, ORT_WEB_FILES, ortWebDist } from './model-dir/web.js'
  *
  * The page, ONNX Runtime's files and the models are answered from memory through request
  * interception at a made-up origin: no port is opened and nothing leaves the machine. One
- * browser serves many models (a search launches it once, on its first candidate, and closes it
- * at the end).
+ * browser serves many models, one at a time (a search launches it once, on its first candidate,
+ * and closes it at the end: sharedBrowser). evaluators/latency.ts offers it as the `browser` runtime.
  */
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
-export const BROWSER_WARMUP = 2;
-export const BROWSER_REPS = 10;
 const ORIGIN = 'http://opnas-latency.localhost';
 const PAGE = '<!doctype html><meta charset="utf-8"><title>opnas latency</title><link rel="icon" href="data:,"><script src="/ort.wasm.min.js"></script>';
 
@@ -38,6 +36,12 @@ export function chromiumPath(): string {
   return p;
 }
 
+/** Whether browser latency can be measured here (Chromium and ONNX Runtime Web present), before anything starts. */
+export function checkBrowserReady(): void {
+  chromiumPath();
+  ortWebDist();
+}
+
 export interface BrowserLatencyOptions {
   /** Runs before timing (default 2). */
   warmup?: number;
@@ -49,6 +53,8 @@ export interface BrowserLatencyOptions {
 export class BrowserRuntime {
   private models = new Map<string, Uint8Array>();
   private n = 0;
+  /** Measurements run one at a time: two models timed at once would slow each other. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly browser: Browser,
@@ -69,7 +75,7 @@ export class BrowserRuntime {
       // --no-sandbox: Chromium's sandbox refuses to run as root (CI, containers)
       browser = await puppeteer.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     } catch (e) {
-      throw new OpnasError(`cannot start headless Chromium (${executablePath}): ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+      throw new SetupError(`cannot start headless Chromium (${executablePath}): ${((e as Error).message ?? String(e)).split('\n')[0]}`);
     }
     try {
       const page = await browser.newPage();
@@ -86,19 +92,25 @@ export class BrowserRuntime {
       });
       await page.goto(`${ORIGIN}/`, { waitUntil: 'load' });
       const ok = await page.evaluate(() => typeof (globalThis as { ort?: unknown }).ort === 'object');
-      if (!ok) throw new OpnasError(`ONNX Runtime Web did not load in Chromium${errors.length ? `: ${errors[0]}` : ''}`);
+      if (!ok) throw new SetupError(`ONNX Runtime Web did not load in Chromium${errors.length ? `: ${errors[0]}` : ''}`);
       await page.evaluate(`(() => { ort.env.wasm.numThreads = 1; ort.env.wasm.proxy = false; ort.env.wasm.wasmPaths = ${JSON.stringify(`${ORIGIN}/`)}; })()`);
       self.rt = new BrowserRuntime(browser, page, `onnxruntime-web ${ort.version} (wasm, 1 thread), ${await browser.version()}`);
       return self.rt;
     } catch (e) {
       await browser.close().catch(() => {});
       if (e instanceof OpnasError) throw e;
-      throw new OpnasError(`headless Chromium: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+      throw new SetupError(`headless Chromium: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
     }
   }
 
   /** Median forward time in ms of the ONNX model (input_ids, attention_mask -> logits) on one seqLen-token example. */
-  async measure(onnx: Uint8Array, seqLen: number, o: BrowserLatencyOptions = {}): Promise<number> {
+  measure(onnx: Uint8Array, seqLen: number, o: BrowserLatencyOptions = {}): Promise<number> {
+    const run = this.queue.then(() => this.measureNow(onnx, seqLen, o));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async measureNow(onnx: Uint8Array, seqLen: number, o: BrowserLatencyOptions): Promise<number> {
     const warmup = o.warmup ?? BROWSER_WARMUP;
     const reps = o.reps ?? BROWSER_REPS;
     if (!Number.isInteger(seqLen) || seqLen < 1) throw new RangeError(`browser latency: seqLen must be a positive integer, got ${seqLen}`);
@@ -161,15 +173,18 @@ export function median(xs: number[]): number {
  * A browser launched on the first measurement and kept for the next ones (a search measures
  * every candidate with one browser); close() ends it, if it was ever started.
  */
-export function lazyBrowserRuntime(o: BrowserLatencyOptions = {}): { measure(onnx: Uint8Array, seqLen: number): Promise<number>; runtime(): string | undefined; close(): Promise<void> } {
+export function lazyBrowserRuntime(o: BrowserLatencyOptions = {}): { measure(onnx: Uint8Array, seqLen: number): Promise<number>; runtime(): string | undefined; launches(): number; close(): Promise<void> } {
   let started: Promise<BrowserRuntime> | undefined;
   let rt: BrowserRuntime | undefined;
+  let launches = 0;
   return {
     measure: async (onnx, seqLen) => {
+      if (!started) launches++;
       started ??= BrowserRuntime.launch().then((r) => (rt = r));
       return (await started).measure(onnx, seqLen, o);
     },
     runtime: () => rt?.runtime,
+    launches: () => launches,
     close: async () => {
       const s = started;
       started = undefined;
@@ -189,20 +204,10 @@ export async function browserLatency(onnx: Uint8Array, seqLen: number, o: Browse
   }
 }
 
-/**
- * Measure a model folder's model.onnx in the browser at its max_length and record it in the
- * folder: config.json's browser_latency and the model card.
- */
-export async function addBrowserLatency(dir: string, o: BrowserLatencyOptions = {}): Promise<{ ms: number; runtime: string }> {
-  const config = checkModelForWeb(dir);
-  const r = await browserLatency(readFileSync(join(dir, 'model.onnx')), config.max_length, o);
-  const updated: ModelConfigFile = {
-    ...config,
-    browser_latency: { ms: r.ms, tokens: config.max_length, runtime: r.runtime, measured: `median of ${o.reps ?? BROWSER_REPS} runs after ${o.warmup ?? BROWSER_WARMUP} warm-up runs` },
-  };
-  for (const [file, text] of [['README.md', modelCard(updated)], ['config.json', JSON.stringify(updated, null, 2) + '\n']] as const) {
-    writeFileSync(join(dir, `${file}.tmp`), text);
-    renameSync(join(dir, `${file}.tmp`), join(dir, file));
-  }
-  return r;
+let shared: ReturnType<typeof lazyBrowserRuntime> | undefined;
+
+/** This process's browser for latency: started on the first measurement, ended by its close(). */
+export function sharedBrowser(): ReturnType<typeof lazyBrowserRuntime> {
+  shared ??= lazyBrowserRuntime();
+  return shared;
 }

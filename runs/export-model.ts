@@ -1,6 +1,8 @@
-import { weightsOf, writeModelFolder, type ModelConfigFile } from '../evaluators/model-dir/folder.js';
+import type { LatencyRuntime } from '../evaluators/latency.js';
+import { saveModelFolder, weightsOf, type ModelConfigFile } from '../evaluators/model-dir/folder.js';
 import type { NamedTensor } from '../evaluators/model-dir/safetensors.js';
 import { loadTask, taskFileSpec } from '../evaluators/tasks/named.js';
+import { Tokenizer, type TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type StepInfo, type TrainConfig, type TrainResult } from '../evaluators/train.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import type { BackboneGenome } from '../spaces/types.js';
@@ -19,7 +21,7 @@ export async function exportModel(
   run: RunFile,
   rank: number | undefined,
   outDir: string,
-  hooks: { onStep?: (s: StepInfo) => void; log?: (msg: string) => void } = {},
+  hooks: { onStep?: (s: StepInfo) => void; log?: (msg: string) => void; latency?: LatencyRuntime[] } = {},
 ): Promise<{ dir: string; config: ModelConfigFile; result: TrainResult }> {
   const chosen = chooseExport(run, rank);
   if (chosen.space !== 'backbone') throw new OpnasError(`run '${run.name}' searched the ${chosen.space} space: only backbone genomes are models that classify text`);
@@ -27,7 +29,9 @@ export async function exportModel(
   const c = run.config;
   const train: Partial<TrainConfig> = { ...DEFAULT_TRAIN, ...(c.final?.train ?? DEFAULT_FINAL_TRAIN), seed: 0 };
   const data = loadTask(c.task, { seed: c.taskSeed });
-  const task = encodeTask(data, { vocabSize: c.vocabSize, maxLen: train.maxLen! });
+  // the run's own tokenizer (the one its candidates and final stage were scored with)
+  const saved = run.extra?.tokenizer as TokenizerJSON | undefined;
+  const task = encodeTask(data, { vocabSize: c.vocabSize, maxLen: train.maxLen!, ...(saved ? { tokenizer: Tokenizer.fromJSON(saved) } : { tokenizerModel: c.tokenizer }) });
   hooks.log?.(`training ${chosen.formula.split('\n')[0]} on ${data.name}: ${train.steps} steps at most, seed 0`);
   let weights: Map<string, NamedTensor> | undefined;
   const result = await trainStandalone(genome, task, train, { onStep: hooks.onStep, onTrained: (m) => (weights = weightsOf(m.params)) });
@@ -39,7 +43,7 @@ export async function exportModel(
       line = undefined; // a baseline no trial proposed has no lineage
     }
   }
-  const config = writeModelFolder(outDir, {
+  const config = await saveModelFolder(outDir, {
     genome,
     weights: weights!,
     tokenizer: task.tokenizer,
@@ -55,6 +59,6 @@ export async function exportModel(
       ...(chosen.final ? { final_stage: `mean over ${chosen.final.seeds} seeds: dev ${chosen.final.dev.toFixed(4)}, test ${chosen.final.test.toFixed(4)}${chosen.final.baseline ? ' (the reference baseline won)' : ''}` } : { search_scores: chosen.scores }),
       ...(line ? { lineage: line.join(' <- ') } : {}),
     },
-  });
+  }, { also: hooks.latency });
   return { dir: outDir, config, result };
 }

@@ -1,4 +1,5 @@
 import { fmtCount } from '../spaces/base/format.js';
+import { latencyLabel } from '../evaluators/latency.js';
 import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
@@ -220,6 +221,10 @@ export interface RunSummary {
   strategy?: string;
   evaluator?: string;
   objectives: string[];
+  /** Backbone runs: which runtime measured the latency score (evaluators/latency.ts). */
+  latencyRuntime?: string;
+  /** Backbone runs: the tokenizer candidates were scored with. */
+  tokenizer?: string;
   trials: number;
   counts: Record<TrialStatus, number>;
   batches: number;
@@ -253,6 +258,7 @@ export function summary(run: RunFile): RunSummary {
     strategy: str('strategy'),
     evaluator: str('evaluator'),
     objectives: runObjectives(run),
+    ...(run.config.space === 'backbone' ? { latencyRuntime: latencyLabel(run.config.latencyRuntime), tokenizer: run.config.tokenizer ?? 'wordlevel' } : {}),
     trials: run.trials.length,
     counts,
     batches: run.nextBatch,
@@ -275,6 +281,7 @@ function summaryText(s: Omit<RunSummary, 'text'>): string {
   const lines = [
     `run '${s.name}': ${s.status}${s.statusReason ? ` (${s.statusReason})` : ''}`,
     `  ${what ? what + ', ' : ''}seed ${s.seed}${s.objectives.length ? `, objectives ${s.objectives.join(', ')}` : ''}`,
+    ...(s.latencyRuntime ? [`  latency measured with ${s.latencyRuntime}, tokenizer ${s.tokenizer}`] : []),
     `  ${plural(s.trials, 'trial')}${counts.length ? ` (${counts.join(', ')})` : ''} in ${plural(s.batches, 'batch')}${s.pending ? `, ${s.pending} pending` : ''}`,
     `  started ${s.created}, ${fmtDuration(s.seconds)} to the last save, ${fmtDuration(s.evalSeconds)} evaluating`,
   ];
@@ -350,7 +357,7 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   const done = run.final.runs.length;
   const total = run.final.finalists.length * seeds;
   const lines = [
-    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used`,
+    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}`,
     ...table([header, ...cells], (c) => c >= 2 && c !== 4).map((l) => '  ' + l),
   ];
   const w = result.winner;

@@ -5,7 +5,8 @@ import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type Super
 import { PopulationTrainer } from '../evaluators/supernet/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
-import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
+import { checkLatencyRuntime, closeLatencyRuntimes, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, measuredHere, type LatencyRuntime, type LatencyShape } from '../evaluators/latency.js';
+import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
 import { DEFAULT_FINAL, finalResult, pickFinalists, runFinal, type FinalConfig } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
@@ -52,6 +53,10 @@ export interface SearchConfig {
   task: string | TaskSpec;
   taskSeed: number;
   vocabSize: number;
+  /** Where candidates' latency is measured (evaluators/latency.ts; absent in older runs: tfjs). */
+  latencyRuntime?: LatencyRuntime;
+  /** The run's tokenizer, trained on the task (absent in older runs: wordlevel). */
+  tokenizer?: TokenizerModel;
   /** Stand-alone training of each candidate (steps, batch size, lr, ...). */
   train: Partial<TrainConfig>;
   /**
@@ -135,6 +140,21 @@ export function checkSearchConfig(c: SearchConfig): void {
     if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
+  if (c.latencyRuntime !== undefined) {
+    try {
+      checkLatencyRuntime(c.latencyRuntime, 'latency runtime');
+      if (c.space !== 'backbone' && c.latencyRuntime !== DEFAULT_LATENCY_RUNTIME) problems.push(`--latency-runtime applies to backbone searches (the ${c.space} space has no latency to measure)`);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (c.tokenizer !== undefined) {
+    try {
+      checkTokenizerModel(c.tokenizer, 'tokenizer');
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (problems.length) throw new OpnasError(problems.join('; '));
   // the strategy checks its own options (population, tournament, c); fail here, before a run folder exists
   makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
@@ -166,8 +186,9 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
               if (st.step % 100 === 0 || st.step === st.steps) o.log?.(`supernet ${phase}: step ${st.step}/${st.steps}, loss ${st.loss.toFixed(4)}`);
             },
           })),
+          ...workerLatency(c),
         }
-      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
+      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend, ...workerLatency(c) };
   // never more processes than a batch has candidates: the others would only hold memory
   const size = workerCount(o.workers, c.batch);
   o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
@@ -186,7 +207,24 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
     trainer?.dispose();
     await pool.close();
   };
+  if (c.latencyRuntime === 'browser') {
+    const here = measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, run));
+    return { evaluator: here.evaluator as Evaluator, latency: (cand) => here.latency(cand as Candidate<BackboneGenome>), close };
+  }
   return { evaluator: pool as Evaluator, latency: (cand) => pool.latency(cand as Candidate<never>), close };
+}
+
+/**
+ * The latency runtime workers use: the run's, except the browser, which the search's own process
+ * runs (one browser per search, measuredHere); its workers' own TF.js figure is replaced.
+ */
+function workerLatency(c: SearchConfig): { latencyRuntime?: LatencyRuntime } {
+  return c.latencyRuntime && c.latencyRuntime !== 'browser' ? { latencyRuntime: c.latencyRuntime } : {};
+}
+
+/** The sizes candidates' latency is measured at (as the workers build them). */
+function latencyShape(c: SearchConfig, run: RunFile): LatencyShape {
+  return { vocabSize: (run.extra!.tokenizer as TokenizerJSON).vocab.length, maxLen: c.train.maxLen ?? 64, numClasses: (run.extra?.numClasses as number) ?? 2 };
 }
 
 /** Sizes analytic costs are computed for: the run's sequence length, vocabulary and classes. */
@@ -239,6 +277,8 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
     throw aborted ? new SearchAborted() : e;
   } finally {
     await close();
+    // the browser of --latency-runtime browser, if it was started
+    await closeLatencyRuntimes();
     await store.save();
     await store.close();
   }
@@ -260,13 +300,14 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   if (run.final.runs.length >= total) return;
   o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
   const workers = Math.min(o.workers ?? availableParallelism(), total - run.final.runs.length);
-  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend });
+  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend, ...workerLatency(c) });
   pool.onProgress = o.onProgress;
+  const evaluator = c.latencyRuntime === 'browser' ? measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, run)).evaluator : pool;
   try {
     await runFinal({
       state: run.final,
       seeds: final.seeds,
-      evaluator: pool as Evaluator,
+      evaluator: evaluator as Evaluator,
       concurrency: workers,
       persist: () => store.save(),
       signal: o.signal,
@@ -285,11 +326,13 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
 
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
   checkSearchConfig(config);
+  // a runtime that cannot run here (onnxruntime-node missing) stops before the run folder exists
+  await LATENCY_RUNTIMES[config.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
   const extra: Record<string, unknown> = {};
   if (config.evaluator === 'standalone' || config.evaluator === 'supernet') {
     const task = loadTask(config.task, { seed: config.taskSeed });
     extra.numClasses = task.numClasses;
-    extra.tokenizer = trainTokenizer(task, config.vocabSize);
+    extra.tokenizer = trainTokenizer(task, config.vocabSize, config.tokenizer);
     // soft labels are read here too, so a file of the wrong size fails before the run folder exists
     const logits = config.supernet?.teacherLogits;
     if (logits && (config.supernet?.warmupSteps ?? 0) > 0) readTeacherLogits(logits, task.train.labels.length, task.numClasses, task.trainRows);
@@ -318,6 +361,7 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
       if (e instanceof OpnasError) throw new OpnasError(`run '${name}' cannot resume: its run.json ${e.message}`);
       throw e;
     }
+    await LATENCY_RUNTIMES[c.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
     // a strategy state that does not fit stops here, before the run's status changes
     if (store.data.strategyState !== undefined && store.data.strategyState !== null) {
       try {

@@ -127,7 +127,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     if (argv.web && argv.model && resolve(argv.web) === resolve(argv.model)) throw new OpnasError('--web and --model must be different folders');
     // the page's folder and the browser are checked before any training, not after
     if (argv.web) checkOutDir('web', argv.web, argv.force);
-    if (argv['browser-latency']) (await import('../../evaluators/browser-latency.js')).chromiumPath();
+    if (argv['browser-latency']) await (await import('../../evaluators/latency.js')).LATENCY_RUNTIMES.browser.ready();
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
     const rank = argv.rank === undefined ? undefined : positiveInt('rank', argv.rank);
     if (argv.model || argv.web) {
@@ -142,12 +142,10 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
           onStep: (s) => {
             if (s.devScore !== undefined) log(`step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  dev ${(100 * s.devScore).toFixed(2)}`);
           },
+          latency: argv['browser-latency'] ? ['browser'] : [],
         });
-        if (argv['browser-latency']) {
-          const { addBrowserLatency } = await import('../../evaluators/browser-latency.js');
-          const b = await addBrowserLatency(modelDir);
-          log(`browser latency ${b.ms.toFixed(2)} ms per ${m.config.max_length}-token example (${b.runtime})`);
-        }
+        for (const l of m.config.cost?.latency ?? []) if (l.runtime !== 'tfjs') log(`${l.label} latency of model.onnx: ${l.ms.toFixed(2)} ms/example (${l.how})`);
+        if (m.config.cost?.latency_note) log(m.config.cost.latency_note);
         let web: { dir: string; files: string[]; ortVersion: string } | undefined;
         if (argv.web) {
           const { writeWebPage } = await import('../../evaluators/model-dir/web.js');

@@ -12,6 +12,8 @@ import { DEFAULT_EVOLUTION } from '../../search/evolution.js';
 import { DEFAULT_OP_EVOLUTION } from '../../search/op-evolution.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/base/errors.js';
+import { checkTokenizerModel } from '../../evaluators/tasks/tokenizer.js';
+import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIME_NAMES } from '../../evaluators/latency.js';
 import { configFileOption } from '../config-file.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { note, onOutputClosed } from '../output.js';
@@ -61,6 +63,8 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   lr: number;
   'max-len': number;
   'vocab-size': number;
+  tokenizer: string;
+  'latency-runtime': string;
   'final-top': number;
   'final-seeds': number;
   'final-steps': number;
@@ -97,8 +101,10 @@ export function configFrom(a: SearchArgs): SearchConfig {
     budget: positiveInt('budget', a.budget ?? DEFAULT_BUDGET[evaluator]),
     batch: positiveInt('batch', a.batch),
     limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
+    latencyRuntime: checkLatencyRuntime(a['latency-runtime']),
     task: taskSpecFrom(a),
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
+    tokenizer: checkTokenizerModel(a.tokenizer),
     supernet:
       evaluator === 'supernet'
         ? {
@@ -213,9 +219,10 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
         .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
         .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
+        .option('latency-runtime', { type: 'string', default: DEFAULT_LATENCY_RUNTIME, describe: `where latency (--objective dev,latency, --max-latency-ms) is measured: ${LATENCY_RUNTIME_NAMES.join(' or ')} (onnx: ONNX Runtime on the candidate's ONNX graph, needs onnxruntime-node; browser: that graph in ONNX Runtime Web in headless Chromium, one browser per search, needs chromium)` })
         .option('pool', { type: 'string', default: (DEFAULT_SEARCH.macro.pool ?? ['cls']).join(','), describe: 'sequence readouts to choose from (cls, mean, max)' })
         .option('embed', { type: 'string', default: (DEFAULT_SEARCH.macro.embed ?? []).join(',') || 'none', describe: "factorised embedding widths to choose from besides the full width ('none': never factorise)" })
-        .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms'], 'Backbone space and limits:')
+        .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms', 'latency-runtime'], 'Backbone space and limits:')
         .option('evaluator', {
           choices: ['supernet', 'standalone', 'nb201'] as const,
           describe:
@@ -224,7 +231,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         })
         .option('max-len', { type: 'number', default: DEFAULT_SEARCH.train.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize, describe: 'tokenizer vocabulary, trained on the task' })
-        .group(['evaluator', 'max-len', 'vocab-size'], 'Scoring:')
+        .option('tokenizer', { type: 'string', default: 'wordlevel', describe: 'tokenizer trained on the task, used to score every candidate: wordlevel or wordpiece (## sub-words)' })
+        .group(['evaluator', 'max-len', 'vocab-size', 'tokenizer'], 'Scoring:')
         .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search, warm-up included' })
         .option('supernet-sampling', { choices: ['population', 'uniform'] as const, default: DEFAULT_SUPERNET_SEARCH.sampling, describe: 'population: before each batch is scored the supernet also trains on it and the recent population; uniform: trained once, on paths drawn from the whole space' })
         .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })

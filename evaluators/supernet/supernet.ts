@@ -17,6 +17,7 @@ import { BatchIterator, type Batch } from '../tasks/batching.js';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { loadTask, type TaskSpec } from '../tasks/named.js';
 import { Tokenizer, type TokenizerJSON } from '../tasks/tokenizer.js';
+import { candidateLatency, type LatencyRuntime } from '../latency.js';
 import { encodeTask, measureLatency, scoreSplit, trainStep, type EncodedSplit, type EncodedTask, type StepInfo } from '../train.js';
 import type { EvalContext, EvalResult, Evaluator } from '../types.js';
 
@@ -493,6 +494,8 @@ export interface SupernetEvaluatorConfig {
   checkpoint: string;
   score: Partial<SupernetScoreConfig>;
   backend?: BackendChoice;
+  /** Where the `latency` score is measured (default tfjs: the candidate's slice of the supernet). */
+  latencyRuntime?: LatencyRuntime;
 }
 
 export const SUPERNET_SCORES = ['dev', 'latency', 'params', 'flops'];
@@ -550,9 +553,10 @@ export class SupernetEvaluator implements Evaluator<BackboneGenome> {
     return { scores: { dev, latency: await this.latency(c) }, seconds: (performance.now() - t0) / 1000 };
   }
 
-  /** Forward latency of one example through the candidate's slice (its speed does not depend on the weights). */
+  /** Forward latency of one example through the candidate's slice, or its ONNX graph (its speed does not depend on the weights). */
   async latency(c: Candidate<BackboneGenome>): Promise<number> {
-    return measureLatency(this.supernet.view(c.genome), this.cfg.maxLen);
+    const shape = { vocabSize: this.cfg.tokenizer.vocab.length, maxLen: this.cfg.maxLen, numClasses: this.task.numClasses };
+    return candidateLatency(this.cfg.latencyRuntime, c.genome, shape, () => measureLatency(this.supernet.view(c.genome), this.cfg.maxLen));
   }
 
   async close(): Promise<void> {

@@ -64,3 +64,27 @@ describe('opnas predict', () => {
     expect(e.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('a WordPiece model folder (train --tokenizer wordpiece)', () => {
+  it('writes a WordPiece tokenizer.json; predict reproduces the recorded test accuracy; a bad --tokenizer is one error before any folder', () => {
+    const dir = join(tempDir(), 'wp');
+    const args = ['train', '--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--dev', fx('reviews-dev.tsv'), '--test', fx('reviews-dev.tsv'), '--steps', '20', '--eval-every', '10', '--batch-size', '8', '--max-len', '24', '--vocab-size', '120', '--quiet', '--json', '--tokenizer', 'wordpiece', '--out', dir];
+    const r = opnas(args, { env: { OPNAS_BACKEND: 'wasm' } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const recorded = JSON.parse(r.stdout);
+    expect(recorded.tokenizer).toBe('wordpiece');
+    const tj = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+    expect(tj.model.type).toBe('WordPiece');
+    expect(Object.keys(tj.model.vocab).some((t) => t.startsWith('##'))).toBe(true);
+    const p = opnas(['predict', dir, '--file', fx('reviews-dev.tsv'), '--json']);
+    expect(p.code).toBe(0);
+    const summary = p.stdout.trim().split('\n').map((l) => JSON.parse(l)).pop().summary;
+    expect(summary.accuracy).toBe(recorded.test.accuracy);
+    const bad = join(tempDir(), 'never');
+    const b = opnas([...args.slice(0, -4), '--tokenizer', 'bpe', '--out', bad]);
+    expect(b.code).toBe(1);
+    expect(b.stderr.trim()).toBe('opnas: --tokenizer must be wordlevel or wordpiece, got "bpe"');
+    expect(existsSync(bad)).toBe(false);
+  }, 120_000);
+});
