@@ -124,7 +124,13 @@
     await classify('', '');
 
     // the page's API, for the console and for tests
-    window.opnas = { config, classify, encode: (text, second) => tokenizer.encode(String(text), second === undefined ? undefined : String(second)) };
+    window.opnas = {
+      config,
+      classify,
+      encode: (text, second) => tokenizer.encode(String(text), second === undefined ? undefined : String(second)),
+      // another tokenizer.json's encoder (what this page would do with it)
+      tokenizer: (tok, maxLen) => makeTokenizer(tok, maxLen),
+    };
 
     const g = config.genome || {};
     $('title').textContent = `opnas model: ${config.task.name}`;

@@ -134,6 +134,28 @@ describe('the web page', () => {
     pairs.forEach(([a, b], i) => expect(gotPairs[i]).toEqual(Array.from(tok.encode(a, b, maxLen))));
   });
 
+  it('tokenizes WordPiece tokenizer.json files exactly as opnas does', async () => {
+    const { loadTask } = await import('../../evaluators/tasks/named.js');
+    const data = loadTask('sst2', { seed: 0 });
+    const texts = data.train.texts.slice(0, 3000);
+    const maxLen = 24;
+    const tok = Tokenizer.train(texts, 600, 'wordpiece');
+    const probe = [...data.dev.texts.slice(0, 150), 'unseenwordzzz supercalifragilistic', 'x'.repeat(120), 'Ça m’a plu', '', 'a'];
+    const got = await page.evaluate(
+      (json: unknown, n: number, ts: string[]) => {
+        const enc = (window as unknown as { opnas: { tokenizer(t: unknown, n: number): { encode(t: string, p?: string): number[] } } }).opnas.tokenizer(json, n);
+        return { single: ts.map((t) => enc.encode(t)), pairs: ts.slice(0, 50).map((t, i) => enc.encode(t, ts[i + 1])) };
+      },
+      tok.toHuggingFace(maxLen),
+      maxLen,
+      probe,
+    );
+    probe.forEach((t, i) => expect(got.single[i], JSON.stringify(t)).toEqual(Array.from(tok.encode(t, maxLen))));
+    got.pairs.forEach((ids, i) => expect(ids).toEqual(Array.from(tok.encode(probe[i], probe[i + 1], maxLen))));
+    // the probe does split words into pieces and hit [UNK]
+    expect(got.single.flat().some((id) => tok.token(id).startsWith('##'))).toBe(true);
+  }, 60_000);
+
   it('asks only its own origin, gets wasm as application/wasm, and logs no errors', async () => {
     const origin = new URL(server.url).origin;
     expect(requests.length).toBeGreaterThanOrEqual(8);
