@@ -1,5 +1,5 @@
 import { fmtCount } from '../spaces/base/format.js';
-import { latencyLabel } from '../evaluators/latency.js';
+import { latencyLabel, type LatencyRuntime } from '../evaluators/latency.js';
 import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
@@ -221,7 +221,7 @@ export interface RunSummary {
   strategy?: string;
   evaluator?: string;
   objectives: string[];
-  /** Backbone runs: which runtime measured the latency score (evaluators/latency.ts). */
+  /** Backbone runs: which runtime measured the latency score (tfjs, onnx: evaluators/latency.ts). */
   latencyRuntime?: string;
   /** Backbone runs: the tokenizer candidates were scored with. */
   tokenizer?: string;
@@ -258,7 +258,7 @@ export function summary(run: RunFile): RunSummary {
     strategy: str('strategy'),
     evaluator: str('evaluator'),
     objectives: runObjectives(run),
-    ...(run.config.space === 'backbone' ? { latencyRuntime: latencyLabel(run.config.latencyRuntime), tokenizer: run.config.tokenizer ?? 'wordlevel' } : {}),
+    ...(run.config.space === 'backbone' ? { latencyRuntime: run.config.latencyRuntime ?? 'tfjs', tokenizer: run.config.tokenizer ?? 'wordlevel' } : {}),
     trials: run.trials.length,
     counts,
     batches: run.nextBatch,
@@ -281,7 +281,7 @@ function summaryText(s: Omit<RunSummary, 'text'>): string {
   const lines = [
     `run '${s.name}': ${s.status}${s.statusReason ? ` (${s.statusReason})` : ''}`,
     `  ${what ? what + ', ' : ''}seed ${s.seed}${s.objectives.length ? `, objectives ${s.objectives.join(', ')}` : ''}`,
-    ...(s.latencyRuntime ? [`  latency measured with ${s.latencyRuntime}, tokenizer ${s.tokenizer}`] : []),
+    ...(s.latencyRuntime ? [`  latency measured with ${latencyLabel(s.latencyRuntime as LatencyRuntime)}, tokenizer ${s.tokenizer}`] : []),
     `  ${plural(s.trials, 'trial')}${counts.length ? ` (${counts.join(', ')})` : ''} in ${plural(s.batches, 'batch')}${s.pending ? `, ${s.pending} pending` : ''}`,
     `  started ${s.created}, ${fmtDuration(s.seconds)} to the last save, ${fmtDuration(s.evalSeconds)} evaluating`,
   ];

@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../evaluators/backend.js';
+import { LATENCY_RUNTIMES } from '../../evaluators/latency.js';
 import { attentionMapNode } from '../../evaluators/compile.js';
 import { distillWarmup, ensureTeacher, loadTeacher, mappedLayer, maskedMse, readTeacherLogits, softCrossEntropy } from '../../evaluators/supernet/distill.js';
 import { devSubset, scoreWithSupernet, Supernet, SupernetEvaluator, tokenizerHash, trainSupernet, type SupernetConfig } from '../../evaluators/supernet/supernet.js';
@@ -194,6 +195,28 @@ describe('supernet evaluator', () => {
     await e.close();
     const other = { ...tok, vocab: [...tok.vocab.slice(0, -1), 'zzz'] };
     await expect(SupernetEvaluator.create({ ...cfg, tokenizer: other })).rejects.toThrow(/was trained with another tokenizer/);
+  });
+
+  it('with latencyRuntime onnx, the latency score is ONNX Runtime\'s time of the candidate\'s graph', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
+    const tok = task.tokenizer.toJSON();
+    const sn = Supernet.create(CFG, new Rng(10));
+    await sn.save(dir, { tokenizer: tokenizerHash(tok) });
+    sn.dispose();
+    const spy = vi.spyOn(LATENCY_RUNTIMES.onnx, 'candidate');
+    try {
+      const e = await SupernetEvaluator.create({ task: SPEC, taskSeed: 0, tokenizer: tok, macro: MACRO, maxLen: 16, checkpoint: dir, score: { batchSize: 8 }, backend: 'wasm', latencyRuntime: 'onnx' });
+      const c = { genome: withConv(bertBaseline(2, 16, 2), 5), id: 'x', origin: 'sample' as const };
+      const r = await e.score(c, { seed: 4 });
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(spy.mock.calls[0][0]).toEqual(c.genome);
+      expect(spy.mock.calls[0][1]).toEqual({ vocabSize: tok.vocab.length, maxLen: 16, numClasses: task.numClasses });
+      expect(r.scores.latency).toBe(await spy.mock.results[0].value);
+      expect(r.scores.latency).toBeGreaterThan(0);
+      await e.close();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
