@@ -356,10 +356,12 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   ]);
   const done = run.final.runs.length;
   const total = run.final.finalists.length * seeds;
-  const lines = [
+  const lines = screenLines(run.final);
+  if (!run.final.finalists.length) return { result, seeds, text: lines.join('\n') }; // still screening
+  lines.push(
     `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}`,
     ...table([header, ...cells], (c) => c >= 2 && c !== 4).map((l) => '  ' + l),
-  ];
+  );
   const w = result.winner;
   const b = result.baseline;
   if (w && result.complete) {
@@ -369,6 +371,29 @@ export function finalReport(run: RunFile): FinalReport | undefined {
     lines.push(indent(w.formula, '    '));
   }
   return { result, seeds, text: lines.join('\n') };
+}
+
+/** The screening rung's table (one short training per candidate; '>' marks those that went on). */
+function screenLines(final: NonNullable<RunFile['final']>): string[] {
+  const sc = final.screen;
+  if (!sc) return [];
+  const on = new Set(final.finalists.map((f) => f.id));
+  const byId = new Map(sc.runs.map((r) => [r.id, r]));
+  const header = ['', 'id', 'screen dev', 'params', 'search'];
+  const cells = sc.candidates.map((c) => {
+    const r = byId.get(c.id);
+    return [
+      on.has(c.id) ? '>' : '',
+      shortId(c.id),
+      !r ? '-' : r.status === 'ok' ? `${(100 * r.dev!).toFixed(2)}` : 'failed',
+      fmtCount(c.cost.params),
+      c.searchFitness === undefined ? '-' : fmtScore('dev', c.searchFitness),
+    ];
+  });
+  return [
+    `screening: ${sc.candidates.length} candidates trained once (seed 0, ${sc.steps} steps), ${sc.runs.length}/${sc.candidates.length} done; '>' went on to the final stage`,
+    ...table([header, ...cells], (c) => c >= 2).map((l) => '  ' + l),
+  ];
 }
 
 function signed(x: number): string {

@@ -8,7 +8,7 @@ import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import { checkLatencyRuntime, closeLatencyRuntimes, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, measuredHere, type LatencyRuntime, type LatencyShape } from '../evaluators/latency.js';
 import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
-import { DEFAULT_FINAL, finalResult, pickFinalists, runFinal, type FinalConfig } from '../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
@@ -138,6 +138,11 @@ export function checkSearchConfig(c: SearchConfig): void {
   if (c.final) {
     if (!(Number.isInteger(c.final.top) && c.final.top >= 0)) problems.push(`final top must be an integer >= 0, got ${c.final.top}`);
     if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
+    const sc = c.final.screen ?? 0;
+    if (!(Number.isInteger(sc) && sc >= 0)) problems.push(`final screen must be an integer >= 0, got ${sc}`);
+    else if (sc > 0 && sc <= c.final.top) problems.push(`final screen ${sc} must be larger than final top ${c.final.top} (the screening rung keeps the best ${c.final.top} of them)`);
+    const ss = c.final.screenSteps;
+    if (ss !== undefined && !(Number.isInteger(ss) && ss >= 1)) problems.push(`final screen steps must be a positive integer, got ${ss}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
   if (c.latencyRuntime !== undefined) {
@@ -293,35 +298,50 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
     o.log?.('final stage: skipped, no candidate was scored');
     return;
   }
-  const space = backboneSpace(c.macro);
-  run.final ??= { finalists: pickFinalists(space as SearchSpace<unknown>, run.trials, final.top, referenceBaseline(c.macro), shapeOf(c, run)), runs: [] };
+  const space = backboneSpace(c.macro) as SearchSpace<unknown>;
+  const screen = final.screen ?? 0;
+  // k = 0: just the baseline's row (with its search score when the search tried it)
+  const [baseline] = pickFinalists(space, run.trials, 0, referenceBaseline(c.macro), shapeOf(c, run));
+  run.final ??= screen > 0
+    ? { finalists: [], runs: [], screen: { steps: final.screenSteps ?? DEFAULT_SCREEN_STEPS, candidates: pickFinalists(space, run.trials, screen, baseline.genome, shapeOf(c, run), false), runs: [] } }
+    : { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run)), runs: [] };
   await store.save();
+  if (run.final.screen && !run.final.finalists.length) {
+    const sc = run.final.screen;
+    if (sc.runs.length < sc.candidates.length) {
+      o.log?.(`screening: ${sc.candidates.length} candidates trained once for ${sc.steps} steps; the best ${final.top} by dev join the baseline in the final stage; ${sc.runs.length}/${sc.candidates.length} done`);
+      // the rung's runs array is shared, so each training lands in run.final.screen as it finishes
+      await trainStandalone(store, c, o, { finalists: sc.candidates, runs: sc.runs }, 1, sc.steps, (r) =>
+        `screen ${sc.runs.length}/${sc.candidates.length}: ${r.id.slice(0, 8)} ` + (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)}` : `failed (${r.reason})`),
+      );
+    }
+    run.final.finalists = screenedFinalists(sc, final.top, baseline);
+    await store.save();
+  }
   const total = run.final.finalists.length * final.seeds;
   if (run.final.runs.length >= total) return;
   o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
-  const workers = Math.min(o.workers ?? availableParallelism(), total - run.final.runs.length);
-  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend, ...workerLatency(c) });
+  await trainStandalone(store, c, o, run.final, final.seeds, final.train.steps, (r) =>
+    `final ${run.final!.runs.length}/${total}: ${r.id.slice(0, 8)} seed ${r.seed} ` +
+      (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)} test ${(100 * r.test!).toFixed(2)}` : `failed (${r.reason})`),
+  );
+  const res = finalResult(run.final, final.seeds);
+  if (res.winner) o.log?.(`final stage: winner ${res.winner.id.slice(0, 8)}${res.winner.baseline ? ' (the baseline)' : ''}, mean dev ${(100 * res.winner.dev!.mean).toFixed(2)}`);
+}
+
+/** Train what is missing of a final stage or screening rung in a pool of stand-alone workers. */
+async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptions, state: Pick<FinalState, 'finalists' | 'runs'>, seeds: number, steps: number | undefined, line: (r: FinalRun) => string): Promise<void> {
+  const final = c.final!;
+  const workers = Math.min(o.workers ?? availableParallelism(), state.finalists.length * seeds - state.runs.length);
+  const train = { ...final.train, ...(steps !== undefined ? { steps } : {}), maxLen: c.train.maxLen ?? final.train.maxLen };
+  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...workerLatency(c) });
   pool.onProgress = o.onProgress;
-  const evaluator = c.latencyRuntime === 'browser' ? measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, run)).evaluator : pool;
+  const evaluator = c.latencyRuntime === 'browser' ? measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, store.data)).evaluator : pool;
   try {
-    await runFinal({
-      state: run.final,
-      seeds: final.seeds,
-      evaluator: evaluator as Evaluator,
-      concurrency: workers,
-      persist: () => store.save(),
-      signal: o.signal,
-      onRun: (r) =>
-        o.log?.(
-          `final ${run.final!.runs.length}/${total}: ${r.id.slice(0, 8)} seed ${r.seed} ` +
-            (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)} test ${(100 * r.test!).toFixed(2)}` : `failed (${r.reason})`),
-        ),
-    });
+    await runFinal({ state, seeds, evaluator: evaluator as Evaluator, concurrency: workers, persist: () => store.save(), signal: o.signal, onRun: (r) => o.log?.(line(r)) });
   } finally {
     await pool.close();
   }
-  const res = finalResult(run.final, final.seeds);
-  if (res.winner) o.log?.(`final stage: winner ${res.winner.id.slice(0, 8)}${res.winner.baseline ? ' (the baseline)' : ''}, mean dev ${(100 * res.winner.dev!.mean).toFixed(2)}`);
 }
 
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {

@@ -11,7 +11,7 @@ import { OpnasError } from '../../spaces/base/errors.js';
 import { note, print } from '../output.js';
 import { printRunReport } from '../run-report.js';
 import { positiveInt } from '../options.js';
-import { checkOutDir } from '../out-dir.js';
+import { checkExportFiles, checkOutDir } from '../out-dir.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../evaluators/backend-choices.js';
 
 interface DirArgs {
@@ -101,7 +101,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .option('model', { type: 'string', describe: "train the genome as opnas train does (the run's final-stage settings, seed 0) and write the model folder here (config.json, tokenizer.json, model.safetensors, model.onnx, README.md)" })
       .option('web', { type: 'string', describe: 'write a static web page that classifies typed text in the browser (index.html, model.onnx, tokenizer, ONNX Runtime Web): the trained model of --model, or of --from-model; serve it with opnas serve DIR' })
       .option('from-model', { type: 'string', describe: 'with --web: make the page from this model folder (opnas train --out, export --model) instead of training a run\'s winner' })
-      .option('force', { type: 'boolean', describe: 'write into an existing, non-empty --web folder' })
+      .option('force', { type: 'boolean', describe: 'overwrite genome.json/formula.txt in --out, and write into a non-empty --model or --web folder' })
       .option('browser-latency', { type: 'boolean', describe: 'also measure the model\'s forward latency in headless Chromium with ONNX Runtime Web, for the model card (needs chromium; CHROMIUM_PATH names another)' })
       .option('quiet', { type: 'boolean', describe: 'no progress output' })
       .option('backend', { choices: BACKEND_CHOICES, describe: 'TF.js backend for --model (default: OPNAS_BACKEND, else the fastest available)' })
@@ -122,14 +122,18 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     }
     if (argv.run === undefined) throw new OpnasError('name a run to export (opnas runs lists them), or give --from-model MODELDIR with --web DIR');
     if (!argv.out && !argv.model && !argv.web) throw new OpnasError('say where to export: --out DIR (the genome), --model DIR (a trained model folder) and/or --web DIR (a page that classifies in the browser)');
-    if (argv.force && !argv.web) throw new OpnasError('--force applies to --web only');
     if (argv['browser-latency'] && !argv.model && !argv.web) throw new OpnasError('--browser-latency measures a trained model: give --model DIR or --web DIR');
     if (argv.web && argv.model && resolve(argv.web) === resolve(argv.model)) throw new OpnasError('--web and --model must be different folders');
-    // the page's folder and the browser are checked before any training, not after
-    if (argv.web) checkOutDir('web', argv.web, argv.force);
-    if (argv['browser-latency']) await (await import('../../evaluators/latency.js')).LATENCY_RUNTIMES.browser.ready();
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
     const rank = argv.rank === undefined ? undefined : positiveInt('rank', argv.rank);
+    // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
+    const { chooseExport, exportTrial } = await import('../../runs/export.js');
+    chooseExport(store.data, rank); // a bad --rank first
+    // every destination, and the browser, is checked before the model trains, so a bad path costs nothing
+    if (argv.model) checkOutDir('model', argv.model, argv.force);
+    if (argv.web) checkOutDir('web', argv.web, argv.force);
+    if (argv.out) checkExportFiles(argv.out, argv.force);
+    if (argv['browser-latency']) await (await import('../../evaluators/latency.js')).LATENCY_RUNTIMES.browser.ready();
     if (argv.model || argv.web) {
       const { initBackend } = await import('../../evaluators/backend.js');
       const { exportModel } = await import('../../runs/export-model.js');
@@ -163,8 +167,6 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       }
     }
     if (!argv.out) return;
-    // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
-    const { exportTrial } = await import('../../runs/export.js');
     const paths = exportTrial(store.data, rank, argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);

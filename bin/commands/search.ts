@@ -3,7 +3,7 @@ import type { BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/supernet/distill.js';
 import { DEFAULT_POPULATION } from '../../evaluators/supernet/population.js';
 import type { PathSampling } from '../../evaluators/supernet/supernet.js';
-import { DEFAULT_FINAL } from '../../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS } from '../../search/final.js';
 import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
@@ -68,6 +68,8 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   'final-top': number;
   'final-seeds': number;
   'final-steps': number;
+  'final-screen': number;
+  'final-screen-steps': number;
 }
 
 export function runOptions<T>(y: Argv<T>) {
@@ -122,6 +124,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       top: nonNegativeInt('final-top', a['final-top']),
       seeds: positiveInt('final-seeds', a['final-seeds']),
       train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
+      ...(a['final-screen'] ? { screen: nonNegativeInt('final-screen', a['final-screen']), screenSteps: positiveInt('final-screen-steps', a['final-screen-steps']) } : {}),
     },
     seed: seedOption(a.seed),
   };
@@ -248,7 +251,9 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
         .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
         .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })
-        .group(['final-top', 'final-seeds', 'final-steps'], 'Final selection stage (backbone searches):')
+        .option('final-screen', { type: 'number', default: 0, describe: 'screen this many top candidates first with one short training each; the best --final-top of them go on (0: no screening)' })
+        .option('final-screen-steps', { type: 'number', default: DEFAULT_SCREEN_STEPS, describe: 'training steps of each screening training (seed 0)' })
+        .group(['final-top', 'final-seeds', 'final-steps', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
         .example([
           ['$0 search', 'the main job: op-priority evolution on SST-2, scored by the supernet (minutes)'],
           ['$0 search --name mine --objective dev,latency --max-params 2e6', 'a Pareto front of accuracy and latency under 2M parameters'],

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -158,6 +158,41 @@ describe('supernet checkpoints', () => {
     expect(changed(snapshot(sn), snapshot(supernet))).toEqual([]);
     const g = withConv(bertBaseline(2, 16, 2), 9);
     expect(logits(supernet.view(g))).toEqual(logits(sn.view(g)));
+    sn.dispose();
+    supernet.dispose();
+  });
+
+  it("holds a learnt mask per layer, shared by every 'dam' candidate; a checkpoint from before it loads with the mask at 0", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
+    const sn = Supernet.create(CFG, new Rng(8));
+    expect(sn.vars.get('l1.att.dam')!.shape).toEqual([16, 16]);
+    const g = bertBaseline(2, 16, 2);
+    const dam = structuredClone(g);
+    for (const l of dam.layers) if (l.mixer.type === 'attention') l.mixer.graph.mask = 'dam';
+    expect(logits(sn.view(dam))).toEqual(logits(sn.view(g))); // 0: a uniform mask
+    sn.vars.get('l0.att.dam')!.assign(tf.fill([16, 16], -3).add(tf.eye(16).mul(6)) as tf.Tensor2D);
+    const trained = logits(sn.view(dam));
+    expect(trained).not.toEqual(logits(sn.view(g)));
+    await sn.save(dir);
+    // the same checkpoint as an older opnas wrote it: no '.att.dam' tensors
+    const manifest = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')) as { tensors: { name: string; shape: number[]; offset: number }[] };
+    const bin = new Float32Array(readFileSync(join(dir, 'weights.bin')).buffer.slice(0));
+    const keep = manifest.tensors.filter((t) => !t.name.endsWith('.att.dam'));
+    const parts: Float32Array[] = [];
+    let offset = 0;
+    for (const t of keep) {
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      parts.push(bin.slice(t.offset, t.offset + n));
+      t.offset = offset;
+      offset += n;
+    }
+    const old = new Float32Array(offset);
+    parts.reduce((at, p) => (old.set(p, at), at + p.length), 0);
+    writeFileSync(join(dir, 'weights.json'), JSON.stringify({ ...manifest, tensors: keep }));
+    writeFileSync(join(dir, 'weights.bin'), Buffer.from(old.buffer));
+    const { supernet } = await Supernet.load(dir, CFG);
+    expect(logits(supernet.view(dam))).toEqual(logits(sn.view(g)));
+    expect(changed(snapshot(sn), snapshot(supernet))).toEqual(['l0.att.dam']);
     sn.dispose();
     supernet.dispose();
   });
