@@ -146,7 +146,7 @@ export const DEFAULT_LATENCY_RUNTIME: LatencyRuntime = 'tfjs';
 
 /** One clear error for a --latency-runtime value that is not a runtime. */
 export function checkLatencyRuntime(v: unknown, what = '--latency-runtime'): LatencyRuntime {
-  if (!(LATENCY_RUNTIME_NAMES as unknown[]).includes(v)) throw new OpnasError(`${what} must be ${LATENCY_RUNTIME_NAMES.join(' or ')}, got ${JSON.stringify(v)}`);
+  if (!(LATENCY_RUNTIME_NAMES as unknown[]).includes(v)) throw new OpnasError(`${what} must be ${LATENCY_RUNTIME_NAMES.slice(0, -1).join(', ')} or ${LATENCY_RUNTIME_NAMES.at(-1)}, got ${JSON.stringify(v)}`);
   return v as LatencyRuntime;
 }
 
