@@ -222,3 +222,45 @@ describe('the web page', () => {
     expect(f.stdout).toMatch(/^wrote the web page .* serve it with: opnas serve /);
   });
 });
+
+describe('the web page of a sentence-pair model', () => {
+  it('shows a second box and classifies typed pairs as opnas predict --text --pair does', async () => {
+    const pairs = join(ROOT, 'test/fixtures/tasks/pairs.tsv');
+    const dir = tempDir();
+    const model = join(dir, 'nli');
+    const web = join(dir, 'web');
+    const t = opnas(['train', '--baseline', 'bert-tiny', '--train', pairs, '--dev', pairs, '--test', pairs, '--text-column', 'premise', '--pair-column', 'hypothesis', '--label-column', 'label',
+      '--steps', '6', '--eval-every', '3', '--batch-size', '2', '--max-len', '16', '--vocab-size', '40', '--quiet', '--out', model]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(opnas(['export', '--from-model', model, '--web', web]).code).toBe(0);
+    const examples: [string, string][] = [['a man is sleeping', 'a person rests'], ['it rains', 'the dog is dry and the cat sleeps all day long in the warm sun by the window']];
+    const p = opnas(['predict', model, '--json', ...examples.flatMap(([a, b]) => ['--text', a, '--pair', b])]);
+    expect(p.code, p.stderr).toBe(0);
+    const expected = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; probs: Record<string, number> });
+    const server = await serve(web);
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push((e as Error).message));
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      await page.goto(server.url);
+      await page.waitForSelector('#status[data-state="ready"]', { timeout: 60_000 });
+      expect(await page.$eval('#pair-row', (r) => (r as HTMLElement).hidden)).toBe(false);
+      for (const [i, [a, b]] of examples.entries()) {
+        for (const id of ['#pair', '#text']) await page.$eval(id, (t) => ((t as HTMLTextAreaElement).value = ''));
+        await page.type('#pair', b);
+        await page.type('#text', a);
+        await page.keyboard.press('Enter');
+        await page.waitForFunction((text) => document.querySelector('#history tbody tr td')?.textContent === text, {}, a);
+        expect(await page.$eval('#label', (l) => l.textContent)).toBe(expected[i].label);
+        const probs = await page.$$eval('#probs tbody tr', (rows) => rows.map((r) => [(r as HTMLElement).dataset.label!, Number((r as HTMLElement).dataset.prob)] as const));
+        for (const [l, v] of probs) expect(Math.abs(v - expected[i].probs[l]), `${a} / ${b}: ${l}`).toBeLessThanOrEqual(1e-4);
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      server.child.kill('SIGINT');
+    }
+  }, 180_000);
+});
