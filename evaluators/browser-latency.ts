@@ -59,7 +59,7 @@ export class BrowserRuntime {
   private constructor(
     private readonly browser: Browser,
     private readonly page: Page,
-    /** e.g. "onnxruntime-web 1.30.0 (wasm, 1 thread), HeadlessChrome/156.0.8078.108" */
+    /** e.g. "onnxruntime-web 1.30.0, Chrome/156.0.8078.108" */
     readonly runtime: string,
   ) {}
 
@@ -94,7 +94,7 @@ export class BrowserRuntime {
       const ok = await page.evaluate(() => typeof (globalThis as { ort?: unknown }).ort === 'object');
       if (!ok) throw new SetupError(`ONNX Runtime Web did not load in Chromium${errors.length ? `: ${errors[0]}` : ''}`);
       await page.evaluate(`(() => { ort.env.wasm.numThreads = 1; ort.env.wasm.proxy = false; ort.env.wasm.wasmPaths = ${JSON.stringify(`${ORIGIN}/`)}; })()`);
-      self.rt = new BrowserRuntime(browser, page, `onnxruntime-web ${ort.version} (wasm, 1 thread), ${await browser.version()}`);
+      self.rt = new BrowserRuntime(browser, page, `onnxruntime-web ${ort.version}, ${await browser.version()}`);
       return self.rt;
     } catch (e) {
       await browser.close().catch(() => {});
