@@ -34,11 +34,11 @@ export interface LatencyShape {
 export interface LatencyRuntimeEntry {
   /** How reports name it. */
   label: string;
-  /** How it measures, for the model card. */
+  /** How it measures (threads, repetitions), for the model card. */
   how: string;
   /** Throws an OpnasError naming what to install when the runtime cannot run here. */
   ready(): Promise<void>;
-  /** Its version, for the model card ('' when unknown). */
+  /** What ran, with its version, for the model card. */
   version(): Promise<string>;
   /** ms for one maxLen example of the genome; `tfjs` measures the evaluator's own TF.js model. */
   candidate(genome: BackboneGenome, shape: LatencyShape, tfjs: () => number): Promise<number>;
@@ -109,14 +109,17 @@ const INIT_STD = 0.02;
 export const LATENCY_RUNTIMES: Record<LatencyRuntime, LatencyRuntimeEntry> = {
   tfjs: {
     label: 'TF.js',
-    how: 'TF.js, the backend opnas ran on, median of 5 after 1 warm-up',
+    how: 'median of 5 after 1 warm-up',
     ready: async () => {},
-    version: async () => '',
+    version: async () => {
+      const tf = await import('@tensorflow/tfjs-core');
+      return `TF.js ${tf.version_core}, ${tf.getBackend()} backend`;
+    },
     candidate: async (_g, _s, tfjs) => tfjs(),
   },
   onnx: {
     label: 'ONNX Runtime',
-    how: `onnxruntime-node, CPU, 1 thread, median of ${ONNX_REPS} after ${ONNX_WARMUP} warm-ups`,
+    how: `CPU, 1 thread, median of ${ONNX_REPS} after ${ONNX_WARMUP} warm-ups`,
     ready: async () => {
       await loadOnnxRuntime();
     },

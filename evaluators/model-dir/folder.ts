@@ -122,7 +122,7 @@ export async function saveModelFolder(dir: string, o: WriteModelOptions, opts: {
     // a runtime that starts a browser is measured only when asked (--browser-latency: also ['browser'])
     if (!r.onnxFile || (r.optIn && !opts.also?.includes(name))) continue;
     try {
-      latency.push({ runtime: name, label: r.label, ms: await r.onnxFile(onnx, o.maxLen), how: await r.version().then((v) => `${r.how}${v ? `, ${v}` : ''}`) });
+      latency.push({ runtime: name, label: r.label, ms: await r.onnxFile(onnx, o.maxLen), how: `${await r.version()}, ${r.how}` });
     } catch (e) {
       if (!(e instanceof OpnasError)) throw e;
       notes.push(`${r.label} latency not measured: ${e.message}`);
@@ -169,7 +169,7 @@ export function writeModelFolder(dir: string, o: WriteModelOptions, onnx = onnxO
             params: o.result.params,
             flopsPerToken: o.result.flopsPerToken,
             latencyMs: o.result.latencyMs,
-            latency: [{ runtime: 'tfjs', label: LATENCY_RUNTIMES.tfjs.label, ms: o.result.latencyMs, how: `${LATENCY_RUNTIMES.tfjs.how}, ${tf.getBackend()} backend, tfjs ${tf.version_core}` }, ...(o.served?.latency ?? [])],
+            latency: [{ runtime: 'tfjs', label: LATENCY_RUNTIMES.tfjs.label, ms: o.result.latencyMs, how: `TF.js ${tf.version_core}, ${tf.getBackend()} backend, ${LATENCY_RUNTIMES.tfjs.how}` }, ...(o.served?.latency ?? [])],
             ...(o.served?.note ? { latency_note: o.served.note } : {}),
           },
         }

@@ -32,7 +32,8 @@ describe('opnas predict', () => {
     expect(lat.map((l) => l.runtime)).toEqual(['tfjs', 'onnx']);
     for (const l of lat) expect(l.ms).toBeGreaterThan(0);
     expect(lat[0].ms).toBe(recorded.latencyMs);
-    expect(lat[1].how).toMatch(/onnxruntime-node, CPU, 1 thread, median of 7 .*onnxruntime-node 1\.\d+/);
+    expect(lat[0].how).toMatch(/^TF.js 4\.\d+\.\d+, wasm backend, median of 5 after 1 warm-up$/);
+    expect(lat[1].how).toMatch(/^onnxruntime-node 1\.\d+\.\d+, CPU, 1 thread, median of 7 after 2 warm-ups$/);
     const card = readFileSync(join(dir, 'README.md'), 'utf8');
     expect(card).toContain(`| TF.js (opnas, training) | ${lat[0].ms.toFixed(2)} |`);
     expect(card).toContain(`| ONNX Runtime (\`model.onnx\`) | ${lat[1].ms.toFixed(2)} |`);
