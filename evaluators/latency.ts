@@ -129,7 +129,7 @@ export const LATENCY_RUNTIMES: Record<LatencyRuntime, LatencyRuntimeEntry> = {
   },
   browser: {
     label: 'ONNX Runtime Web (browser)',
-    how: `ONNX Runtime Web, wasm, 1 thread, in headless Chromium, median of ${BROWSER_REPS} after ${BROWSER_WARMUP} warm-ups`,
+    how: `wasm, 1 thread, headless, median of ${BROWSER_REPS} after ${BROWSER_WARMUP} warm-ups`,
     optIn: true,
     ready: async () => (await import('./browser-latency.js')).checkBrowserReady(),
     version: async () => (await import('./browser-latency.js')).sharedBrowser().runtime() ?? '',

@@ -48,6 +48,10 @@ it('a search measures every candidate in one browser, started once and closed at
   expect(chromium.pids()).toHaveLength(1);
   expect(alive(chromium.pids()[0])).toBe(false);
   expect(opnas(['show', 'b'], { env }).stdout).toMatch(/latency measured with ONNX Runtime Web \(browser\)/);
+  // the HTML report's latency chart says where latency was measured
+  const html = join(dir, 'report.html');
+  expect(opnas(['report', 'b', '--out', html], { env }).code).toBe(0);
+  expect(readFileSync(html, 'utf8')).toMatch(/as the search measured it, in ONNX Runtime Web \(browser\)/);
 
   const web = join(dir, 'web');
   const e = opnas(['export', 'b', '--web', web, '--browser-latency', '--quiet', '--json'], { env, timeout: 300_000 });
@@ -57,7 +61,7 @@ it('a search measures every candidate in one browser, started once and closed at
   const cfg = JSON.parse(readFileSync(join(web, 'config.json'), 'utf8'));
   const row = cfg.cost.latency.find((l: { runtime: string }) => l.runtime === 'browser');
   expect(row.ms).toBeGreaterThan(0);
-  expect(row.how).toMatch(/headless Chromium, median of 10 after 2 warm-ups, onnxruntime-web/);
+  expect(row.how).toMatch(/^onnxruntime-web \d+\.\d+\.\d+, (Headless)?Chrome\/[\d.]+, wasm, 1 thread, headless, median of 10 after 2 warm-ups$/);
   expect(cfg.origin.run).toBe('b');
   expect(chromium.pids()).toHaveLength(2);
 }, 600_000);
@@ -73,7 +77,7 @@ it('train --out --browser-latency: the card shows the browser row; without it no
   expect(t.code, t.stderr).toBe(0);
   const cfg = JSON.parse(readFileSync(join(with_, 'config.json'), 'utf8'));
   expect(cfg.cost.latency.map((l: { runtime: string }) => l.runtime)).toContain('browser');
-  expect(readFileSync(join(with_, 'README.md'), 'utf8')).toMatch(/\| ONNX Runtime Web \(browser\) \(`model.onnx`\) \| \d+\.\d\d \| ONNX Runtime Web, wasm, 1 thread, in headless Chromium/);
+  expect(readFileSync(join(with_, 'README.md'), 'utf8')).toMatch(/\| ONNX Runtime Web \(browser\) \(`model.onnx`\) \| \d+\.\d\d \| onnxruntime-web \d+\.\d+\.\d+, (Headless)?Chrome\/[\d.]+, wasm, 1 thread, headless, median of 10/);
   expect(chromium.pids()).toHaveLength(1);
   expect(alive(chromium.pids()[0])).toBe(false);
   const without = join(dir, 'without');
