@@ -134,6 +134,9 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     if (argv.web) checkOutDir('web', argv.web, argv.force);
     if (argv.out) checkExportFiles(argv.out, argv.force);
     if (argv['browser-latency']) await (await import('../../evaluators/latency.js')).LATENCY_RUNTIMES.browser.ready();
+    // what was written: one JSON object under --json, else one line each
+    let json: Record<string, unknown> = {};
+    const lines: string[] = [];
     if (argv.model || argv.web) {
       const { initBackend } = await import('../../evaluators/backend.js');
       const { exportModel } = await import('../../runs/export-model.js');
@@ -150,32 +153,36 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
         });
         for (const l of m.config.cost?.latency ?? []) if (l.runtime !== 'tfjs') log(`${l.label} latency of model.onnx: ${l.ms.toFixed(2)} ms/example (${l.how})`);
         if (m.config.cost?.latency_note) log(m.config.cost.latency_note);
-        let web: { dir: string; files: string[]; ortVersion: string } | undefined;
+        const scores = `dev ${m.config.metric} ${(100 * m.result.dev.score).toFixed(2)}, test ${(100 * m.result.test.score).toFixed(2)}`;
+        if (argv.model) lines.push(`wrote the model folder ${m.dir} (${scores})`);
+        json = { ...(argv.model ? { model: m.dir } : {}), dev: m.result.dev, test: m.result.test };
         if (argv.web) {
           const { writeWebPage } = await import('../../evaluators/model-dir/web.js');
-          web = writeWebPage(modelDir, argv.web);
-        }
-        if (!argv.out) {
-          if (argv.json) return print(JSON.stringify({ ...(argv.model ? { model: m.dir } : {}), ...(web ? { web: web.dir } : {}), dev: m.result.dev, test: m.result.test }, null, 2));
-          const scores = `dev ${m.config.metric} ${(100 * m.result.dev.score).toFixed(2)}, test ${(100 * m.result.test.score).toFixed(2)}`;
-          if (argv.model) print(`wrote the model folder ${m.dir} (${scores})`);
-          if (web) printWeb(web, false);
-          return;
+          const web = writeWebPage(modelDir, argv.web);
+          lines.push(webLine(web));
+          json = { ...json, web: web.dir };
         }
       } finally {
         if (!argv.model) rmSync(modelDir, { recursive: true, force: true });
       }
     }
-    if (!argv.out) return;
-    const paths = exportTrial(store.data, rank, argv.out);
-    if (argv.json) return print(JSON.stringify(paths, null, 2));
-    print(`wrote ${paths.genome} and ${paths.formula}`);
+    if (argv.out) {
+      const paths = exportTrial(store.data, rank, argv.out);
+      lines.push(`wrote ${paths.genome} and ${paths.formula}`);
+      json = { ...json, ...paths };
+    }
+    if (argv.json) print(JSON.stringify(json, null, 2));
+    else lines.forEach((l) => print(l));
   },
 };
 
+function webLine(w: { dir: string; files: string[]; ortVersion: string }): string {
+  return `wrote the web page ${w.dir} (${w.files.length} files, ONNX Runtime Web ${w.ortVersion}); serve it with: opnas serve ${w.dir}`;
+}
+
 function printWeb(w: { dir: string; files: string[]; ortVersion: string }, json: boolean | undefined): void {
   if (json) return print(JSON.stringify({ web: w.dir, files: w.files, onnxruntime_web: w.ortVersion }, null, 2));
-  print(`wrote the web page ${w.dir} (${w.files.length} files, ONNX Runtime Web ${w.ortVersion}); serve it with: opnas serve ${w.dir}`);
+  print(webLine(w));
 }
 
 interface TrialsArgs extends DirArgs {

@@ -54,9 +54,14 @@ it('a search measures every candidate in one browser, started once and closed at
   expect(readFileSync(html, 'utf8')).toMatch(/as the search measured it, in ONNX Runtime Web \(browser\)/);
 
   const web = join(dir, 'web');
-  const e = opnas(['export', 'b', '--web', web, '--browser-latency', '--quiet', '--json'], { env, timeout: 300_000 });
+  const model = join(dir, 'model');
+  const genomeDir = join(dir, 'genome');
+  // the model folder, the page and the genome in one export: one JSON object names them all
+  const e = opnas(['export', 'b', '--model', model, '--web', web, '--out', genomeDir, '--browser-latency', '--quiet', '--json'], { env, timeout: 300_000 });
   expect(e.code, e.stderr).toBe(0);
-  expect(JSON.parse(e.stdout).web).toBe(web);
+  const out = JSON.parse(e.stdout);
+  expect([out.model, out.web, out.genome]).toEqual([model, web, join(genomeDir, 'genome.json')]);
+  expect(readFileSync(join(model, 'config.json'), 'utf8')).toBe(readFileSync(join(web, 'config.json'), 'utf8'));
   for (const f of ['index.html', 'app.js', 'model.onnx', 'tokenizer.json', 'config.json', 'ort-wasm-simd-threaded.wasm']) expect(existsSync(join(web, f)), f).toBe(true);
   const cfg = JSON.parse(readFileSync(join(web, 'config.json'), 'utf8'));
   const row = cfg.cost.latency.find((l: { runtime: string }) => l.runtime === 'browser');
