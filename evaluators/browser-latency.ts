@@ -72,8 +72,17 @@ export class BrowserRuntime {
     const { default: puppeteer } = await import('puppeteer-core');
     let browser: Browser;
     try {
-      // --no-sandbox: Chromium's sandbox refuses to run as root (CI, containers)
-      browser = await puppeteer.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+      // --no-sandbox: Chromium's sandbox refuses to run as root (CI, containers). The signal
+      // handlers stay opnas's: puppeteer's own would exit at Ctrl-C (130) before a search saves
+      // its state; the browser is closed by whoever started it (and killed at exit regardless)
+      browser = await puppeteer.launch({
+        executablePath,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      });
     } catch (e) {
       throw new SetupError(`cannot start headless Chromium (${executablePath}): ${((e as Error).message ?? String(e)).split('\n')[0]}`);
     }

@@ -1,5 +1,6 @@
 // --latency-runtime browser: a search times its candidates in ONNX Runtime Web in headless Chromium,
 // with one browser for the whole search; --browser-latency puts the browser's figure in the model card.
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -104,4 +105,32 @@ it('train --out --browser-latency: the card shows the browser row; without it no
   // checked before the run folder or the model folder exists
   expect(existsSync(join(dir, 'n'))).toBe(false);
   expect(existsSync(join(dir, 'x'))).toBe(false);
+}, 300_000);
+
+it('Ctrl-C during a browser-latency search: interrupted and saved as any run is, the browser closed', async () => {
+  const dir = tempDir();
+  const chromium = countingChromium(dir);
+  const args = ARGS.filter((a) => a !== '--quiet').map((a, i, all) => (all[i - 1] === '--budget' ? '40' : a));
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bin/opnas.js'), 'search', '--name', 'c', ...args, '--latency-runtime', 'browser', '--final-top', '0'], {
+    env: { ...process.env, OPNAS_BACKEND: 'wasm', OPNAS_RUNS_DIR: dir, CHROMIUM_PATH: chromium.path },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (!sent && /trial \d+ ok/.test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((ok) => child.on('exit', (c) => ok(c)));
+  expect(sent, stderr).toBe(true);
+  expect(stderr).toMatch(/run 'c' interrupted; its trials are saved\. Continue it with: opnas resume c/);
+  expect(code).toBe(130);
+  const run = readRunData(dir, 'c');
+  expect(run.status).toBe('interrupted');
+  expect(existsSync(join(dir, 'c', 'run.lock'))).toBe(false);
+  expect(chromium.pids()).toHaveLength(1);
+  expect(alive(chromium.pids()[0])).toBe(false);
 }, 300_000);
