@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { opnas, readRunData, ROOT, tempDir } from './helpers.js';
+import { opnasAsync, readRunData, ROOT, tempDir } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -33,11 +33,11 @@ const ARGS = [
   '--final-top', '1', '--final-seeds', '1', '--final-steps', '10', '--quiet',
 ];
 
-it('a search measures every candidate in one browser, started once and closed at the end; export --web --browser-latency adds the browser row', () => {
+it('a search measures every candidate in one browser, started once and closed at the end; export --web --browser-latency adds the browser row', async () => {
   const dir = tempDir();
   const chromium = countingChromium(dir);
   const env = { OPNAS_BACKEND: 'wasm', OPNAS_RUNS_DIR: dir, CHROMIUM_PATH: chromium.path };
-  const s = opnas(['search', '--name', 'b', ...ARGS, '--latency-runtime', 'browser'], { env, timeout: 300_000 });
+  const s = await opnasAsync(['search', '--name', 'b', ...ARGS, '--latency-runtime', 'browser'], { env, timeout: 300_000 });
   expect(s.code, s.stderr).toBe(0);
   const run = readRunData(dir, 'b');
   expect(run.config.latencyRuntime).toBe('browser');
@@ -48,17 +48,17 @@ it('a search measures every candidate in one browser, started once and closed at
   // one browser for the search and its final stage, gone when the search ended
   expect(chromium.pids()).toHaveLength(1);
   expect(alive(chromium.pids()[0])).toBe(false);
-  expect(opnas(['show', 'b'], { env }).stdout).toMatch(/latency measured with ONNX Runtime Web \(browser\)/);
+  expect((await opnasAsync(['show', 'b'], { env })).stdout).toMatch(/latency measured with ONNX Runtime Web \(browser\)/);
   // the HTML report's latency chart says where latency was measured
   const html = join(dir, 'report.html');
-  expect(opnas(['report', 'b', '--out', html], { env }).code).toBe(0);
+  expect((await opnasAsync(['report', 'b', '--out', html], { env })).code).toBe(0);
   expect(readFileSync(html, 'utf8')).toMatch(/as the search measured it, in ONNX Runtime Web \(browser\)/);
 
   const web = join(dir, 'web');
   const model = join(dir, 'model');
   const genomeDir = join(dir, 'genome');
   // the model folder, the page and the genome in one export: one JSON object names them all
-  const e = opnas(['export', 'b', '--model', model, '--web', web, '--out', genomeDir, '--browser-latency', '--quiet', '--json'], { env, timeout: 300_000 });
+  const e = await opnasAsync(['export', 'b', '--model', model, '--web', web, '--out', genomeDir, '--browser-latency', '--quiet', '--json'], { env, timeout: 300_000 });
   expect(e.code, e.stderr).toBe(0);
   const out = JSON.parse(e.stdout);
   expect([out.model, out.web, out.genome]).toEqual([model, web, join(genomeDir, 'genome.json')]);
@@ -72,14 +72,14 @@ it('a search measures every candidate in one browser, started once and closed at
   expect(chromium.pids()).toHaveLength(2);
 }, 600_000);
 
-it('train --out --browser-latency: the card shows the browser row; without it no browser starts; bad use is one line', () => {
+it('train --out --browser-latency: the card shows the browser row; without it no browser starts; bad use is one line', async () => {
   const dir = tempDir();
   const chromium = countingChromium(dir);
   const fx = (n: string) => join(ROOT, 'test/fixtures/train', n);
   const base = ['train', '--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--dev', fx('reviews-dev.tsv'), '--test', fx('reviews-dev.tsv'), '--steps', '10', '--eval-every', '10', '--batch-size', '8', '--max-len', '16', '--vocab-size', '60', '--quiet'];
   const env = { OPNAS_BACKEND: 'wasm', CHROMIUM_PATH: chromium.path };
   const with_ = join(dir, 'with');
-  const t = opnas([...base, '--out', with_, '--browser-latency'], { env });
+  const t = await opnasAsync([...base, '--out', with_, '--browser-latency'], { env });
   expect(t.code, t.stderr).toBe(0);
   const cfg = JSON.parse(readFileSync(join(with_, 'config.json'), 'utf8'));
   expect(cfg.cost.latency.map((l: { runtime: string }) => l.runtime)).toContain('browser');
@@ -87,7 +87,7 @@ it('train --out --browser-latency: the card shows the browser row; without it no
   expect(chromium.pids()).toHaveLength(1);
   expect(alive(chromium.pids()[0])).toBe(false);
   const without = join(dir, 'without');
-  expect(opnas([...base, '--out', without], { env }).code).toBe(0);
+  expect((await opnasAsync([...base, '--out', without], { env })).code).toBe(0);
   expect(JSON.parse(readFileSync(join(without, 'config.json'), 'utf8')).cost.latency.map((l: { runtime: string }) => l.runtime)).not.toContain('browser');
   expect(chromium.pids()).toHaveLength(1);
 
@@ -97,7 +97,7 @@ it('train --out --browser-latency: the card shows the browser row; without it no
     [['search', '--name', 'n', ...ARGS, '--latency-runtime', 'browser'], { OPNAS_RUNS_DIR: dir, CHROMIUM_PATH: join(dir, 'nope') }, /^opnas: CHROMIUM_PATH=.*nope: no such file/],
   ];
   for (const [args, e, re] of cases) {
-    const r = opnas(args, { env: e });
+    const r = await opnasAsync(args, { env: e });
     expect(r.code, args.join(' ')).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr.trim()).toMatch(re);

@@ -8,7 +8,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../evaluators/tasks/tokenizer.js';
 import { launchBrowser } from '../helpers/browser.js';
-import { opnas, ROOT, tempDir } from './helpers.js';
+import { opnasAsync, ROOT, tempDir } from './helpers.js';
 
 const BIN = join(ROOT, 'dist/bin/opnas.js');
 
@@ -62,9 +62,9 @@ describe('the web page', () => {
     const dir = tempDir();
     model = join(dir, 'model');
     web = join(dir, 'web');
-    const t = opnas(['train', '--baseline', 'bert-tiny', '--task', 'sst2', '--steps', '30', '--eval-every', '30', '--max-len', '32', '--quiet', '--out', model], { env: { OPNAS_BACKEND: 'wasm' }, timeout: 240_000 });
+    const t = await opnasAsync(['train', '--baseline', 'bert-tiny', '--task', 'sst2', '--steps', '30', '--eval-every', '30', '--max-len', '32', '--quiet', '--out', model], { env: { OPNAS_BACKEND: 'wasm' }, timeout: 240_000 });
     expect(t.code, t.stderr).toBe(0);
-    const e = opnas(['export', '--from-model', model, '--web', web, '--json']);
+    const e = await opnasAsync(['export', '--from-model', model, '--web', web, '--json']);
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).files).toEqual(expect.arrayContaining(['index.html', 'app.js', 'model.onnx', 'tokenizer.json', 'config.json', 'ort.wasm.min.js', 'ort-wasm-simd-threaded.wasm']));
     server = await serve(web);
@@ -87,7 +87,7 @@ describe('the web page', () => {
   });
 
   it('classifies typed sentences with opnas predict\'s probabilities (within 1e-4), showing label, probabilities and latency', async () => {
-    const p = opnas(['predict', model, ...SENTENCES.flatMap((s) => ['--text', s]), '--json']);
+    const p = await opnasAsync(['predict', model, ...SENTENCES.flatMap((s) => ['--text', s]), '--json']);
     expect(p.code, p.stderr).toBe(0);
     const expected = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; probs: Record<string, number> });
     let worst = 0;
@@ -185,7 +185,7 @@ describe('the web page', () => {
     expect((await rawGet(server.url, '/sub/')).status).toBe(404);
     // a second server on the same port: one line, exit 1
     const port = new URL(server.url).port;
-    const busy = opnas(['serve', web, '--port', port]);
+    const busy = await opnasAsync(['serve', web, '--port', port]);
     expect(busy.code).toBe(1);
     expect(busy.stderr.trim()).toMatch(new RegExp(`^opnas: port ${port} on 127\\.0\\.0\\.1 is in use: pick another with --port`));
     expect(busy.stderr.trim().split('\n')).toHaveLength(1);
@@ -197,7 +197,7 @@ describe('the web page', () => {
     expect(s2.stderr()).toMatch(/serving .* \(Ctrl-C to stop\)\nstopped\n$/);
   });
 
-  it('bad input is one line and exit 1: missing model folder, existing page folder without --force, missing run, missing folder to serve', () => {
+  it('bad input is one line and exit 1: missing model folder, existing page folder without --force, missing run, missing folder to serve', async () => {
     const dir = tempDir();
     const cases: [string[], RegExp][] = [
       [['export', '--from-model', join(dir, 'nope'), '--web', join(dir, 'w')], /nope: no such model folder/],
@@ -211,13 +211,13 @@ describe('the web page', () => {
       [['serve', web, '--port', '70000'], /--port must be an integer 0\.\.65535/],
     ];
     for (const [args, re] of cases) {
-      const r = opnas(args, { env: { OPNAS_RUNS_DIR: dir } });
+      const r = await opnasAsync(args, { env: { OPNAS_RUNS_DIR: dir } });
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr, args.join(' ')).toMatch(re);
     }
     // --force writes into it
-    const f = opnas(['export', '--from-model', model, '--web', web, '--force']);
+    const f = await opnasAsync(['export', '--from-model', model, '--web', web, '--force']);
     expect(f.code, f.stderr).toBe(0);
     expect(f.stdout).toMatch(/^wrote the web page .* serve it with: opnas serve /);
   });
@@ -229,12 +229,12 @@ describe('the web page of a sentence-pair model', () => {
     const dir = tempDir();
     const model = join(dir, 'nli');
     const web = join(dir, 'web');
-    const t = opnas(['train', '--baseline', 'bert-tiny', '--train', pairs, '--dev', pairs, '--test', pairs, '--text-column', 'premise', '--pair-column', 'hypothesis', '--label-column', 'label',
+    const t = await opnasAsync(['train', '--baseline', 'bert-tiny', '--train', pairs, '--dev', pairs, '--test', pairs, '--text-column', 'premise', '--pair-column', 'hypothesis', '--label-column', 'label',
       '--steps', '6', '--eval-every', '3', '--batch-size', '2', '--max-len', '16', '--vocab-size', '40', '--quiet', '--out', model]);
     expect(t.code, t.stderr).toBe(0);
-    expect(opnas(['export', '--from-model', model, '--web', web]).code).toBe(0);
+    expect((await opnasAsync(['export', '--from-model', model, '--web', web])).code).toBe(0);
     const examples: [string, string][] = [['a man is sleeping', 'a person rests'], ['it rains', 'the dog is dry and the cat sleeps all day long in the warm sun by the window']];
-    const p = opnas(['predict', model, '--json', ...examples.flatMap(([a, b]) => ['--text', a, '--pair', b])]);
+    const p = await opnasAsync(['predict', model, '--json', ...examples.flatMap(([a, b]) => ['--text', a, '--pair', b])]);
     expect(p.code, p.stderr).toBe(0);
     const expected = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as { label: string; probs: Record<string, number> });
     const server = await serve(web);

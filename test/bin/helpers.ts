@@ -20,6 +20,25 @@ export function opnas(args: string[], opts: { cwd?: string; env?: Record<string,
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * opnas() without blocking the test's event loop (a long spawnSync keeps vitest's worker from
+ * answering its runner, which then reports an RPC timeout).
+ */
+export function opnasAsync(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, OPNAS_BACKEND: 'cpu', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export function tempDir(prefix = 'opnas-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
