@@ -9,6 +9,10 @@
  *   const m = loadModel('model');                 // a folder from `opnas train --out` or `opnas export --model`
  *   m.predict(['a gorgeous, witty film']);        // [{ label: 'positive', index: 1, probs: {...} }]
  *   m.dispose();
+ *
+ *   import { writeWebPage, browserLatency } from 'opnas';
+ *   writeWebPage('model', 'page');                // the page of `opnas export --from-model model --web page`
+ *   await browserLatency(onnxBytes, 64);          // { ms, runtime }: ONNX Runtime Web in headless Chromium
  */
 import * as loop from './search/loop.js';
 import { benchStrategies } from './runs/bench-strategies.js';
@@ -24,3 +28,5 @@ export * as evaluators from './evaluators/index.js';
 export * as runs from './runs/index.js';
 export { loadModel } from './evaluators/model-dir/folder.js';
 export type { LoadedModel, ModelConfigFile, Prediction } from './evaluators/model-dir/folder.js';
+export { writeWebPage } from './evaluators/model-dir/web.js';
+export { browserLatency, BrowserRuntime } from './evaluators/browser-latency.js';

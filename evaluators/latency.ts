@@ -1,13 +1,19 @@
 import { OpnasError } from '../spaces/base/errors.js';
 import { Rng } from '../spaces/base/rng.js';
 import type { BackboneGenome } from '../spaces/types.js';
+import type { Candidate } from '../search/types.js';
+import type { EvalContext, EvalResult, Evaluator } from './types.js';
 
 /**
  * Where a candidate's forward latency is measured: the one place that knows the runtimes.
  *
  * `tfjs` times the TF.js model opnas trains (the backend the process runs: wasm by default);
  * `onnx` builds the candidate's ONNX graph (the model-folder exporter, evaluators/model-dir/onnx.ts)
- * and times an onnxruntime-node session, where the model would be served. Both time one example of
+ * and times an onnxruntime-node session, where the model would be served; `browser` times that
+ * graph in ONNX Runtime Web inside headless Chromium (evaluators/browser-latency.ts), where the page
+ * of `opnas export --web` runs it. One browser per process, started on its first measurement:
+ * a search measures browser latency in its own process (runs/session.ts), never in the workers,
+ * and closes it at the end (closeLatencyRuntimes). Both time one example of
  * the run's maximum length, untrained weights (speed does not depend on their values).
  * A runtime is an entry of LATENCY_RUNTIMES: `ready` says whether it can run here (before a run
  * folder exists), `candidate` measures a genome, `onnxFile` (where the runtime runs ONNX) measures
@@ -16,7 +22,7 @@ import type { BackboneGenome } from '../spaces/types.js';
  * exporter only when it measures.
  */
 
-export type LatencyRuntime = 'tfjs' | 'onnx';
+export type LatencyRuntime = 'tfjs' | 'onnx' | 'browser';
 
 /** The sizes a candidate's model is built at. */
 export interface LatencyShape {
@@ -38,11 +44,18 @@ export interface LatencyRuntimeEntry {
   candidate(genome: BackboneGenome, shape: LatencyShape, tfjs: () => number): Promise<number>;
   /** ms for one maxLen example of an exported ONNX model (runtimes that run ONNX). */
   onnxFile?(bytes: Uint8Array, maxLen: number): Promise<number>;
+  /** Measured for a model card only when asked (it starts a browser): train/export --browser-latency. */
+  optIn?: boolean;
+  /** Ends what the runtime started (the browser); it starts again on the next measurement. */
+  close?(): Promise<void>;
 }
 
 /** Warm-up runs, then the median of the timed ones. */
 export const ONNX_WARMUP = 2;
 export const ONNX_REPS = 7;
+/** The same for the browser (its timer is coarser: 0.1 ms without cross-origin isolation). */
+export const BROWSER_WARMUP = 2;
+export const BROWSER_REPS = 10;
 
 type Ort = typeof import('onnxruntime-node');
 let ort: Promise<Ort> | undefined;
@@ -78,16 +91,20 @@ export async function onnxLatency(bytes: Uint8Array, maxLen: number): Promise<nu
   }
 }
 
-/** The candidate's ONNX graph with freshly initialised weights (seed 0, as the TF.js latency uses). */
+/**
+ * The candidate's ONNX graph with freshly initialised weights (seed 0, as the TF.js latency uses):
+ * the weights a `new Model(genome, shape, new Rng(0))` draws, computed without tensors, so no
+ * TF.js backend is needed (a search's own process measures browser latency with it).
+ */
 export async function candidateOnnx(genome: BackboneGenome, shape: LatencyShape): Promise<Uint8Array> {
-  const [{ Model }, { weightsOf }, { toOnnx }] = await Promise.all([import('./compile.js'), import('./model-dir/folder.js'), import('./model-dir/onnx.js')]);
-  const model = new Model(genome, shape, new Rng(0));
-  try {
-    return toOnnx(genome, weightsOf(model.params), { numClasses: shape.numClasses });
-  } finally {
-    model.dispose();
-  }
+  const [{ genomeLayout, initialValues }, { toOnnx }] = await Promise.all([import('./compile.js'), import('./model-dir/onnx.js')]);
+  const rng = new Rng(0);
+  const weights = new Map(genomeLayout(genome, shape).map((w) => [w.name, { shape: w.shape, data: initialValues(w, rng, INIT_STD) }]));
+  return toOnnx(genome, weights, { numClasses: shape.numClasses });
 }
+
+/** The normal initialiser's std of compile.ts's Model (its default, BERT's 0.02). */
+const INIT_STD = 0.02;
 
 export const LATENCY_RUNTIMES: Record<LatencyRuntime, LatencyRuntimeEntry> = {
   tfjs: {
@@ -110,14 +127,29 @@ export const LATENCY_RUNTIMES: Record<LatencyRuntime, LatencyRuntimeEntry> = {
     candidate: async (genome, shape) => onnxLatency(await candidateOnnx(genome, shape), shape.maxLen),
     onnxFile: onnxLatency,
   },
+  browser: {
+    label: 'ONNX Runtime Web (browser)',
+    how: `wasm, 1 thread, headless, median of ${BROWSER_REPS} after ${BROWSER_WARMUP} warm-ups`,
+    optIn: true,
+    ready: async () => (await import('./browser-latency.js')).checkBrowserReady(),
+    version: async () => (await import('./browser-latency.js')).sharedBrowser().runtime() ?? '',
+    candidate: async (genome, shape) => (await import('./browser-latency.js')).sharedBrowser().measure(await candidateOnnx(genome, shape), shape.maxLen),
+    onnxFile: async (bytes, maxLen) => (await import('./browser-latency.js')).sharedBrowser().measure(bytes, maxLen),
+    close: async () => (await import('./browser-latency.js')).sharedBrowser().close(),
+  },
 };
+
+/** Close what any runtime started in this process (the browser); safe to call when nothing was. */
+export async function closeLatencyRuntimes(): Promise<void> {
+  for (const r of Object.values(LATENCY_RUNTIMES)) await r.close?.();
+}
 
 export const LATENCY_RUNTIME_NAMES = Object.keys(LATENCY_RUNTIMES) as LatencyRuntime[];
 export const DEFAULT_LATENCY_RUNTIME: LatencyRuntime = 'tfjs';
 
 /** One clear error for a --latency-runtime value that is not a runtime. */
 export function checkLatencyRuntime(v: unknown, what = '--latency-runtime'): LatencyRuntime {
-  if (!(LATENCY_RUNTIME_NAMES as unknown[]).includes(v)) throw new OpnasError(`${what} must be ${LATENCY_RUNTIME_NAMES.join(' or ')}, got ${JSON.stringify(v)}`);
+  if (!(LATENCY_RUNTIME_NAMES as unknown[]).includes(v)) throw new OpnasError(`${what} must be ${LATENCY_RUNTIME_NAMES.slice(0, -1).join(', ')} or ${LATENCY_RUNTIME_NAMES.at(-1)}, got ${JSON.stringify(v)}`);
   return v as LatencyRuntime;
 }
 
@@ -129,4 +161,37 @@ export function candidateLatency(runtime: LatencyRuntime | undefined, genome: Ba
 /** A label for reports: "TF.js" or "ONNX Runtime". */
 export function latencyLabel(runtime: LatencyRuntime | undefined): string {
   return LATENCY_RUNTIMES[runtime ?? DEFAULT_LATENCY_RUNTIME]?.label ?? String(runtime);
+}
+
+/**
+ * An evaluator whose `latency` score is measured here, in this process, on `runtime` (the
+ * browser: one per search, not one per worker), in place of the one its workers measured. An
+ * architecture is measured once (the final stage trains each finalist with several seeds).
+ * `latency(c)` is what the search loop calls for --max-latency-ms.
+ */
+export function measuredHere<G extends BackboneGenome>(inner: Evaluator<G>, runtime: LatencyRuntime, shape: LatencyShape): { evaluator: Evaluator<G>; latency: (c: Candidate<G>) => Promise<number> } {
+  const memo = new Map<string, Promise<number>>();
+  const latency = (c: Candidate<G>): Promise<number> => {
+    let p = memo.get(c.id);
+    if (!p) {
+      p = candidateLatency(runtime, c.genome, shape, () => NaN);
+      memo.set(c.id, p);
+      p.catch(() => memo.delete(c.id));
+    }
+    return p;
+  };
+  const evaluator: Evaluator<G> = {
+    name: inner.name,
+    scoreNames: inner.scoreNames,
+    score: async (c: Candidate<G>, ctx: EvalContext): Promise<EvalResult> => {
+      const r = await inner.score(c, ctx);
+      return 'latency' in r.scores ? { ...r, scores: { ...r.scores, latency: await latency(c) } } : r;
+    },
+    // read when called: a pool's prepare may be set after this wrapper is made
+    get prepare() {
+      return inner.prepare ? (p: Parameters<NonNullable<Evaluator<G>['prepare']>>[0]) => inner.prepare!(p) : undefined;
+    },
+    close: async () => inner.close?.(),
+  };
+  return { evaluator, latency };
 }

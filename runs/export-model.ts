@@ -1,3 +1,4 @@
+import type { LatencyRuntime } from '../evaluators/latency.js';
 import { saveModelFolder, weightsOf, type ModelConfigFile } from '../evaluators/model-dir/folder.js';
 import type { NamedTensor } from '../evaluators/model-dir/safetensors.js';
 import { loadTask, taskFileSpec } from '../evaluators/tasks/named.js';
@@ -20,7 +21,7 @@ export async function exportModel(
   run: RunFile,
   rank: number | undefined,
   outDir: string,
-  hooks: { onStep?: (s: StepInfo) => void; log?: (msg: string) => void } = {},
+  hooks: { onStep?: (s: StepInfo) => void; log?: (msg: string) => void; latency?: LatencyRuntime[] } = {},
 ): Promise<{ dir: string; config: ModelConfigFile; result: TrainResult }> {
   const chosen = chooseExport(run, rank);
   if (chosen.space !== 'backbone') throw new OpnasError(`run '${run.name}' searched the ${chosen.space} space: only backbone genomes are models that classify text`);
@@ -58,6 +59,6 @@ export async function exportModel(
       ...(chosen.final ? { final_stage: `mean over ${chosen.final.seeds} seeds: dev ${chosen.final.dev.toFixed(4)}, test ${chosen.final.test.toFixed(4)}${chosen.final.baseline ? ' (the reference baseline won)' : ''}` } : { search_scores: chosen.scores }),
       ...(line ? { lineage: line.join(' <- ') } : {}),
     },
-  });
+  }, { also: hooks.latency });
   return { dir: outDir, config, result };
 }

@@ -1,4 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
+import { latencyLabel } from '../evaluators/latency.js';
 import { MAXIMISED } from '../evaluators/types.js';
 import { finalResult, type FinalResult } from '../search/final.js';
 import { DEFAULT_OP_EVOLUTION, opPriorityHistory, type OpStat } from '../search/op-evolution.js';
@@ -213,7 +214,7 @@ function costChart(
     title: `${primary.name} against ${cost === 'params' ? 'parameters' : 'latency'}`,
     caption:
       `Every scored trial (${data.length}); the ${nFront} on the Pareto front (no other trial has a better ${primary.name} with fewer ${cost === 'params' ? 'parameters' : 'milliseconds'}) are joined by the line.` +
-      (cost === 'latency' ? " Latency is the median forward time of one example at the run's maximum length, as the search measured it (on a loaded machine it is noisy)." : ''),
+      (cost === 'latency' ? ` Latency is the median forward time of one example at the run's maximum length, as the search measured it, in ${latencyLabel(run.config.latencyRuntime)} (on a loaded machine it is noisy).` : ''),
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       width: WIDTH,

@@ -5,7 +5,7 @@ import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type Super
 import { PopulationTrainer } from '../evaluators/supernet/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
-import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, type LatencyRuntime } from '../evaluators/latency.js';
+import { checkLatencyRuntime, closeLatencyRuntimes, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, measuredHere, type LatencyRuntime, type LatencyShape } from '../evaluators/latency.js';
 import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
 import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
@@ -191,9 +191,9 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
               if (st.step % 100 === 0 || st.step === st.steps) o.log?.(`supernet ${phase}: step ${st.step}/${st.steps}, loss ${st.loss.toFixed(4)}`);
             },
           })),
-          ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}),
+          ...workerLatency(c),
         }
-      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) };
+      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend, ...workerLatency(c) };
   // never more processes than a batch has candidates: the others would only hold memory
   const size = workerCount(o.workers, c.batch);
   o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
@@ -212,7 +212,24 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
     trainer?.dispose();
     await pool.close();
   };
+  if (c.latencyRuntime === 'browser') {
+    const here = measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, run));
+    return { evaluator: here.evaluator as Evaluator, latency: (cand) => here.latency(cand as Candidate<BackboneGenome>), close };
+  }
   return { evaluator: pool as Evaluator, latency: (cand) => pool.latency(cand as Candidate<never>), close };
+}
+
+/**
+ * The latency runtime workers use: the run's, except the browser, which the search's own process
+ * runs (one browser per search, measuredHere); its workers' own TF.js figure is replaced.
+ */
+function workerLatency(c: SearchConfig): { latencyRuntime?: LatencyRuntime } {
+  return c.latencyRuntime && c.latencyRuntime !== 'browser' ? { latencyRuntime: c.latencyRuntime } : {};
+}
+
+/** The sizes candidates' latency is measured at (as the workers build them). */
+function latencyShape(c: SearchConfig, run: RunFile): LatencyShape {
+  return { vocabSize: (run.extra!.tokenizer as TokenizerJSON).vocab.length, maxLen: c.train.maxLen ?? 64, numClasses: (run.extra?.numClasses as number) ?? 2 };
 }
 
 /** Sizes analytic costs are computed for: the run's sequence length, vocabulary and classes. */
@@ -265,6 +282,8 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
     throw aborted ? new SearchAborted() : e;
   } finally {
     await close();
+    // the browser of --latency-runtime browser, if it was started
+    await closeLatencyRuntimes();
     await store.save();
     await store.close();
   }
@@ -315,10 +334,11 @@ async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptio
   const final = c.final!;
   const workers = Math.min(o.workers ?? availableParallelism(), state.finalists.length * seeds - state.runs.length);
   const train = { ...final.train, ...(steps !== undefined ? { steps } : {}), maxLen: c.train.maxLen ?? final.train.maxLen };
-  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) });
+  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...workerLatency(c) });
   pool.onProgress = o.onProgress;
+  const evaluator = c.latencyRuntime === 'browser' ? measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, store.data)).evaluator : pool;
   try {
-    await runFinal({ state, seeds, evaluator: pool as Evaluator, concurrency: workers, persist: () => store.save(), signal: o.signal, onRun: (r) => o.log?.(line(r)) });
+    await runFinal({ state, seeds, evaluator: evaluator as Evaluator, concurrency: workers, persist: () => store.save(), signal: o.signal, onRun: (r) => o.log?.(line(r)) });
   } finally {
     await pool.close();
   }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { runsTable } from '../../runs/report.js';
@@ -76,11 +79,14 @@ export const showCommand: CommandModule<object, ShowArgs> = {
 };
 
 interface ExportArgs extends DirArgs {
-  run: string;
+  run?: string;
   rank?: number;
   out?: string;
   model?: string;
+  web?: string;
+  'from-model'?: string;
   force?: boolean;
+  'browser-latency'?: boolean;
   backend?: BackendChoice;
   quiet?: boolean;
 }
@@ -88,47 +94,96 @@ interface ExportArgs extends DirArgs {
 export const exportCommand: CommandModule<object, ExportArgs> = {
   builder: (y) =>
     y
-      .positional('run', { type: 'string', demandOption: true, describe: 'run name (opnas runs lists them)' })
+      .positional('run', { type: 'string', describe: 'run name (opnas runs lists them)' })
       .option('runs-dir', dirOption)
       .option('rank', { type: 'number', describe: "a trial's rank by search score (1 = the best); default: the final stage's winner, else rank 1" })
       .option('out', { type: 'string', describe: 'write the genome (genome.json, formula.txt) into this folder' })
-      .option('model', { type: 'string', describe: "train the genome as opnas train does (the run's final-stage settings, seed 0) and write the model folder here (config.json, tokenizer.json, model.safetensors, README.md)" })
-      .option('force', { type: 'boolean', describe: 'overwrite genome.json/formula.txt in --out and a non-empty --model folder' })
+      .option('model', { type: 'string', describe: "train the genome as opnas train does (the run's final-stage settings, seed 0) and write the model folder here (config.json, tokenizer.json, model.safetensors, model.onnx, README.md)" })
+      .option('web', { type: 'string', describe: 'write a static web page that classifies typed text in the browser (index.html, model.onnx, tokenizer, ONNX Runtime Web): the trained model of --model, or of --from-model; serve it with opnas serve DIR' })
+      .option('from-model', { type: 'string', describe: 'with --web: make the page from this model folder (opnas train --out, export --model) instead of training a run\'s winner' })
+      .option('force', { type: 'boolean', describe: 'overwrite genome.json/formula.txt in --out, and write into a non-empty --model or --web folder' })
+      .option('browser-latency', { type: 'boolean', describe: 'also measure the model\'s forward latency in headless Chromium with ONNX Runtime Web, for the model card (needs chromium; CHROMIUM_PATH names another)' })
       .option('quiet', { type: 'boolean', describe: 'no progress output' })
       .option('backend', { choices: BACKEND_CHOICES, describe: 'TF.js backend for --model (default: OPNAS_BACKEND, else the fastest available)' })
-      .example('$0 export mine --model m', 'train the winner and write a model folder; then: opnas predict m --text "..."') as never,
+      .example('$0 export mine --model m', 'train the winner and write a model folder; then: opnas predict m --text "..."')
+      .example('$0 export mine --model m --web page', 'the same, and a page that classifies in the browser; then: opnas serve page')
+      .example('$0 export --from-model m --web page', 'a page from a model folder you already have') as never,
   handler: async (argv) => {
-    if (!argv.out && !argv.model) throw new OpnasError('say where to export: --out DIR (the genome) and/or --model DIR (a trained model folder)');
+    const log = argv.quiet ? () => {} : note;
+    if (argv['from-model'] !== undefined) {
+      if (argv.run !== undefined) throw new OpnasError(`give a run or --from-model, not both (--from-model ${argv['from-model']} makes a page from that model folder)`);
+      if (argv.web === undefined) throw new OpnasError('--from-model needs --web DIR: the folder to write the page into');
+      for (const flag of ['out', 'model', 'rank', 'browser-latency'] as const) if (argv[flag] !== undefined) throw new OpnasError(`--${flag} exports from a run; with --from-model only --web applies`);
+      const { checkModelForWeb, writeWebPage } = await import('../../evaluators/model-dir/web.js');
+      checkModelForWeb(argv['from-model']);
+      checkOutDir('web', argv.web, argv.force);
+      const w = writeWebPage(argv['from-model'], argv.web);
+      return printWeb(w, argv.json);
+    }
+    if (argv.run === undefined) throw new OpnasError('name a run to export (opnas runs lists them), or give --from-model MODELDIR with --web DIR');
+    if (!argv.out && !argv.model && !argv.web) throw new OpnasError('say where to export: --out DIR (the genome), --model DIR (a trained model folder) and/or --web DIR (a page that classifies in the browser)');
+    if (argv['browser-latency'] && !argv.model && !argv.web) throw new OpnasError('--browser-latency measures a trained model: give --model DIR or --web DIR');
+    if (argv.web && argv.model && resolve(argv.web) === resolve(argv.model)) throw new OpnasError('--web and --model must be different folders');
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
     const rank = argv.rank === undefined ? undefined : positiveInt('rank', argv.rank);
     // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
     const { chooseExport, exportTrial } = await import('../../runs/export.js');
     chooseExport(store.data, rank); // a bad --rank first
-    // both destinations are checked before the model trains, so a bad path costs nothing
+    // every destination, and the browser, is checked before the model trains, so a bad path costs nothing
     if (argv.model) checkOutDir('model', argv.model, argv.force);
+    if (argv.web) checkOutDir('web', argv.web, argv.force);
     if (argv.out) checkExportFiles(argv.out, argv.force);
-    if (argv.model) {
+    if (argv['browser-latency']) await (await import('../../evaluators/latency.js')).LATENCY_RUNTIMES.browser.ready();
+    // what was written: one JSON object under --json, else one line each
+    let json: Record<string, unknown> = {};
+    const lines: string[] = [];
+    if (argv.model || argv.web) {
       const { initBackend } = await import('../../evaluators/backend.js');
       const { exportModel } = await import('../../runs/export-model.js');
-      const log = argv.quiet ? () => {} : note;
       await initBackend(argv.backend, { log });
-      const m = await exportModel(store.data, rank, argv.model, {
-        log,
-        onStep: (s) => {
-          if (s.devScore !== undefined) log(`step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  dev ${(100 * s.devScore).toFixed(2)}`);
-        },
-      });
-      if (!argv.out) {
-        if (argv.json) return print(JSON.stringify({ model: m.dir, dev: m.result.dev, test: m.result.test }, null, 2));
-        return print(`wrote the model folder ${m.dir} (dev ${m.config.metric} ${(100 * m.result.dev.score).toFixed(2)}, test ${(100 * m.result.test.score).toFixed(2)})`);
+      // --web alone: the model folder is a temporary one, removed once the page has its files
+      const modelDir = argv.model ?? mkdtempSync(join(tmpdir(), 'opnas-web-model-'));
+      try {
+        const m = await exportModel(store.data, rank, modelDir, {
+          log,
+          onStep: (s) => {
+            if (s.devScore !== undefined) log(`step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  dev ${(100 * s.devScore).toFixed(2)}`);
+          },
+          latency: argv['browser-latency'] ? ['browser'] : [],
+        });
+        for (const l of m.config.cost?.latency ?? []) if (l.runtime !== 'tfjs') log(`${l.label} latency of model.onnx: ${l.ms.toFixed(2)} ms/example (${l.how})`);
+        if (m.config.cost?.latency_note) log(m.config.cost.latency_note);
+        const scores = `dev ${m.config.metric} ${(100 * m.result.dev.score).toFixed(2)}, test ${(100 * m.result.test.score).toFixed(2)}`;
+        if (argv.model) lines.push(`wrote the model folder ${m.dir} (${scores})`);
+        json = { ...(argv.model ? { model: m.dir } : {}), dev: m.result.dev, test: m.result.test };
+        if (argv.web) {
+          const { writeWebPage } = await import('../../evaluators/model-dir/web.js');
+          const web = writeWebPage(modelDir, argv.web);
+          lines.push(webLine(web));
+          json = { ...json, web: web.dir };
+        }
+      } finally {
+        if (!argv.model) rmSync(modelDir, { recursive: true, force: true });
       }
     }
-    if (!argv.out) return;
-    const paths = exportTrial(store.data, rank, argv.out);
-    if (argv.json) return print(JSON.stringify(paths, null, 2));
-    print(`wrote ${paths.genome} and ${paths.formula}`);
+    if (argv.out) {
+      const paths = exportTrial(store.data, rank, argv.out);
+      lines.push(`wrote ${paths.genome} and ${paths.formula}`);
+      json = { ...json, ...paths };
+    }
+    if (argv.json) print(JSON.stringify(json, null, 2));
+    else lines.forEach((l) => print(l));
   },
 };
+
+function webLine(w: { dir: string; files: string[]; ortVersion: string }): string {
+  return `wrote the web page ${w.dir} (${w.files.length} files, ONNX Runtime Web ${w.ortVersion}); serve it with: opnas serve ${w.dir}`;
+}
+
+function printWeb(w: { dir: string; files: string[]; ortVersion: string }, json: boolean | undefined): void {
+  if (json) return print(JSON.stringify({ web: w.dir, files: w.files, onnxruntime_web: w.ortVersion }, null, 2));
+  print(webLine(w));
+}
 
 interface TrialsArgs extends DirArgs {
   run: string;

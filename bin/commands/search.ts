@@ -222,7 +222,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
         .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
         .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
-        .option('latency-runtime', { type: 'string', default: DEFAULT_LATENCY_RUNTIME, describe: `where latency (--objective dev,latency, --max-latency-ms) is measured: ${LATENCY_RUNTIME_NAMES.join(' or ')} (ONNX Runtime on the candidate's ONNX graph; needs onnxruntime-node)` })
+        .option('latency-runtime', { type: 'string', default: DEFAULT_LATENCY_RUNTIME, describe: `where latency (--objective dev,latency, --max-latency-ms) is measured: ${LATENCY_RUNTIME_NAMES.join(' or ')} (onnx: ONNX Runtime on the candidate's ONNX graph, needs onnxruntime-node; browser: that graph in ONNX Runtime Web in headless Chromium, one browser per search, needs chromium)` })
         .option('pool', { type: 'string', default: (DEFAULT_SEARCH.macro.pool ?? ['cls']).join(','), describe: 'sequence readouts to choose from (cls, mean, max)' })
         .option('embed', { type: 'string', default: (DEFAULT_SEARCH.macro.embed ?? []).join(',') || 'none', describe: "factorised embedding widths to choose from besides the full width ('none': never factorise)" })
         .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms', 'latency-runtime'], 'Backbone space and limits:')

@@ -17,6 +17,7 @@ import { makeBar, progressEnabled } from '../progress.js';
 import { loadTaskFrom, taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { taskFileSpec } from '../../evaluators/tasks/named.js';
 import { checkTokenizerModel } from '../../evaluators/tasks/tokenizer.js';
+import { LATENCY_RUNTIMES } from '../../evaluators/latency.js';
 
 interface Args extends TaskArgs {
   arch?: string;
@@ -36,6 +37,7 @@ interface Args extends TaskArgs {
   out?: string;
   force?: boolean;
   tokenizer: string;
+  'browser-latency'?: boolean;
 }
 
 
@@ -73,7 +75,8 @@ export const trainCommand: CommandModule<object, Args> = {
         .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
         .option('quiet', { type: 'boolean', describe: 'no progress output' })
         .option('out', { type: 'string', describe: 'save the trained model folder here (config.json, tokenizer.json, model.safetensors, model.onnx, README.md; checked before training) for opnas predict and other tools' })
-        .option('force', { type: 'boolean', describe: 'overwrite an existing, non-empty --out folder' }),
+        .option('force', { type: 'boolean', describe: 'overwrite an existing, non-empty --out folder' })
+        .option('browser-latency', { type: 'boolean', describe: "with --out: also measure model.onnx's forward latency in headless Chromium with ONNX Runtime Web, into config.json and the model card (needs chromium; CHROMIUM_PATH names another)" }),
     ) as never,
   handler: async (argv) => {
     const { name, genome } = resolveArch(argv.arch, argv.baseline);
@@ -95,6 +98,10 @@ export const trainCommand: CommandModule<object, Args> = {
     if (cfg.maxLen! < minLen) throw new OpnasError(`--max-len must be at least ${minLen} (room for the special tokens), got ${cfg.maxLen}`);
     // the output folder is checked before hours go into training, not after
     if (argv.out !== undefined) checkOutDir('out', argv.out, argv.force);
+    if (argv['browser-latency']) {
+      if (argv.out === undefined) throw new OpnasError('--browser-latency measures the saved model: give --out DIR');
+      await LATENCY_RUNTIMES.browser.ready();
+    }
     const log = argv.quiet ? () => {} : note;
     // Read and encode the data before starting a backend, so bad input fails fast and alone.
     const data = loadTaskFrom(argv);
@@ -133,7 +140,7 @@ export const trainCommand: CommandModule<object, Args> = {
         train: record.config,
         result,
         origin: { architecture: name },
-      });
+      }, { also: argv['browser-latency'] ? ['browser'] : [] });
       for (const l of saved.cost?.latency ?? []) if (l.runtime !== 'tfjs') log(`${l.label} latency of model.onnx: ${l.ms.toFixed(2)} ms/example (${l.how})`);
       if (saved.cost?.latency_note) log(saved.cost.latency_note);
       log(`saved the model folder (config.json, tokenizer.json, model.safetensors, model.onnx, pytorch/model.py, README.md; also genome.json, weights.bin, result.json) in ${argv.out}`);

@@ -110,20 +110,24 @@ export function weightsOf(params: Map<string, tf.Tensor>): Map<string, NamedTens
 /**
  * writeModelFolder after timing model.onnx on every runtime that runs ONNX (evaluators/latency.ts),
  * so config.json and the card report the TF.js latency of training and where the model is served.
- * A runtime that cannot run here is named in the card instead of failing the save.
+ * A runtime that cannot run here is named in the card instead of failing the save. Opt-in
+ * runtimes (the browser) are measured only when `also` names them, and closed afterwards.
  */
-export async function saveModelFolder(dir: string, o: WriteModelOptions): Promise<ModelConfigFile> {
+export async function saveModelFolder(dir: string, o: WriteModelOptions, opts: { also?: LatencyRuntime[] } = {}): Promise<ModelConfigFile> {
   const onnx = onnxOf(o);
   const latency: ModelLatency[] = [];
   const notes: string[] = [];
   for (const name of LATENCY_RUNTIME_NAMES) {
     const r = LATENCY_RUNTIMES[name];
-    if (!r.onnxFile) continue;
+    // a runtime that starts a browser is measured only when asked (--browser-latency: also ['browser'])
+    if (!r.onnxFile || (r.optIn && !opts.also?.includes(name))) continue;
     try {
       latency.push({ runtime: name, label: r.label, ms: await r.onnxFile(onnx, o.maxLen), how: `${await r.version()}, ${r.how}` });
     } catch (e) {
       if (!(e instanceof OpnasError)) throw e;
       notes.push(`${r.label} latency not measured: ${e.message}`);
+    } finally {
+      if (r.optIn) await r.close?.();
     }
   }
   return writeModelFolder(dir, { ...o, served: { latency, ...(notes.length ? { note: notes.join('; ') } : {}) } }, onnx);

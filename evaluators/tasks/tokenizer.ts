@@ -80,8 +80,9 @@ function vocabOfHuggingFace(o: Record<string, unknown>, bad: (why: string) => ne
   const vocab = model.vocab;
   if (vocab === null || typeof vocab !== 'object' || Array.isArray(vocab)) bad('"model.vocab" must be an object of token -> id');
   const list: string[] = [];
-  for (const [t, id] of Object.entries(vocab as Record<string, unknown>)) {
-    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= Object.keys(vocab as object).length) bad(`"model.vocab" id of ${JSON.stringify(t)} must be an integer 0..size-1, got ${JSON.stringify(id)}`);
+  const entries = Object.entries(vocab as Record<string, unknown>);
+  for (const [t, id] of entries) {
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length) bad(`"model.vocab" id of ${JSON.stringify(t)} must be an integer 0..size-1, got ${JSON.stringify(id)}`);
     if (list[id as number] !== undefined) bad(`"model.vocab" gives id ${id} twice`);
     list[id as number] = t;
   }

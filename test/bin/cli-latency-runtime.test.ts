@@ -36,7 +36,7 @@ describe('opnas search --latency-runtime onnx', () => {
     const env = { OPNAS_RUNS_DIR: dir };
     const a = await opnas(['search', '--name', 'a', ...ARGS, '--latency-runtime', 'gpu'], { env });
     expect(a.code).toBe(1);
-    expect(a.stderr.trim()).toBe('opnas: --latency-runtime must be tfjs or onnx, got "gpu"');
+    expect(a.stderr.trim()).toBe('opnas: --latency-runtime must be tfjs, onnx or browser, got "gpu"');
     const b = await opnas(['search', '--name', 'b', '--space', 'nb201', '--latency-runtime', 'onnx', '--quiet'], { env });
     expect(b.code).toBe(1);
     expect(b.stderr.trim()).toBe('opnas: --latency-runtime applies to backbone searches (the nb201 space has no latency to measure)');

@@ -34,7 +34,7 @@ afterEach(() => {
 describe('latency runtimes', () => {
   it('names the runtimes; anything else is one clear error', () => {
     expect(checkLatencyRuntime('onnx')).toBe('onnx');
-    expect(() => checkLatencyRuntime('gpu')).toThrow('--latency-runtime must be tfjs or onnx, got "gpu"');
+    expect(() => checkLatencyRuntime('gpu')).toThrow('--latency-runtime must be tfjs, onnx or browser, got "gpu"');
     expect(latencyLabel(undefined)).toBe('TF.js');
     expect(latencyLabel('onnx')).toBe('ONNX Runtime');
   });
