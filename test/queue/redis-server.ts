@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/**
+ * Tests of the distributed search run against a real redis-server (Debian's package, which .ci/run
+ * installs when it is missing) on a free loopback port, without persistence, stopped after the tests.
+ */
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** Stop the server (SIGTERM, then wait for its exit). */
+  stop(): Promise<void>;
+  /** Stop and start it again on the same port (a restart mid-search), empty. */
+  restart(): Promise<void>;
+}
+
+/** A TCP port nothing listens on now, from the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function launch(port: number, password?: string): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (/Ready to accept connections/.test(out)) {
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', (e) => reject(new Error(`cannot start redis-server (is it installed? apt-get install redis-server): ${e.message}`)));
+    child.on('exit', (code) => reject(new Error(`redis-server exited (code ${code}) before it was ready:\n${out}`)));
+  });
+}
+
+export async function startRedis(o: { password?: string } = {}): Promise<RedisServer> {
+  const port = await freePort();
+  let child = await launch(port, o.password);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return {
+    port,
+    url: `redis://${o.password ? `:${o.password}@` : ''}127.0.0.1:${port}`,
+    stop,
+    async restart() {
+      await stop();
+      child = await launch(port, o.password);
+    },
+  };
+}
