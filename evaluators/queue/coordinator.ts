@@ -154,7 +154,7 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
       if ((await this.patient('reading a job', job.getState())) === 'failed' && /^\[(setup|rejected)\] /.test(job.failedReason ?? '')) {
         await this.patient('retrying a job', job.retry('failed'));
       }
-      let last = '';
+      let stalls = job.stalledCounter ?? 0;
       for (;;) {
         if (signal?.aborted) throw new Error('aborted');
         const found = await this.patient('reading a job', this.queue.getJob(id));
@@ -165,6 +165,8 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
         }
         job = found;
         const state = await this.patient('reading a job', job.getState());
+        // the job was read before its state: read it again for the result of a job that just finished
+        if (state === 'completed' || state === 'failed') job = (await this.patient('reading a job', this.queue.getJob(id))) ?? job;
         if (state === 'completed') {
           const r = checkResult(id, type, job.returnvalue);
           if (!r) throw new Error(`the worker returned a malformed result for ${id}`);
@@ -176,8 +178,9 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
           if (reason.startsWith(REJECTED)) throw new SetupError(`a queue worker refused the job ${id}: ${reason.slice(REJECTED.length)}`);
           throw new Error(reason);
         }
-        if (last === 'active' && state !== 'active') this.onRetry?.(`job ${id} went back to the queue (its worker stopped mid-job); another worker runs it again`);
-        last = state;
+        // BullMQ counts the times a job's worker stopped renewing its lock (killed, machine gone)
+        if (job.stalledCounter > stalls) this.onRetry?.(`job ${id} went back to the queue (its worker stopped mid-job, ${job.stalledCounter} time${job.stalledCounter === 1 ? '' : 's'}); another worker runs it again`);
+        stalls = job.stalledCounter;
         const pr = job.progress as { step?: number; steps?: number } | undefined;
         if (state === 'active' && pr && typeof pr.step === 'number' && typeof pr.steps === 'number') this.onProgress?.(slot, c.id, pr.step, pr.steps);
         await new Promise((r) => setTimeout(r, this.pollMs));

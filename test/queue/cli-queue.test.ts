@@ -1,0 +1,216 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_NAME } from '../../evaluators/queue/redis.js';
+import { opnas, ROOT, tempDir } from '../bin/helpers.js';
+import { freePort, startRedis, type RedisServer } from './redis-server.js';
+
+/**
+ * Issue 14: a search whose candidates are scored by `opnas worker` processes through a BullMQ queue
+ * in a real redis-server (started here on a free loopback port, with a password). The trials must
+ * equal a local `--workers 2` run's, also after a worker or the coordinator is killed with SIGKILL.
+ */
+
+const BIN = join(ROOT, 'dist/bin/opnas.js');
+const PASSWORD = 'opnas-test-secret';
+const SEARCH = ['--train', join(ROOT, 'test/fixtures/search/tiny.tsv'), '--vocab-size', '64', '--max-len', '16', '--evaluator', 'standalone',
+  '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2', '--train-steps', '30', '--budget', '6', '--batch', '3', '--seed', '5', '--final-top', '0'];
+
+let redis: RedisServer;
+const dir = tempDir();
+const env = { OPNAS_RUNS_DIR: dir, OPNAS_BACKEND: 'wasm' };
+const started: ChildProcess[] = [];
+let reference: unknown[];
+
+/** Trials without what is timing rather than result. */
+const trials = (name: string) =>
+  (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')).trials as { seconds: number; scores: Record<string, number> }[]).map((t) => {
+    const { latency: _latency, ...scores } = t.scores;
+    return { ...t, seconds: 0, scores };
+  });
+
+interface Proc {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Start the CLI in the background; `onLine` sees each stderr line. */
+function start(args: string[], onLine: (line: string) => void = () => {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  started.push(child);
+  let stderr = '';
+  let partial = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    const lines = (partial + d).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) onLine(l);
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, stderr: () => stderr, exited };
+}
+
+/** An `opnas worker` (one process), resolved once it serves the queue. */
+async function worker(onLine?: (line: string) => void): Promise<Proc> {
+  let ready!: () => void;
+  const up = new Promise<void>((r) => (ready = r));
+  const w = start(['worker', '--redis', redis.url, '--concurrency', '1', '--cache', tempDir('opnas-cache-'), '--stall-seconds', '2'], (l) => {
+    if (/^worker .* serving /.test(l)) ready();
+    onLine?.(l);
+  });
+  await Promise.race([up, w.exited.then((code) => Promise.reject(new Error(`worker exited (${code}): ${w.stderr()}`)))]);
+  return w;
+}
+
+async function stop(p: Proc): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+  await p.exited;
+}
+
+/** How often each job id was scored, over the workers' logs. */
+function scoredCounts(...logs: string[]): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const l of logs.join('\n').split('\n')) {
+    const m = /^job (\S+): scored/.exec(l);
+    if (m) n.set(m[1], (n.get(m[1]) ?? 0) + 1);
+  }
+  return n;
+}
+
+beforeAll(async () => {
+  redis = await startRedis({ password: PASSWORD });
+  // the reference: the same search in two local worker processes
+  const local = opnas(['search', '--name', 'local', '--workers', '2', '--quiet', ...SEARCH], { env, timeout: 120_000 });
+  expect(local.code, local.stderr).toBe(0);
+  reference = trials('local');
+  expect(reference.filter((t) => (t as { status: string }).status === 'ok')).toHaveLength(6);
+}, 150_000);
+
+afterAll(async () => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await redis?.stop();
+});
+
+describe('opnas search --redis', () => {
+  it('two queue workers give the same trials as two local worker processes; opnas workers lists them', async () => {
+    const [a, b] = [await worker(), await worker()];
+    const r = start(['search', '--name', 'q', '--redis', redis.url, '--quiet', ...SEARCH]);
+    expect(await r.exited, r.stderr()).toBe(0);
+    expect(trials('q')).toEqual(reference);
+    // nothing of the URL's password is saved with the run
+    expect(readFileSync(join(dir, 'q', 'run.json'), 'utf8')).not.toContain(PASSWORD);
+
+    const ls = opnas(['workers', '--redis', redis.url, '--json'], { env });
+    expect(ls.code, ls.stderr).toBe(0);
+    const s = JSON.parse(ls.stdout) as { workers: { pid: number; done: number; concurrency: number; hostname: string }[]; counts: Record<string, number> };
+    expect(s.workers.map((w) => w.pid).sort()).toEqual([a.child.pid, b.child.pid].sort());
+    expect(s.workers.reduce((n, w) => n + w.done, 0)).toBe(6);
+    expect(s.counts.completed).toBe(6);
+    const text = opnas(['workers', '--redis', redis.url], { env });
+    expect(text.stdout).toMatch(/6 completed/);
+    expect(text.stdout).toContain(String(a.child.pid));
+    await Promise.all([stop(a), stop(b)]);
+  }, 120_000);
+
+  it('a worker killed with SIGKILL mid-job: the job goes back to the queue, another worker runs it, the trials are the same', async () => {
+    let killed = false;
+    const a = await worker((l) => {
+      // mid-job: it has taken a candidate and not returned it
+      if (!killed && /^job \S+: started/.test(l)) {
+        killed = true;
+        a.child.kill('SIGKILL');
+      }
+    });
+    const r = start(['search', '--name', 'kw', '--redis', redis.url, ...SEARCH]);
+    await a.exited;
+    expect(killed).toBe(true);
+    const b = await worker();
+    expect(await r.exited, r.stderr()).toBe(0);
+    expect(r.stderr()).toMatch(/went back to the queue \(its worker stopped mid-job/);
+    expect(trials('kw')).toEqual(reference);
+    await stop(b);
+    expect([...scoredCounts(b.stderr()).values()].every((n) => n === 1)).toBe(true);
+  }, 120_000);
+
+  it('the coordinator killed with SIGKILL: opnas resume --redis finds its jobs again; nothing is scored twice', async () => {
+    const a = await worker();
+    let killedAt = -1;
+    const r = start(['search', '--name', 'kc', '--redis', redis.url, ...SEARCH], (l) => {
+      if (killedAt < 0 && /^trial 1 ok/.test(l)) {
+        killedAt = 1;
+        r.child.kill('SIGKILL');
+      }
+    });
+    await r.exited;
+    expect(killedAt).toBe(1);
+    const before = JSON.parse(readFileSync(join(dir, 'kc', 'run.json'), 'utf8')) as { trials: unknown[] };
+    expect(before.trials.length).toBeLessThan(6);
+    const res = opnas(['resume', 'kc', '--redis', redis.url, '--quiet'], { env, timeout: 120_000 });
+    expect(res.code, res.stderr).toBe(0);
+    expect(trials('kc')).toEqual(reference);
+    await stop(a);
+    // every job of the run was scored once: the resumed coordinator waited for the jobs already queued
+    const counts = scoredCounts(a.stderr());
+    expect(counts.size).toBe(6);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  }, 150_000);
+
+  it('a malformed or foreign job is rejected by the worker and never run', async () => {
+    const a = await worker();
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(QUEUE_NAME, { connection: conn });
+    try {
+      const foreign = await q.add('score', { cmd: 'rm -rf /' }, { jobId: 'foreign-1' });
+      const genome = { version: 1, space: 'backbone', hidden: 16, heads: 1, layers: [] };
+      const bad = await q.add('score', { format: 'opnas-job', version: 1, type: 'score', run: '00000000-0000-4000-8000-000000000000', tag: 'b0', seed: 1, setup: 'a'.repeat(64), candidate: { id: 'x', genome, origin: 'sample' } }, { jobId: 'bad-1' });
+      const failed = async (id: string) => {
+        for (let i = 0; i < 100; i++) {
+          const j = await q.getJob(id);
+          if (j && (await j.getState()) === 'failed') return j.failedReason;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return 'still not failed';
+      };
+      expect(await failed(foreign.id!)).toMatch(/^\[rejected\] not an opnas job/);
+      expect(await failed(bad.id!)).toMatch(/^\[rejected\] .*candidate genome is not a valid backbone genome/);
+    } finally {
+      await q.close();
+      conn.disconnect();
+      await stop(a);
+    }
+    expect(a.stderr()).toMatch(/rejected job foreign-1/);
+    expect(a.stderr()).not.toMatch(/job (foreign|bad)-1: started/);
+  }, 60_000);
+
+  it('a bad URL, an unreachable Redis, a missing or wrong password: one clear error each, no run folder, the run file intact', async () => {
+    const port = await freePort();
+    const cases: [string, RegExp][] = [
+      ['http://127.0.0.1:6379', /^opnas: --redis: unsupported scheme 'http:'/],
+      ['not a url', /^opnas: --redis: 'not a url' is not a URL/],
+      [`redis://127.0.0.1:${port}`, /^opnas: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: connection refused/],
+      [`redis://127.0.0.1:${redis.port}`, /^opnas: Redis at redis:\/\/127\.0\.0\.1:\d+ requires a password/],
+      [`redis://:wrong@127.0.0.1:${redis.port}`, /^opnas: Redis at redis:\/\/127\.0\.0\.1:\d+ refused the password/],
+    ];
+    const runJson = readFileSync(join(dir, 'q', 'run.json'), 'utf8');
+    for (const [url, message] of cases) {
+      const s = opnas(['search', '--name', 'bad', '--redis', url, ...SEARCH], { env });
+      expect(s.code, url).toBe(1);
+      expect(s.stderr, url).toMatch(message);
+      expect(s.stderr.trim().split('\n'), url).toHaveLength(1);
+      expect(s.stderr).not.toContain('wrong');
+      expect(existsSync(join(dir, 'bad'))).toBe(false);
+      const res = opnas(['resume', 'q', '--budget', '9', '--redis', url], { env });
+      expect(res.code, url).toBe(1);
+      expect(res.stderr, url).toMatch(message);
+      const w = opnas(['worker', '--redis', url], { env });
+      expect(w.code, url).toBe(1);
+      expect(w.stderr, url).toMatch(message);
+    }
+    expect(readFileSync(join(dir, 'q', 'run.json'), 'utf8')).toBe(runJson);
+    expect(readdirSync(join(dir, 'q'))).not.toContain('run.lock');
+  }, 120_000);
+});
