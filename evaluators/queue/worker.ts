@@ -30,7 +30,7 @@ export interface QueueWorkerOptions {
   cacheDir: string;
   /** A job whose worker has not renewed its lock for this long goes back to the queue (default 30). */
   stallSeconds?: number;
-  /** Tensor backend of the worker processes (default: the coordinator's choice). */
+  /** Tensor backend of the worker processes (default: $OPNAS_BACKEND, else auto), whatever the coordinator uses. */
   backend?: BackendChoice;
   log?: (msg: string) => void;
   heartbeatSeconds?: number;
@@ -87,7 +87,10 @@ export class QueueWorker {
       stalledInterval: stall,
       maxStalledCount: WORKER_RETRIES,
     });
-    self.worker.on('error', (e: Error) => self.error(e.message));
+    // connection failures are said once by the connection's own handler (openRedis)
+    self.worker.on('error', (e: Error) => {
+      if (!/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONNRESET|Connection is closed/.test(e.message)) self.error(e.message);
+    });
     await self.beat();
     const every = (o.heartbeatSeconds ?? 5) * 1000;
     self.heartbeat = setInterval(() => void self.beat(), every);
@@ -152,7 +155,8 @@ export class QueueWorker {
     try {
       const setup = checkSetup(await this.cache.json(setupHash));
       const cfg = await localConfig(setup, (h) => this.cache.file(h), (h) => this.cache.folder(h));
-      if (this.o.backend) cfg.backend = this.o.backend;
+      // the backend is this machine's choice (--backend, else $OPNAS_BACKEND, else auto), not the coordinator's
+      cfg.backend = this.o.backend;
       checkpoint = data.checkpoint ? await this.cache.folder(data.checkpoint) : undefined;
       entry = this.poolFor(setupHash, cfg);
     } catch (e) {

@@ -186,6 +186,27 @@ describe('opnas search --redis', () => {
     expect(a.stderr()).not.toMatch(/job (foreign|bad)-1: started/);
   }, 60_000);
 
+  it('Redis gone longer than --redis-wait: the run stops interrupted with one clear message; resumed after a restart (its data lost) it ends with the same trials', async () => {
+    const a = await worker();
+    let stopped = false;
+    const r = start(['search', '--name', 'rr', '--redis', redis.url, '--redis-wait', '2', ...SEARCH], (l) => {
+      if (!stopped && /^trial 0 ok/.test(l)) {
+        stopped = true;
+        void redis.stop();
+      }
+    });
+    expect(await r.exited, r.stderr()).toBe(1);
+    expect(r.stderr()).toMatch(/^opnas: lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+ for 2 s .*the run stops here, its trials are saved\. Continue it with: opnas resume rr --redis URL$/m);
+    const run = JSON.parse(readFileSync(join(dir, 'rr', 'run.json'), 'utf8')) as { status: string; trials: unknown[] };
+    expect(run.status).toBe('interrupted');
+    expect(existsSync(join(dir, 'rr', 'run.lock'))).toBe(false);
+    await redis.restart(); // empty: no persistence
+    const res = opnas(['resume', 'rr', '--redis', redis.url, '--quiet'], { env, timeout: 120_000 });
+    expect(res.code, res.stderr).toBe(0);
+    expect(trials('rr')).toEqual(reference);
+    await stop(a);
+  }, 120_000);
+
   it('a bad URL, an unreachable Redis, a missing or wrong password: one clear error each, no run folder, the run file intact', async () => {
     const port = await freePort();
     const cases: [string, RegExp][] = [
