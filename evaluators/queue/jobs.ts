@@ -86,9 +86,14 @@ export function checkJob(id: string | undefined, data: unknown): CandidateJob {
     if (c.parent !== undefined && typeof c.parent !== 'string') p.push('candidate parent must be a string');
     if (!['sample', 'mutate', 'seed'].includes(c.origin as string)) p.push('candidate origin must be sample, mutate or seed');
     const space = backboneSpace();
-    const checked = space.check(c.genome as BackboneGenome);
+    let checked: ReturnType<typeof space.check>;
+    try {
+      checked = space.check(c.genome as BackboneGenome);
+    } catch (e) {
+      checked = { errors: [(e as Error).message] } as ReturnType<typeof space.check>;
+    }
     if (!checked.genome) p.push(`candidate genome is not a valid backbone genome: ${checked.errors.slice(0, 3).join('; ')}`);
-    else if (typeof c.id === 'string' && space.id(c.genome as BackboneGenome) !== c.id) p.push("candidate id is not its genome's id");
+    else if (typeof c.id === 'string' && space.id(checked.genome) !== c.id) p.push("candidate id is not its genome's id");
   }
   if (p.length) throw new RejectedJob(p.join('; '));
   const job = data as unknown as CandidateJob;

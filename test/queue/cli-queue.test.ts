@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../../evaluators/queue/redis.js';
 import { opnas, ROOT, tempDir } from '../bin/helpers.js';
-import { freePort, startRedis, type RedisServer } from './redis-server.js';
+import { freePort, startRedis, type RedisServer } from '../../bench/redis-server.js';
 
 /**
  * Issue 14: a search whose candidates are scored by `opnas worker` processes through a BullMQ queue

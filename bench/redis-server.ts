@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /**
- * Tests of the distributed search run against a real redis-server (Debian's package, which .ci/run
- * installs when it is missing) on a free loopback port, without persistence, stopped after the tests.
+ * A throw-away redis-server (Debian's package, which .ci/run installs when it is missing) on a free
+ * loopback port, without persistence: the distributed search's tests and `npm run bench:queue` run
+ * against it and stop it afterwards.
  */
 
 export interface RedisServer {
