@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { BackendChoice } from '../../evaluators/backend-choices.js';
 import { queueStatus } from '../../evaluators/queue/status.js';
-import { QueueWorker } from '../../evaluators/queue/worker.js';
 import { redisLabel } from '../../evaluators/queue/redis.js';
 import { OpnasError } from '../../spaces/base/errors.js';
 import { backendOption, positiveInt } from '../options.js';
@@ -43,6 +42,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     const concurrency = positiveInt('concurrency', a.concurrency ?? availableParallelism());
     if (!(a['stall-seconds'] > 0)) throw new OpnasError(`--stall-seconds must be a positive number, got ${a['stall-seconds']}`);
     const log = a.quiet ? () => {} : note;
+    // loaded here: it brings TF.js (the worker processes' evaluators), which opnas workers does not need
+    const { QueueWorker } = await import('../../evaluators/queue/worker.js');
     const w = await QueueWorker.start({ url: a.redis, concurrency, cacheDir: cacheDir(a.cache), stallSeconds: a['stall-seconds'], backend: a.backend, log });
     note(`worker ${w.info.hostname}:${w.info.pid} serving ${redisLabel(a.redis)} with ${concurrency} process${concurrency === 1 ? '' : 'es'} (Ctrl-C to stop)`);
     await new Promise<void>((done) => {

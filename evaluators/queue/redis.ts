@@ -11,6 +11,20 @@ import { OpnasError } from '../../spaces/base/errors.js';
 /** The queue every coordinator and worker uses, and the prefix of opnas's own keys beside it. */
 export const QUEUE_NAME = 'opnas-candidates';
 export const KEY_PREFIX = 'opnas:';
+/** Each worker's heartbeat key: WORKER_KEY + host:pid, expiring unless refreshed. */
+export const WORKER_KEY = `${KEY_PREFIX}worker:`;
+
+/** What a worker's heartbeat key holds. */
+export interface WorkerInfo {
+  hostname: string;
+  pid: number;
+  concurrency: number;
+  started: string;
+  active: number;
+  done: number;
+  failed: number;
+  rejected: number;
+}
 
 /** A URL without its password, for messages and listings. */
 export function redisLabel(url: string): string {

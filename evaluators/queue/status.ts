@@ -1,6 +1,5 @@
 import { Queue } from 'bullmq';
-import { checkRedis, openRedis, QUEUE_NAME } from './redis.js';
-import { WORKER_KEY, type WorkerInfo } from './worker.js';
+import { checkRedis, openRedis, QUEUE_NAME, WORKER_KEY, type WorkerInfo } from './redis.js';
 
 /**
  * `opnas workers`: the workers whose heartbeat key is alive (each refreshes it every few seconds

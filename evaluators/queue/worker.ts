@@ -8,7 +8,7 @@ import { SetupError } from '../types.js';
 import { BlobCache } from './blobs.js';
 import { REJECTED, SETUP_FAILURE } from './coordinator.js';
 import { checkJob, checkSetup, localConfig, RejectedJob, type CandidateJob, type JobResult } from './jobs.js';
-import { checkRedis, KEY_PREFIX, openRedis, QUEUE_NAME } from './redis.js';
+import { checkRedis, openRedis, QUEUE_NAME, WORKER_KEY, type WorkerInfo } from './redis.js';
 
 /**
  * `opnas worker`: pulls candidate jobs from the queue (a BullMQ Worker, `concurrency` at once) and
@@ -36,19 +36,6 @@ export interface QueueWorkerOptions {
   heartbeatSeconds?: number;
 }
 
-export const WORKER_KEY = `${KEY_PREFIX}worker:`;
-
-/** What a worker's heartbeat key holds. */
-export interface WorkerInfo {
-  hostname: string;
-  pid: number;
-  concurrency: number;
-  started: string;
-  active: number;
-  done: number;
-  failed: number;
-  rejected: number;
-}
 
 interface PoolEntry {
   pool: WorkerPool;
