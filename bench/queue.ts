@@ -19,14 +19,16 @@ import { fmt, table } from './common.js';
 import { startRedis } from './redis-server.js';
 import { spliceSection } from './sections.js';
 
-const USAGE = 'usage: node dist/bench/queue.js [--candidates N (default 8)] [--steps S (training steps a candidate, default 40)] [--out FILE]';
+const USAGE = 'usage: node dist/bench/queue.js [--candidates N (default 8)] [--steps S (training steps a candidate, default 40)] [--repeats R (default 2)] [--out FILE]';
 
 interface Row {
   how: string;
   processes: number;
   candidates: number;
-  seconds: number;
-  same?: boolean;
+  /** Wall time of each repeat. */
+  seconds: number[];
+  /** Every repeat had the first run's trials. */
+  same: boolean;
 }
 
 /** An `opnas worker` process, resolved once it serves the queue. */
@@ -56,7 +58,8 @@ const stopped = (c: ChildProcess) =>
 const results = (run: RunFile) => JSON.stringify(run.trials.map((t) => ({ id: t.id, status: t.status, dev: t.scores.dev, test: t.scores.test })));
 
 async function main(): Promise<void> {
-  const a = benchArgs('queue', USAGE, { candidates: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' } });
+  const a = benchArgs('queue', USAGE, { candidates: { type: 'string' }, steps: { type: 'string' }, repeats: { type: 'string' }, out: { type: 'string' } });
+  const repeats = a.int('repeats', 2, 1);
   const candidates = a.int('candidates', 8, 1);
   const steps = a.int('steps', 40, 1);
   const out = a.str('out') ?? path.join(packageRoot(), 'bench', 'RESULTS.md');
@@ -73,30 +76,31 @@ async function main(): Promise<void> {
     seed: 1,
   };
   const redis = await startRedis();
-  const rows: Row[] = [];
+  const configs = [
+    ...[1, 2].map((n) => ({ how: 'local worker processes', processes: n, queue: false })),
+    ...[1, 2, 4].map((n) => ({ how: 'queue workers (opnas worker)', processes: n, queue: true })),
+  ];
+  const rows: Row[] = configs.map((c) => ({ ...c, candidates: 0, seconds: [], same: true }));
   const loads: number[] = [];
   let reference = '';
-  const time = async (name: string, o: Parameters<typeof startSearch>[3]) => {
-    loads.push(os.loadavg()[0]);
-    const t0 = performance.now();
-    const run = await startSearch(dir, name, config, o);
-    return { run, seconds: (performance.now() - t0) / 1000 };
-  };
   try {
-    for (const workers of [1, 2]) {
-      const { run, seconds } = await time(`local${workers}`, { workers, backend: 'wasm' });
-      reference ||= results(run);
-      rows.push({ how: 'local worker processes', processes: workers, candidates: run.trials.filter((t) => t.status === 'ok').length, seconds });
-      console.error(`local ${workers}: ${seconds.toFixed(1)} s`);
-    }
-    for (const workers of [1, 2, 4]) {
-      const ws = await Promise.all(Array.from({ length: workers }, () => startWorker(redis.url, path.join(dir, 'cache'))));
-      try {
-        const { run, seconds } = await time(`queue${workers}`, { redis: redis.url, backend: 'wasm' });
-        rows.push({ how: 'queue workers (opnas worker)', processes: workers, candidates: run.trials.filter((t) => t.status === 'ok').length, seconds, same: results(run) === reference });
-        console.error(`queue ${workers}: ${seconds.toFixed(1)} s`);
-      } finally {
-        await Promise.all(ws.map(stopped));
+    // configurations interleaved, repeat by repeat, so a change in the machine's load spreads over all of them
+    for (let rep = 0; rep < repeats; rep++) {
+      for (const [i, c] of configs.entries()) {
+        const ws = c.queue ? await Promise.all(Array.from({ length: c.processes }, () => startWorker(redis.url, path.join(dir, 'cache')))) : [];
+        try {
+          loads.push(os.loadavg()[0]);
+          const t0 = performance.now();
+          const run = await startSearch(dir, `r${rep}-${i}`, config, c.queue ? { redis: redis.url, backend: 'wasm' } : { workers: c.processes, backend: 'wasm' });
+          const seconds = (performance.now() - t0) / 1000;
+          reference ||= results(run);
+          rows[i].candidates = run.trials.filter((t) => t.status === 'ok').length;
+          rows[i].seconds.push(seconds);
+          rows[i].same &&= results(run) === reference;
+          console.error(`${c.how}, ${c.processes}: ${seconds.toFixed(1)} s`);
+        } finally {
+          await Promise.all(ws.map(stopped));
+        }
       }
     }
   } finally {
@@ -107,17 +111,21 @@ async function main(): Promise<void> {
   const section = [
     '## Distributed search: queue workers against local worker processes',
     '',
-    `\`node dist/bench/queue.js --candidates ${candidates} --steps ${steps}\` (\`npm run bench:queue\`), ${new Date().toISOString().slice(0, 10)}, on ${cpu}`,
-    `(${os.availableParallelism()} cores; load average ${loads.map((l) => l.toFixed(1)).join(', ')} at the start of each row: other work shared the machine).`,
-    `A stand-alone search on SST-2 (op-evolution, seed 1, layers 1-2, hidden 64/128, ${steps} training steps a candidate, batches of 4,`,
-    `${candidates} candidates) run by \`startSearch\` in one process: first with local worker processes, then with \`--redis\` and 1, 2`,
-    'and 4 `opnas worker --concurrency 1` processes on the same machine, through a redis-server on loopback. Every queue worker runs',
-    'its candidates in its own local worker process, as a local search does; the queue adds the Redis round trips, polling (every',
-    '250 ms) and each worker building its evaluator on its first job.',
+    `\`node dist/bench/queue.js --candidates ${candidates} --steps ${steps} --repeats ${repeats}\` (\`npm run bench:queue\`), ${new Date().toISOString().slice(0, 10)}, on ${cpu}`,
+    `(${os.availableParallelism()} cores; load average ${fmt(Math.min(...loads), 1)}-${fmt(Math.max(...loads), 1)} at the starts of the runs: other work shared the machine, so the`,
+    'figures are noisy and more processes than free cores cannot help). A stand-alone search on SST-2 (op-evolution, seed 1, layers',
+    `1-2, hidden 64/128, ${steps} training steps a candidate, batches of 4, ${candidates} candidates) run by \`startSearch\` in one process: with`,
+    'local worker processes, and with `--redis` and 1, 2 and 4 `opnas worker --concurrency 1` processes on the same machine, through a',
+    'redis-server on loopback; the configurations take turns, repeat by repeat. Each queue worker runs its candidates in a local worker',
+    'process of its own, as a local search does; the queue adds Redis round trips, polling (every 250 ms) and each worker building',
+    'its evaluator on its first job. Wall time includes training the tokenizer and starting the local processes.',
     '',
     table(
-      ['scored by', 'processes', 'candidates', 'seconds', 'candidates / minute', 'same trials as local'],
-      rows.map((r) => [r.how, r.processes, r.candidates, fmt(r.seconds, 1), fmt((60 * r.candidates) / r.seconds, 2), r.same === undefined ? '(reference)' : r.same ? 'yes' : 'NO']),
+      ['scored by', 'processes', 'candidates', 'seconds (mean)', 'seconds (runs)', 'candidates / minute', 'same trials every run'],
+      rows.map((r) => {
+        const mean = r.seconds.reduce((x, y) => x + y, 0) / r.seconds.length;
+        return [r.how, r.processes, r.candidates, fmt(mean, 1), r.seconds.map((x) => fmt(x, 1)).join(', '), fmt((60 * r.candidates) / mean, 2), r.same ? 'yes' : 'NO'];
+      }),
     ),
     '',
   ].join('\n');

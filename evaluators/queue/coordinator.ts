@@ -65,14 +65,16 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
   private readonly patienceMs: number;
   private readonly pollMs: number;
   private closed = false;
-  private lastError = '';
+  /** Hash of the Setup blob every job names. */
+  private setup = '';
 
   private constructor(
     private readonly o: QueueEvaluatorOptions,
     private readonly redis: Redis,
     private readonly queue: Queue,
     private readonly blobs: BlobStore,
-    private readonly setup: string,
+    /** The last connection problem, as openRedis words it. */
+    private readonly errors: { last: string },
   ) {
     this.name = o.config.kind;
     this.scoreNames = WORKER_EVALUATORS[o.config.kind].scores;
@@ -81,27 +83,38 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
     this.pollMs = o.pollMs ?? 250;
   }
 
-  /** Check the server, store the setup (task files, tokenizer, base checkpoint) and open the queue. */
+  /** Check the server, open the queue and store the setup (task files, tokenizer, base checkpoint). */
   static async connect(o: QueueEvaluatorOptions): Promise<QueueEvaluator> {
     await checkRedis(o.url);
-    let lastError = '';
-    const redis = openRedis(o.url, (m) => (lastError = m));
+    const errors = { last: '' };
+    const redis = openRedis(o.url, (m) => (errors.last = m));
+    const queue = new Queue(QUEUE_NAME, { connection: redis });
+    // the connection's own handler has said what went wrong (openRedis)
+    queue.on('error', () => {});
     const blobs = new BlobStore(redis);
-    const spec = taskAsSpec(o.config.task);
+    const q = new QueueEvaluator(o, redis, queue, blobs, errors);
+    try {
+      q.setup = await q.patient('storing the task and settings', q.storeSetup());
+    } catch (e) {
+      await q.close();
+      throw e;
+    }
+    return q;
+  }
+
+  private async storeSetup(): Promise<string> {
+    const { config: local } = this.o;
+    const spec = taskAsSpec(local.task);
     // by hash, keeping the extension: a task's files are read by it
-    const ship = async (path: string) => (await blobs.putFile(path)) + (/^\.[a-z0-9]{1,8}$/.exec(extname(path).toLowerCase())?.[0] ?? '');
+    const ship = async (path: string) => (await this.blobs.putFile(path)) + (/^\.[a-z0-9]{1,8}$/.exec(extname(path).toLowerCase())?.[0] ?? '');
     const task: TaskSpec = { ...spec, train: await ship(spec.train) };
     if (spec.dev !== undefined) task.dev = await ship(spec.dev);
     if (spec.test !== undefined) task.test = await ship(spec.test);
-    const config: WorkerConfig = o.config.kind === 'supernet' ? { ...o.config, task, checkpoint: await blobs.putFolder(o.config.checkpoint) } : { ...o.config, task };
-    const setup = await blobs.putJson({ format: SETUP_FORMAT, version: QUEUE_VERSION, config } satisfies Setup);
-    blobs.depends(setup, [task.train, task.dev, task.test, config.kind === 'supernet' ? config.checkpoint : undefined].filter((h): h is string => !!h).map((h) => h.slice(0, 64)));
-    const queue = new Queue(QUEUE_NAME, { connection: redis });
-    queue.on('error', (e: Error) => (lastError = e.message));
-    const q = new QueueEvaluator(o, redis, queue, blobs, setup);
-    q.lastError = lastError;
-    redis.on('error', (e: Error) => (q.lastError = e.message));
-    return q;
+    const config: WorkerConfig = local.kind === 'supernet' ? { ...local, task, checkpoint: await this.blobs.putFolder(local.checkpoint) } : { ...local, task };
+    const setup = await this.blobs.putJson({ format: SETUP_FORMAT, version: QUEUE_VERSION, config } satisfies Setup);
+    const files = [task.train, task.dev, task.test].filter((h): h is string => !!h).map((h) => h.slice(0, 64));
+    this.blobs.depends(setup, config.kind === 'supernet' ? [...files, config.checkpoint] : files);
+    return setup;
   }
 
   readonly prepare = async (p: Parameters<NonNullable<Evaluator<BackboneGenome>['prepare']>>[0]): Promise<void> => {
@@ -114,7 +127,7 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new QueueUnavailable(`lost the connection to Redis at ${redisLabel(this.o.url)} for ${Math.round(this.patienceMs / 1000)} s (${what}${this.lastError ? `: ${this.lastError}` : ''}); the run stops here, its trials are saved`)),
+        () => reject(new QueueUnavailable(`lost the connection to Redis at ${redisLabel(this.o.url)} for ${Math.round(this.patienceMs / 1000)} s (${what}${this.errors.last ? `: ${this.errors.last}` : ''}); the run stops here, its trials are saved`)),
         this.patienceMs,
       );
     });
