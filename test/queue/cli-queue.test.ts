@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../../evaluators/queue/redis.js';
 import { opnas, ROOT, tempDir } from '../bin/helpers.js';
 import { freePort, startRedis, type RedisServer } from '../../bench/redis-server.js';
@@ -89,6 +89,12 @@ beforeAll(async () => {
   reference = trials('local');
   expect(reference.filter((t) => (t as { status: string }).status === 'ok')).toHaveLength(6);
 }, 150_000);
+
+// a test that failed half-way must not leave its workers serving the next test's queue
+afterEach(async () => {
+  const alive = started.filter((c) => c.exitCode === null && c.signalCode === null);
+  await Promise.all(alive.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
+});
 
 afterAll(async () => {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -183,8 +189,8 @@ describe('opnas search --redis', () => {
       const bad = await q.add('score', { format: 'opnas-job', version: 1, type: 'score', run: '00000000-0000-4000-8000-000000000000', tag: 'b0', seed: 1, setup: 'a'.repeat(64), candidate: { id: 'x', genome, origin: 'sample' } }, { jobId: 'bad-1' });
       const failed = async (id: string) => {
         for (let i = 0; i < 100; i++) {
-          const j = await q.getJob(id);
-          if (j && (await j.getState()) === 'failed') return j.failedReason;
+          // the state first, then the job: a job read before it failed has no reason yet
+          if ((await q.getJobState(id)) === 'failed') return (await q.getJob(id))?.failedReason;
           await new Promise((r) => setTimeout(r, 100));
         }
         return 'still not failed';
