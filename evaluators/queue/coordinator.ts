@@ -180,6 +180,9 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
         const state = await this.patient('reading a job', job.getState());
         // the job was read before its state: read it again for the result of a job that just finished
         if (state === 'completed' || state === 'failed') job = (await this.patient('reading a job', this.queue.getJob(id))) ?? job;
+        // BullMQ counts the times a job's worker stopped renewing its lock (killed, machine gone)
+        if (job.stalledCounter > stalls) this.onRetry?.(`job ${id} went back to the queue (its worker stopped mid-job, ${job.stalledCounter} time${job.stalledCounter === 1 ? '' : 's'}); another worker ran it again`);
+        stalls = Math.max(stalls, job.stalledCounter ?? 0);
         if (state === 'completed') {
           const r = checkResult(id, type, job.returnvalue);
           if (!r) throw new Error(`the worker returned a malformed result for ${id}`);
@@ -191,9 +194,6 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
           if (reason.startsWith(REJECTED)) throw new SetupError(`a queue worker refused the job ${id}: ${reason.slice(REJECTED.length)}`);
           throw new Error(reason);
         }
-        // BullMQ counts the times a job's worker stopped renewing its lock (killed, machine gone)
-        if (job.stalledCounter > stalls) this.onRetry?.(`job ${id} went back to the queue (its worker stopped mid-job, ${job.stalledCounter} time${job.stalledCounter === 1 ? '' : 's'}); another worker runs it again`);
-        stalls = job.stalledCounter;
         const pr = job.progress as { step?: number; steps?: number } | undefined;
         if (state === 'active' && pr && typeof pr.step === 'number' && typeof pr.steps === 'number') this.onProgress?.(slot, c.id, pr.step, pr.steps);
         await new Promise((r) => setTimeout(r, this.pollMs));
