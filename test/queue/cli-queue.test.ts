@@ -236,7 +236,7 @@ describe('opnas search --redis', () => {
       [`redis://127.0.0.1:${redis.port}`, /^opnas: Redis at redis:\/\/127\.0\.0\.1:\d+ requires a password/],
       [`redis://:wrong@127.0.0.1:${redis.port}`, /^opnas: Redis at redis:\/\/127\.0\.0\.1:\d+ refused the password/],
     ];
-    const runJson = readFileSync(join(dir, 'q', 'run.json'), 'utf8');
+    const runJson = readFileSync(join(dir, 'local', 'run.json'), 'utf8');
     for (const [url, message] of cases) {
       const s = opnas(['search', '--name', 'bad', '--redis', url, ...SEARCH], { env });
       expect(s.code, url).toBe(1);
@@ -246,7 +246,7 @@ describe('opnas search --redis', () => {
       expect(existsSync(join(dir, 'bad'))).toBe(false);
       // resume and worker check the same way (a few cases keep the test short)
       if (/refused/.test(message.source)) {
-        const res = opnas(['resume', 'q', '--budget', '9', '--redis', url], { env });
+        const res = opnas(['resume', 'local', '--budget', '9', '--redis', url], { env });
         expect(res.code, url).toBe(1);
         expect(res.stderr, url).toMatch(message);
       }
@@ -256,7 +256,7 @@ describe('opnas search --redis', () => {
         expect(w.stderr, url).toMatch(message);
       }
     }
-    expect(readFileSync(join(dir, 'q', 'run.json'), 'utf8')).toBe(runJson);
-    expect(readdirSync(join(dir, 'q'))).not.toContain('run.lock');
+    expect(readFileSync(join(dir, 'local', 'run.json'), 'utf8')).toBe(runJson);
+    expect(readdirSync(join(dir, 'local'))).not.toContain('run.lock');
   }, 120_000);
 });
