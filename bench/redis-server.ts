@@ -29,8 +29,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, password?: string): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
+/** A certificate and key (PEM files) to serve TLS only, on the port (`rediss://`). */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+function launch(port: number, password?: string, tls?: TlsFiles): Promise<ChildProcess> {
+  const listen = tls ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no'] : ['--port', String(port)];
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])];
   return new Promise((resolve, reject) => {
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -49,9 +56,9 @@ function launch(port: number, password?: string): Promise<ChildProcess> {
   });
 }
 
-export async function startRedis(o: { password?: string } = {}): Promise<RedisServer> {
+export async function startRedis(o: { password?: string; tls?: TlsFiles } = {}): Promise<RedisServer> {
   const port = await freePort();
-  let child = await launch(port, o.password);
+  let child = await launch(port, o.password, o.tls);
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -60,11 +67,11 @@ export async function startRedis(o: { password?: string } = {}): Promise<RedisSe
     });
   return {
     port,
-    url: `redis://${o.password ? `:${o.password}@` : ''}127.0.0.1:${port}`,
+    url: `${o.tls ? 'rediss' : 'redis'}://${o.password ? `:${o.password}@` : ''}127.0.0.1:${port}`,
     stop,
     async restart() {
       await stop();
-      child = await launch(port, o.password);
+      child = await launch(port, o.password, o.tls);
     },
   };
 }

@@ -61,6 +61,7 @@ function explain(url: string, e: Error & { code?: string }): string {
   if (e.code === 'ENOTFOUND' || /ENOTFOUND|EAI_AGAIN/.test(m)) return `cannot reach Redis at ${where}: unknown host`;
   if (/ETIMEDOUT|timed out/i.test(m)) return `cannot reach Redis at ${where}: no answer (timed out)`;
   if (/EPROTO|SSL|TLS|certificate/i.test(m)) return `cannot talk TLS to Redis at ${where}: ${m}`;
+  if (e.code === 'ECONNRESET' || /ECONNRESET|Connection is closed|socket hang up/.test(m)) return `Redis at ${where} closed the connection${url.startsWith('redis:') ? ' (does it serve TLS only? then use rediss://)' : ''}`;
   return `Redis at ${where}: ${m}`;
 }
 

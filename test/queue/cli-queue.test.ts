@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -39,8 +39,8 @@ interface Proc {
 }
 
 /** Start the CLI in the background; `onLine` sees each stderr line. */
-function start(args: string[], onLine: (line: string) => void = () => {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+function start(args: string[], onLine: (line: string) => void = () => {}, extraEnv: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
   started.push(child);
   let stderr = '';
   let partial = '';
@@ -55,13 +55,13 @@ function start(args: string[], onLine: (line: string) => void = () => {}): Proc 
 }
 
 /** An `opnas worker` (one process), resolved once it serves the queue. */
-async function worker(onLine?: (line: string) => void): Promise<Proc> {
+async function worker(onLine?: (line: string) => void, url = redis.url, extraEnv: Record<string, string> = {}): Promise<Proc> {
   let ready!: () => void;
   const up = new Promise<void>((r) => (ready = r));
-  const w = start(['worker', '--redis', redis.url, '--concurrency', '1', '--cache', tempDir('opnas-cache-'), '--stall-seconds', '2'], (l) => {
+  const w = start(['worker', '--redis', url, '--concurrency', '1', '--cache', tempDir('opnas-cache-'), '--stall-seconds', '2'], (l) => {
     if (/^worker .* serving /.test(l)) ready();
     onLine?.(l);
-  });
+  }, extraEnv);
   await Promise.race([up, w.exited.then((code) => Promise.reject(new Error(`worker exited (${code}): ${w.stderr()}`)))]);
   return w;
 }
@@ -226,6 +226,33 @@ describe('opnas search --redis', () => {
     expect(trials('rr')).toEqual(reference);
     await stop(a);
   }, 120_000);
+
+  const openssl = spawnSync('openssl', ['version']).status === 0;
+  it.skipIf(!openssl)('rediss:// (TLS): a worker and a search over TLS give the reference trials; an untrusted certificate or plain redis:// is one clear error', async () => {
+    const certs = tempDir();
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certs, 'key.pem'), '-out', join(certs, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    expect(made.status, String(made.stderr)).toBe(0);
+    const tls = await startRedis({ password: PASSWORD, tls: { cert: join(certs, 'cert.pem'), key: join(certs, 'key.pem') } });
+    try {
+      expect(tls.url).toMatch(/^rediss:/);
+      const trust = { NODE_EXTRA_CA_CERTS: join(certs, 'cert.pem') };
+      const a = await worker(undefined, tls.url, trust);
+      const budget3 = SEARCH.map((x, i) => (SEARCH[i - 1] === '--budget' ? '3' : x));
+      const r = start(['search', '--name', 'tls', '--redis', tls.url, '--quiet', ...budget3], undefined, trust);
+      expect(await r.exited, r.stderr()).toBe(0);
+      await stop(a);
+      // the first batch of the reference run: the same candidates, seeds and scores
+      expect(trials('tls')).toEqual(reference.slice(0, 3));
+      const untrusted = opnas(['workers', '--redis', tls.url], { env });
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toMatch(/^opnas: cannot talk TLS to Redis at rediss:\/\/127\.0\.0\.1:\d+: self-signed certificate\n$/);
+      const plain = opnas(['workers', '--redis', tls.url.replace('rediss:', 'redis:')], { env });
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toMatch(/^opnas: Redis at redis:\/\/127\.0\.0\.1:\d+ closed the connection \(does it serve TLS only\? then use rediss:\/\/\)\n$/);
+    } finally {
+      await tls.stop();
+    }
+  }, 90_000);
 
   it('a bad URL, an unreachable Redis, a missing or wrong password: one clear error each, no run folder, the run file intact', async () => {
     const port = await freePort();
