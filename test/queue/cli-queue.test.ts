@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../../evaluators/queue/redis.js';
-import { opnas, ROOT, tempDir } from '../bin/helpers.js';
+import { ROOT, tempDir } from '../bin/helpers.js';
 import { freePort, startRedis, type RedisServer } from '../../bench/redis-server.js';
 
 /**
@@ -31,6 +31,20 @@ const trials = (name: string) =>
     const { latency: _latency, ...scores } = t.scores;
     return { ...t, seconds: 0, scores };
   });
+
+/**
+ * Run the CLI to its end without blocking this process (spawnSync would stall vitest's own messages
+ * and the workers' log pipes for as long as a search takes).
+ */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
 
 interface Proc {
   child: ChildProcess;
@@ -84,7 +98,7 @@ function scoredCounts(...logs: string[]): Map<string, number> {
 beforeAll(async () => {
   redis = await startRedis({ password: PASSWORD });
   // the reference: the same search in two local worker processes
-  const local = opnas(['search', '--name', 'local', '--workers', '2', '--quiet', ...SEARCH], { env, timeout: 120_000 });
+  const local = await cli(['search', '--name', 'local', '--workers', '2', '--quiet', ...SEARCH]);
   expect(local.code, local.stderr).toBe(0);
   reference = trials('local');
   expect(reference.filter((t) => (t as { status: string }).status === 'ok')).toHaveLength(6);
@@ -110,13 +124,13 @@ describe('opnas search --redis', () => {
     // nothing of the URL's password is saved with the run
     expect(readFileSync(join(dir, 'q', 'run.json'), 'utf8')).not.toContain(PASSWORD);
 
-    const ls = opnas(['workers', '--redis', redis.url, '--json'], { env });
+    const ls = await cli(['workers', '--redis', redis.url, '--json']);
     expect(ls.code, ls.stderr).toBe(0);
     const s = JSON.parse(ls.stdout) as { workers: { pid: number; done: number; concurrency: number; hostname: string }[]; counts: Record<string, number> };
     expect(s.workers.map((w) => w.pid).sort()).toEqual([a.child.pid, b.child.pid].sort());
     expect(s.workers.reduce((n, w) => n + w.done, 0)).toBe(6);
     expect(s.counts.completed).toBe(6);
-    const text = opnas(['workers', '--redis', redis.url], { env });
+    const text = await cli(['workers', '--redis', redis.url]);
     expect(text.stdout).toMatch(/6 completed/);
     expect(text.stdout).toContain(String(a.child.pid));
     await Promise.all([stop(a), stop(b)]);
@@ -126,7 +140,7 @@ describe('opnas search --redis', () => {
     const fix = join(ROOT, 'test/fixtures/train');
     const args = ['--final-top', '0', '--train', join(fix, 'reviews.csv'), '--dev', join(fix, 'reviews-dev.tsv'), '--max-len', '16', '--vocab-size', '60', '--layers', '1-2', '--hidden', '16,32',
       '--heads', '1,2', '--batch', '2', '--seed', '3', '--evaluator', 'supernet', '--supernet-steps', '20', '--population-steps', '3', '--budget', '4', '--quiet'];
-    const local = opnas(['search', '--name', 'sn-local', '--workers', '2', ...args], { env, timeout: 120_000 });
+    const local = await cli(['search', '--name', 'sn-local', '--workers', '2', ...args]);
     expect(local.code, local.stderr).toBe(0);
     const a = await worker();
     const r = start(['search', '--name', 'sn-q', '--redis', redis.url, ...args]);
@@ -169,7 +183,7 @@ describe('opnas search --redis', () => {
     expect(killedAt).toBe(1);
     const before = JSON.parse(readFileSync(join(dir, 'kc', 'run.json'), 'utf8')) as { trials: unknown[] };
     expect(before.trials.length).toBeLessThan(6);
-    const res = opnas(['resume', 'kc', '--redis', redis.url, '--quiet'], { env, timeout: 120_000 });
+    const res = await cli(['resume', 'kc', '--redis', redis.url, '--quiet']);
     expect(res.code, res.stderr).toBe(0);
     expect(trials('kc')).toEqual(reference);
     await stop(a);
@@ -221,7 +235,7 @@ describe('opnas search --redis', () => {
     expect(run.status).toBe('interrupted');
     expect(existsSync(join(dir, 'rr', 'run.lock'))).toBe(false);
     await redis.restart(); // empty: no persistence
-    const res = opnas(['resume', 'rr', '--redis', redis.url, '--quiet'], { env, timeout: 120_000 });
+    const res = await cli(['resume', 'rr', '--redis', redis.url, '--quiet']);
     expect(res.code, res.stderr).toBe(0);
     expect(trials('rr')).toEqual(reference);
     await stop(a);
@@ -243,10 +257,10 @@ describe('opnas search --redis', () => {
       await stop(a);
       // the first batch of the reference run: the same candidates, seeds and scores
       expect(trials('tls')).toEqual(reference.slice(0, 3));
-      const untrusted = opnas(['workers', '--redis', tls.url], { env });
+      const untrusted = await cli(['workers', '--redis', tls.url]);
       expect(untrusted.code).toBe(1);
       expect(untrusted.stderr).toMatch(/^opnas: cannot talk TLS to Redis at rediss:\/\/127\.0\.0\.1:\d+: self-signed certificate\n$/);
-      const plain = opnas(['workers', '--redis', tls.url.replace('rediss:', 'redis:')], { env });
+      const plain = await cli(['workers', '--redis', tls.url.replace('rediss:', 'redis:')]);
       expect(plain.code).toBe(1);
       expect(plain.stderr).toMatch(/^opnas: Redis at redis:\/\/127\.0\.0\.1:\d+ closed the connection \(does it serve TLS only\? then use rediss:\/\/\)\n$/);
     } finally {
@@ -265,7 +279,7 @@ describe('opnas search --redis', () => {
     ];
     const runJson = readFileSync(join(dir, 'local', 'run.json'), 'utf8');
     for (const [url, message] of cases) {
-      const s = opnas(['search', '--name', 'bad', '--redis', url, ...SEARCH], { env });
+      const s = await cli(['search', '--name', 'bad', '--redis', url, ...SEARCH]);
       expect(s.code, url).toBe(1);
       expect(s.stderr, url).toMatch(message);
       expect(s.stderr.trim().split('\n'), url).toHaveLength(1);
@@ -273,12 +287,12 @@ describe('opnas search --redis', () => {
       expect(existsSync(join(dir, 'bad'))).toBe(false);
       // resume and worker check the same way (a few cases keep the test short)
       if (/refused/.test(message.source)) {
-        const res = opnas(['resume', 'local', '--budget', '9', '--redis', url], { env });
+        const res = await cli(['resume', 'local', '--budget', '9', '--redis', url]);
         expect(res.code, url).toBe(1);
         expect(res.stderr, url).toMatch(message);
       }
       if (/refused the password/.test(message.source)) {
-        const w = opnas(['worker', '--redis', url], { env });
+        const w = await cli(['worker', '--redis', url]);
         expect(w.code, url).toBe(1);
         expect(w.stderr, url).toMatch(message);
       }
