@@ -1,5 +1,5 @@
 import { accessSync, constants, readdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { OpnasError } from '../spaces/base/errors.js';
 
 /**
@@ -25,6 +25,20 @@ export function checkOutDir(flag: string, path: string, force = false): void {
   }
   if (!pst?.isDirectory()) throw new OpnasError(`--${flag} ${path}: cannot create it, ${parent} is not a folder`);
   writable(flag, path, parent);
+}
+
+/**
+ * `opnas export --out DIR` writes genome.json and formula.txt into a folder that may hold other
+ * things: the folder may exist, but those two files are only replaced with `force`.
+ */
+export function checkExportFiles(path: string, force = false): void {
+  const dir = resolve(path);
+  const st = statOrUndefined(dir);
+  if (st && !st.isDirectory()) throw new OpnasError(`--out ${path}: a file of that name exists, not a folder`);
+  if (!st) return checkOutDir('out', path);
+  const there = ['genome.json', 'formula.txt'].filter((f) => statOrUndefined(join(dir, f)));
+  if (there.length && !force) throw new OpnasError(`--out ${path}: ${there.join(' and ')} already there (pass --force to overwrite)`);
+  writable('out', path, dir);
 }
 
 function writable(flag: string, path: string, dir: string): void {

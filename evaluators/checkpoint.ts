@@ -30,8 +30,20 @@ export function saveWeights(params: Map<string, tf.Tensor>, dir: string): void {
   writeFileSync(join(dir, 'weights.json'), JSON.stringify({ format: 'opnas-weights', version: 1, tensors } satisfies Manifest, null, 1));
 }
 
-/** Assign saved weights to `params`; every name and shape must match. */
-export function loadWeights(params: Map<string, tf.Variable>, dir: string): void {
+/** Names of the tensors a checkpoint folder holds (empty when its manifest cannot be read). */
+export function savedNames(dir: string): Set<string> {
+  try {
+    return new Set((JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')) as Manifest).tensors.map((t) => t.name));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * Assign saved weights to `params`; every name and shape must match, except that a name for which
+ * `optional` is true may be absent (it keeps its value: weights added to opnas after the checkpoint).
+ */
+export function loadWeights(params: Map<string, tf.Variable>, dir: string, optional?: (name: string) => boolean): void {
   let manifest: Manifest;
   let bin: Buffer;
   try {
@@ -46,12 +58,14 @@ export function loadWeights(params: Map<string, tf.Variable>, dir: string): void
   const problems: string[] = [];
   for (const [name, v] of params) {
     const s = saved.get(name);
+    if (!s && optional?.(name)) continue;
     if (!s) problems.push(`missing '${name}'`);
     else if (s.shape.join('x') !== v.shape.join('x')) problems.push(`'${name}' has shape [${s.shape}], the model needs [${v.shape}]`);
   }
   if (problems.length) throw new OpnasError(`${dir}: weights do not fit this model (${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ', ...' : ''})`);
   for (const [name, v] of params) {
-    const s = saved.get(name)!;
+    const s = saved.get(name);
+    if (!s) continue; // optional and absent
     const t = tf.tensor(data.subarray(s.offset, s.offset + v.size), v.shape);
     v.assign(t);
     t.dispose();

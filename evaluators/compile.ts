@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../spaces/base/rng.js';
-import { analyse, DCONV_CENTRE, DCONV_WIDTH, maskMatrix, parseMask } from '../spaces/attention-graph.js';
+import { analyse, DCONV_CENTRE, DCONV_WIDTH, hasDam, maskMatrix, parseMask } from '../spaces/attention-graph.js';
 import { evalFfnTree } from '../spaces/ffn-tree.js';
 import { ffnBinaryTf, ffnUnaryTf } from '../spaces/ffn-ops.js';
 import { tanh } from '../spaces/tf-math.js';
@@ -78,7 +78,7 @@ export interface WeightSpec {
 
 /** One encoder layer as the layout sees it; a supernet layer holds both mixers at once. */
 export interface LayerParts {
-  attention?: { inputs: readonly ('Q' | 'K' | 'V')[]; dconv: boolean };
+  attention?: { inputs: readonly ('Q' | 'K' | 'V')[]; dconv: boolean; dam?: boolean };
   conv?: { heads: number; kernel: number };
   ffn: { stack: number; inner: number };
 }
@@ -115,6 +115,8 @@ export function weightLayout(s: LayoutSizes): WeightSpec[] {
       dense(`${p}.att.O`, d, d);
       if (layer.attention.dconv)
         for (const input of layer.attention.inputs) add(`${p}.att.${input}.dconv.w`, [DCONV_WIDTH, d], 'identity-tap'), add(`${p}.att.${input}.dconv.b`, [d], 'zeros');
+      // SparseBERT's learnt mask: one logit per position pair, 0 = a uniform mask (no effect)
+      if (layer.attention.dam) add(`${p}.att.dam`, [s.maxLen, s.maxLen], 'zeros');
     }
     if (layer.conv) {
       dense(`${p}.conv.in`, d, 2 * d);
@@ -142,7 +144,7 @@ export function genomeLayout(g: BackboneGenome, cfg: ModelConfig): WeightSpec[] 
     numClasses: cfg.numClasses,
     embed: g.embed,
     layers: g.layers.map((l) => ({
-      ...(l.mixer.type === 'attention' ? { attention: { inputs: usedInputs(l.mixer.graph), dconv: Boolean(l.mixer.graph.dconv) } } : { conv: { heads: g.heads, kernel: l.mixer.kernel } }),
+      ...(l.mixer.type === 'attention' ? { attention: { inputs: usedInputs(l.mixer.graph), dconv: Boolean(l.mixer.graph.dconv), dam: hasDam(l.mixer.graph) } } : { conv: { heads: g.heads, kernel: l.mixer.kernel } }),
       ffn: { stack: l.ffn.stack, inner: Math.round(l.ffn.ratio * g.hidden) },
     })),
   });
@@ -274,7 +276,7 @@ export class Model {
     const ctx: AttnTfCtx = {
       dh,
       keyPad: H === 1 ? s.keyPad : tf.reshape(tf.tile(s.keyPad, [1, H, 1]), [B * H, 1, T]),
-      scoreMask: keep ? tf.tensor2d(Float32Array.from(keep, (k) => (k ? 0 : NEG_INF)), [T, T]) : undefined,
+      scoreMask: keep ? tf.tensor2d(Float32Array.from(keep, (k) => (k ? 0 : NEG_INF)), [T, T]) : hasDam(graph) ? this.damMask(`${p}.att.dam`, T) : undefined,
     };
     const toHeads = (t: tf.Tensor) => (H === 1 ? tf.reshape(t, [B, T, dh]) : tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]), [B * H, T, dh]));
     const project = (i: 'Q' | 'K' | 'V') => {
@@ -292,6 +294,14 @@ export class Model {
     const mapNode = wantMap ? attentionMapNode(graph) : -1;
     const map = mapNode < 0 ? undefined : (tf.mean(tf.reshape(vals[mapNode], [B, H, T, T]), 1) as tf.Tensor3D);
     return { out: this.dense(merged, `${p}.att.O`), map };
+  }
+
+  /** log(sigmoid(alpha[:T, :T])) of a learnt mask, as -softplus(-x) (see the logsigmoid op for why). */
+  private damMask(name: string, T: number): tf.Tensor2D {
+    const max = this.cfg.maxLen;
+    const alpha = this.p(name);
+    const a = T === max ? alpha : tf.slice(alpha, [0, 0], [T, T]);
+    return tf.neg(tf.softplus(tf.neg(a))) as tf.Tensor2D;
   }
 
   /** Primer's depthwise convolution over the sequence: a width-3 filter per channel, zero-padded ends. */

@@ -79,6 +79,10 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
     const ready = new Promise<void>((res, rej) => ((markReady = res), (failReady = rej)));
     ready.catch(() => {});
     const slot: Slot = { child, ready };
+    // A job sent to a worker that has died but whose exit the parent has not seen yet fails with
+    // EPIPE (or a closed channel) as an 'error' event; unheard, that event would crash the search.
+    // The exit handler below runs the job again, so the send error itself needs nothing more.
+    child.on('error', () => {});
     child.on('message', (m: FromWorker) => {
       if (m.type === 'ready') return markReady();
       if (m.type === 'progress') {

@@ -3,8 +3,9 @@ import type { BackboneGenome } from '../spaces/types.js';
 import type { Candidate } from '../search/types.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { Model } from './compile.js';
+import { candidateLatency, type LatencyRuntime } from './latency.js';
 import { loadTask, type TaskData, type TaskSpec } from './tasks/named.js';
-import { Tokenizer, type TokenizerJSON } from './tasks/tokenizer.js';
+import { Tokenizer, type TokenizerJSON, type TokenizerModel } from './tasks/tokenizer.js';
 import { encodeTask, measureLatency, trainStandalone, type EncodedTask, type TrainConfig } from './train.js';
 import type { EvalContext, EvalResult, Evaluator } from './types.js';
 
@@ -21,6 +22,8 @@ export interface StandaloneConfig {
   tokenizer: TokenizerJSON;
   train: Partial<TrainConfig>;
   backend?: BackendChoice;
+  /** Where the `latency` score is measured (default tfjs: the trained TF.js model). */
+  latencyRuntime?: LatencyRuntime;
 }
 
 export const STANDALONE_SCORES = ['dev', 'test', 'latency', 'params', 'flops'];
@@ -43,23 +46,27 @@ export class StandaloneEvaluator implements Evaluator<BackboneGenome> {
 
   async score(c: Candidate<BackboneGenome>, ctx: EvalContext, onStep?: (step: number, steps: number) => void): Promise<EvalResult> {
     const r = await trainStandalone(c.genome, this.task, { ...this.cfg.train, seed: ctx.seed }, { signal: ctx.signal, onStep: onStep && ((s) => onStep(s.step, s.steps)) });
-    return { scores: { dev: r.dev.score, test: r.test.score, latency: r.latencyMs }, seconds: r.wallSeconds };
+    // TF.js: the trained model's latency, measured as training ends; another runtime measures the genome
+    const latency = (this.cfg.latencyRuntime ?? 'tfjs') === 'tfjs' ? r.latencyMs : await this.latency(c);
+    return { scores: { dev: r.dev.score, test: r.test.score, latency }, seconds: r.wallSeconds };
   }
 
   /** Forward latency of one example, from freshly initialised weights: no training needed. */
   async latency(c: Candidate<BackboneGenome>): Promise<number> {
-    const maxLen = this.cfg.train.maxLen ?? 64;
-    const model = new Model(c.genome, { vocabSize: this.task.tokenizer.vocabSize, maxLen, numClasses: this.task.numClasses }, new Rng(0));
-    try {
-      return measureLatency(model, maxLen);
-    } finally {
-      model.dispose();
-    }
+    const shape = { vocabSize: this.task.tokenizer.vocabSize, maxLen: this.cfg.train.maxLen ?? 64, numClasses: this.task.numClasses };
+    return candidateLatency(this.cfg.latencyRuntime, c.genome, shape, () => {
+      const model = new Model(c.genome, shape, new Rng(0));
+      try {
+        return measureLatency(model, shape.maxLen);
+      } finally {
+        model.dispose();
+      }
+    });
   }
 }
 
 /** Train the run's tokenizer once, in the parent, so every worker encodes the same way. */
-export function trainTokenizer(data: TaskData, vocabSize: number): TokenizerJSON {
+export function trainTokenizer(data: TaskData, vocabSize: number, model: TokenizerModel = 'wordlevel'): TokenizerJSON {
   const texts = data.train.pairs ? [...data.train.texts, ...data.train.pairs] : data.train.texts;
-  return Tokenizer.train(texts, vocabSize).toJSON();
+  return Tokenizer.train(texts, vocabSize, model).toJSON();
 }

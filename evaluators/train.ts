@@ -8,7 +8,7 @@ import { AdamW, DEFAULT_ADAMW, learningRate } from './optimizer.js';
 import { BatchIterator, evalBatches, type Batch } from './tasks/batching.js';
 import { computeMetric, type TaskMetric } from './tasks/metrics.js';
 import type { TaskData } from './tasks/named.js';
-import { Tokenizer } from './tasks/tokenizer.js';
+import { Tokenizer, type TokenizerModel } from './tasks/tokenizer.js';
 
 /**
  * Stand-alone training: the ground truth the cheaper evaluators are checked against. AdamW with
@@ -71,8 +71,8 @@ export interface EncodedTask {
 }
 
 /** Train a tokenizer on the training text (or reuse a saved one) and encode every split. */
-export function encodeTask(task: TaskData, opts: { vocabSize: number; maxLen: number; tokenizer?: Tokenizer }): EncodedTask {
-  const tokenizer = opts.tokenizer ?? Tokenizer.train(task.train.pairs ? [...task.train.texts, ...task.train.pairs] : task.train.texts, opts.vocabSize);
+export function encodeTask(task: TaskData, opts: { vocabSize: number; maxLen: number; tokenizer?: Tokenizer; tokenizerModel?: TokenizerModel }): EncodedTask {
+  const tokenizer = opts.tokenizer ?? Tokenizer.train(task.train.pairs ? [...task.train.texts, ...task.train.pairs] : task.train.texts, opts.vocabSize, opts.tokenizerModel);
   const enc = (s: TaskData['train']): EncodedSplit => ({ seqs: tokenizer.encodeAll(s.texts, s.pairs, opts.maxLen), labels: s.labels });
   return {
     name: task.name,

@@ -1,6 +1,7 @@
-import { weightsOf, writeModelFolder, type ModelConfigFile } from '../evaluators/model-dir/folder.js';
+import { saveModelFolder, weightsOf, type ModelConfigFile } from '../evaluators/model-dir/folder.js';
 import type { NamedTensor } from '../evaluators/model-dir/safetensors.js';
 import { loadTask, taskFileSpec } from '../evaluators/tasks/named.js';
+import { Tokenizer, type TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type StepInfo, type TrainConfig, type TrainResult } from '../evaluators/train.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import type { BackboneGenome } from '../spaces/types.js';
@@ -27,7 +28,9 @@ export async function exportModel(
   const c = run.config;
   const train: Partial<TrainConfig> = { ...DEFAULT_TRAIN, ...(c.final?.train ?? DEFAULT_FINAL_TRAIN), seed: 0 };
   const data = loadTask(c.task, { seed: c.taskSeed });
-  const task = encodeTask(data, { vocabSize: c.vocabSize, maxLen: train.maxLen! });
+  // the run's own tokenizer (the one its candidates and final stage were scored with)
+  const saved = run.extra?.tokenizer as TokenizerJSON | undefined;
+  const task = encodeTask(data, { vocabSize: c.vocabSize, maxLen: train.maxLen!, ...(saved ? { tokenizer: Tokenizer.fromJSON(saved) } : { tokenizerModel: c.tokenizer }) });
   hooks.log?.(`training ${chosen.formula.split('\n')[0]} on ${data.name}: ${train.steps} steps at most, seed 0`);
   let weights: Map<string, NamedTensor> | undefined;
   const result = await trainStandalone(genome, task, train, { onStep: hooks.onStep, onTrained: (m) => (weights = weightsOf(m.params)) });
@@ -39,7 +42,7 @@ export async function exportModel(
       line = undefined; // a baseline no trial proposed has no lineage
     }
   }
-  const config = writeModelFolder(outDir, {
+  const config = await saveModelFolder(outDir, {
     genome,
     weights: weights!,
     tokenizer: task.tokenizer,

@@ -1,4 +1,5 @@
 import { fmtCount } from '../spaces/base/format.js';
+import { latencyLabel, type LatencyRuntime } from '../evaluators/latency.js';
 import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
@@ -220,6 +221,10 @@ export interface RunSummary {
   strategy?: string;
   evaluator?: string;
   objectives: string[];
+  /** Backbone runs: which runtime measured the latency score (tfjs, onnx: evaluators/latency.ts). */
+  latencyRuntime?: string;
+  /** Backbone runs: the tokenizer candidates were scored with. */
+  tokenizer?: string;
   trials: number;
   counts: Record<TrialStatus, number>;
   batches: number;
@@ -253,6 +258,7 @@ export function summary(run: RunFile): RunSummary {
     strategy: str('strategy'),
     evaluator: str('evaluator'),
     objectives: runObjectives(run),
+    ...(run.config.space === 'backbone' ? { latencyRuntime: run.config.latencyRuntime ?? 'tfjs', tokenizer: run.config.tokenizer ?? 'wordlevel' } : {}),
     trials: run.trials.length,
     counts,
     batches: run.nextBatch,
@@ -275,6 +281,7 @@ function summaryText(s: Omit<RunSummary, 'text'>): string {
   const lines = [
     `run '${s.name}': ${s.status}${s.statusReason ? ` (${s.statusReason})` : ''}`,
     `  ${what ? what + ', ' : ''}seed ${s.seed}${s.objectives.length ? `, objectives ${s.objectives.join(', ')}` : ''}`,
+    ...(s.latencyRuntime ? [`  latency measured with ${latencyLabel(s.latencyRuntime as LatencyRuntime)}, tokenizer ${s.tokenizer}`] : []),
     `  ${plural(s.trials, 'trial')}${counts.length ? ` (${counts.join(', ')})` : ''} in ${plural(s.batches, 'batch')}${s.pending ? `, ${s.pending} pending` : ''}`,
     `  started ${s.created}, ${fmtDuration(s.seconds)} to the last save, ${fmtDuration(s.evalSeconds)} evaluating`,
   ];
@@ -349,10 +356,12 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   ]);
   const done = run.final.runs.length;
   const total = run.final.finalists.length * seeds;
-  const lines = [
-    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used`,
+  const lines = screenLines(run.final);
+  if (!run.final.finalists.length) return { result, seeds, text: lines.join('\n') }; // still screening
+  lines.push(
+    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}`,
     ...table([header, ...cells], (c) => c >= 2 && c !== 4).map((l) => '  ' + l),
-  ];
+  );
   const w = result.winner;
   const b = result.baseline;
   if (w && result.complete) {
@@ -362,6 +371,29 @@ export function finalReport(run: RunFile): FinalReport | undefined {
     lines.push(indent(w.formula, '    '));
   }
   return { result, seeds, text: lines.join('\n') };
+}
+
+/** The screening rung's table (one short training per candidate; '>' marks those that went on). */
+function screenLines(final: NonNullable<RunFile['final']>): string[] {
+  const sc = final.screen;
+  if (!sc) return [];
+  const on = new Set(final.finalists.map((f) => f.id));
+  const byId = new Map(sc.runs.map((r) => [r.id, r]));
+  const header = ['', 'id', 'screen dev', 'params', 'search'];
+  const cells = sc.candidates.map((c) => {
+    const r = byId.get(c.id);
+    return [
+      on.has(c.id) ? '>' : '',
+      shortId(c.id),
+      !r ? '-' : r.status === 'ok' ? `${(100 * r.dev!).toFixed(2)}` : 'failed',
+      fmtCount(c.cost.params),
+      c.searchFitness === undefined ? '-' : fmtScore('dev', c.searchFitness),
+    ];
+  });
+  return [
+    `screening: ${sc.candidates.length} candidates trained once (seed 0, ${sc.steps} steps), ${sc.runs.length}/${sc.candidates.length} done; '>' went on to the final stage`,
+    ...table([header, ...cells], (c) => c >= 2).map((l) => '  ' + l),
+  ];
 }
 
 function signed(x: number): string {

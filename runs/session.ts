@@ -6,9 +6,10 @@ import { DEFAULT_SUPERNET_SEARCH, prepareSupernet, readTeacherLogits, type Super
 import { PopulationTrainer } from '../evaluators/supernet/population.js';
 import { trainTokenizer } from '../evaluators/standalone.js';
 import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
-import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
+import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, type LatencyRuntime } from '../evaluators/latency.js';
+import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
-import { DEFAULT_FINAL, finalResult, pickFinalists, runFinal, type FinalConfig } from '../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
@@ -55,6 +56,10 @@ export interface SearchConfig {
   task: string | TaskSpec;
   taskSeed: number;
   vocabSize: number;
+  /** Where candidates' latency is measured (evaluators/latency.ts; absent in older runs: tfjs). */
+  latencyRuntime?: LatencyRuntime;
+  /** The run's tokenizer, trained on the task (absent in older runs: wordlevel). */
+  tokenizer?: TokenizerModel;
   /** Stand-alone training of each candidate (steps, batch size, lr, ...). */
   train: Partial<TrainConfig>;
   /**
@@ -143,8 +148,28 @@ export function checkSearchConfig(c: SearchConfig): void {
   if (c.final) {
     if (!(Number.isInteger(c.final.top) && c.final.top >= 0)) problems.push(`final top must be an integer >= 0, got ${c.final.top}`);
     if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
+    const sc = c.final.screen ?? 0;
+    if (!(Number.isInteger(sc) && sc >= 0)) problems.push(`final screen must be an integer >= 0, got ${sc}`);
+    else if (sc > 0 && sc <= c.final.top) problems.push(`final screen ${sc} must be larger than final top ${c.final.top} (the screening rung keeps the best ${c.final.top} of them)`);
+    const ss = c.final.screenSteps;
+    if (ss !== undefined && !(Number.isInteger(ss) && ss >= 1)) problems.push(`final screen steps must be a positive integer, got ${ss}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
+  if (c.latencyRuntime !== undefined) {
+    try {
+      checkLatencyRuntime(c.latencyRuntime, 'latency runtime');
+      if (c.space !== 'backbone' && c.latencyRuntime !== DEFAULT_LATENCY_RUNTIME) problems.push(`--latency-runtime applies to backbone searches (the ${c.space} space has no latency to measure)`);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (c.tokenizer !== undefined) {
+    try {
+      checkTokenizerModel(c.tokenizer, 'tokenizer');
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (problems.length) throw new OpnasError(problems.join('; '));
   // the strategy checks its own options (population, tournament, c); fail here, before a run folder exists
   makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
@@ -176,8 +201,9 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
               if (st.step % 100 === 0 || st.step === st.steps) o.log?.(`supernet ${phase}: step ${st.step}/${st.steps}, loss ${st.loss.toFixed(4)}`);
             },
           })),
+          ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}),
         }
-      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend };
+      : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) };
   let pool: WorkerPool | QueueEvaluator;
   if (o.redis) {
     pool = await QueueEvaluator.connect({ url: o.redis, run: queueRunId(run), config: cfg, log: o.log, patienceMs: o.redisPatienceMs });
@@ -295,47 +321,66 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
     o.log?.('final stage: skipped, no candidate was scored');
     return;
   }
-  const space = backboneSpace(c.macro);
-  run.final ??= { finalists: pickFinalists(space as SearchSpace<unknown>, run.trials, final.top, referenceBaseline(c.macro), shapeOf(c, run)), runs: [] };
+  const space = backboneSpace(c.macro) as SearchSpace<unknown>;
+  const screen = final.screen ?? 0;
+  // k = 0: just the baseline's row (with its search score when the search tried it)
+  const [baseline] = pickFinalists(space, run.trials, 0, referenceBaseline(c.macro), shapeOf(c, run));
+  run.final ??= screen > 0
+    ? { finalists: [], runs: [], screen: { steps: final.screenSteps ?? DEFAULT_SCREEN_STEPS, candidates: pickFinalists(space, run.trials, screen, baseline.genome, shapeOf(c, run), false), runs: [] } }
+    : { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run)), runs: [] };
   await store.save();
+  if (run.final.screen && !run.final.finalists.length) {
+    const sc = run.final.screen;
+    if (sc.runs.length < sc.candidates.length) {
+      o.log?.(`screening: ${sc.candidates.length} candidates trained once for ${sc.steps} steps; the best ${final.top} by dev join the baseline in the final stage; ${sc.runs.length}/${sc.candidates.length} done`);
+      // the rung's runs array is shared, so each training lands in run.final.screen as it finishes
+      await trainStandalone(store, c, o, { finalists: sc.candidates, runs: sc.runs }, 1, sc.steps, (r) =>
+        `screen ${sc.runs.length}/${sc.candidates.length}: ${r.id.slice(0, 8)} ` + (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)}` : `failed (${r.reason})`),
+      );
+    }
+    run.final.finalists = screenedFinalists(sc, final.top, baseline);
+    await store.save();
+  }
   const total = run.final.finalists.length * final.seeds;
   if (run.final.runs.length >= total) return;
   o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
-  const left = total - run.final.runs.length;
+  await trainStandalone(store, c, o, run.final, final.seeds, final.train.steps, (r) =>
+    `final ${run.final!.runs.length}/${total}: ${r.id.slice(0, 8)} seed ${r.seed} ` +
+      (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)} test ${(100 * r.test!).toFixed(2)}` : `failed (${r.reason})`),
+  );
+  const res = finalResult(run.final, final.seeds);
+  if (res.winner) o.log?.(`final stage: winner ${res.winner.id.slice(0, 8)}${res.winner.baseline ? ' (the baseline)' : ''}, mean dev ${(100 * res.winner.dev!.mean).toFixed(2)}`);
+}
+
+/** Train what is missing of a final stage or screening rung in a pool of stand-alone workers. */
+async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptions, state: Pick<FinalState, 'finalists' | 'runs'>, seeds: number, steps: number | undefined, line: (r: FinalRun) => string): Promise<void> {
+  const final = c.final!;
+  const left = state.finalists.length * seeds - state.runs.length;
+  // a queue takes every training at once (any number of machines may serve it)
   const workers = o.redis ? left : Math.min(o.workers ?? availableParallelism(), left);
-  const cfg: WorkerConfig = { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: run.extra!.tokenizer as TokenizerJSON, train: { ...final.train, maxLen: c.train.maxLen ?? final.train.maxLen }, backend: o.backend };
-  const pool = o.redis ? await QueueEvaluator.connect({ url: o.redis, run: queueRunId(run), config: cfg, final: true, log: o.log, patienceMs: o.redisPatienceMs }) : new WorkerPool(workers, cfg);
-  pool.onProgress = o.onProgress;
+  const train = { ...final.train, ...(steps !== undefined ? { steps } : {}), maxLen: c.train.maxLen ?? final.train.maxLen };
+  const cfg: WorkerConfig = { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...(c.latencyRuntime ? { latencyRuntime: c.latencyRuntime } : {}) };
+  // job ids name the training's steps: a screening rung and the final stage train the same candidate and seed differently
+  const pool = o.redis ? await QueueEvaluator.connect({ url: o.redis, run: queueRunId(store.data), config: cfg, tag: `final${train.steps ?? ''}`, log: o.log, patienceMs: o.redisPatienceMs }) : new WorkerPool(workers, cfg);
   if (o.redis) await store.save();
+  pool.onProgress = o.onProgress;
   try {
-    await runFinal({
-      state: run.final,
-      seeds: final.seeds,
-      evaluator: pool as Evaluator,
-      concurrency: workers,
-      persist: () => store.save(),
-      signal: o.signal,
-      onRun: (r) =>
-        o.log?.(
-          `final ${run.final!.runs.length}/${total}: ${r.id.slice(0, 8)} seed ${r.seed} ` +
-            (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)} test ${(100 * r.test!).toFixed(2)}` : `failed (${r.reason})`),
-        ),
-    });
+    await runFinal({ state, seeds, evaluator: pool as Evaluator, concurrency: workers, persist: () => store.save(), signal: o.signal, onRun: (r) => o.log?.(line(r)) });
   } finally {
     await pool.close();
   }
-  const res = finalResult(run.final, final.seeds);
-  if (res.winner) o.log?.(`final stage: winner ${res.winner.id.slice(0, 8)}${res.winner.baseline ? ' (the baseline)' : ''}, mean dev ${(100 * res.winner.dev!.mean).toFixed(2)}`);
 }
 
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
   checkSearchConfig(config);
   await checkQueue(config, o);
+  // a runtime that cannot run here (onnxruntime-node missing) stops before the run folder exists
+  await LATENCY_RUNTIMES[config.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
   const extra: Record<string, unknown> = {};
   if (config.evaluator === 'standalone' || config.evaluator === 'supernet') {
     const task = loadTask(config.task, { seed: config.taskSeed });
     extra.numClasses = task.numClasses;
-    extra.tokenizer = trainTokenizer(task, config.vocabSize);
+    extra.tokenizer = trainTokenizer(task, config.vocabSize, config.tokenizer);
     // soft labels are read here too, so a file of the wrong size fails before the run folder exists
     const logits = config.supernet?.teacherLogits;
     if (logits && (config.supernet?.warmupSteps ?? 0) > 0) readTeacherLogits(logits, task.train.labels.length, task.numClasses, task.trainRows);
@@ -365,6 +410,7 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
       if (e instanceof OpnasError) throw new OpnasError(`run '${name}' cannot resume: its run.json ${e.message}`);
       throw e;
     }
+    await LATENCY_RUNTIMES[c.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
     // a strategy state that does not fit stops here, before the run's status changes
     if (store.data.strategyState !== undefined && store.data.strategyState !== null) {
       try {

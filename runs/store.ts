@@ -457,6 +457,9 @@ export function checkRunFile(x: unknown): string[] {
   }
   if (x.final !== undefined && !(isObj(x.final) && Array.isArray(x.final.finalists) && Array.isArray(x.final.runs))) {
     p.push('final is not { finalists: [...], runs: [...] }');
+  } else if (x.final !== undefined && x.final.screen !== undefined) {
+    const sc = x.final.screen;
+    if (!(isObj(sc) && Number.isInteger(sc.steps) && Array.isArray(sc.candidates) && Array.isArray(sc.runs))) p.push('final.screen is not { steps, candidates: [...], runs: [...] }');
   }
   if (!Array.isArray(x.trials)) {
     p.push('trials is missing or not a list');

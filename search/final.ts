@@ -20,9 +20,20 @@ export interface FinalConfig {
   top: number;
   /** Stand-alone trainings per finalist, with seeds 0..seeds-1. */
   seeds: number;
+  /**
+   * A screening rung before the final stage (0 or absent: none): this many distinct candidates
+   * from the top of the search's ranking are trained once (seed 0) for `screenSteps` steps, and the
+   * `top` best of them by that dev score become the finalists. A cheap second fidelity between the
+   * search score and full training, as in successive halving (Jamieson and Talwalkar 2016; Hyperband).
+   */
+  screen?: number;
+  screenSteps?: number;
 }
 
 export const DEFAULT_FINAL: FinalConfig = { top: 5, seeds: 2 };
+
+/** Training steps of a screening rung's one training per candidate. */
+export const DEFAULT_SCREEN_STEPS = 400;
 
 export interface Finalist<G = unknown> {
   id: string;
@@ -49,13 +60,26 @@ export interface FinalRun {
 }
 
 export interface FinalState<G = unknown> {
+  /** Empty while a screening rung has not finished (the finalists come from it). */
   finalists: Finalist<G>[];
   /** Finished trainings, in the order they finished. */
   runs: FinalRun[];
+  /** The screening rung, when the run has one: its candidates and their one short training each. */
+  screen?: ScreenState<G>;
 }
 
-/** The top `k` distinct ok trials by fitness, then the baseline (unless it is one of them). */
-export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G>[], k: number, baseline: G, shape?: Shape): Finalist<G>[] {
+export interface ScreenState<G = unknown> {
+  steps: number;
+  candidates: Finalist<G>[];
+  runs: FinalRun[];
+}
+
+/**
+ * The top `k` distinct ok trials by fitness, then the baseline (unless it is one of them). With
+ * `withBaseline` false (a screening rung: the baseline goes to the final stage anyway), the top `k`
+ * trials other than the baseline, and nothing more.
+ */
+export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G>[], k: number, baseline: G, shape?: Shape, withBaseline = true): Finalist<G>[] {
   const ranked = trials
     .filter((t) => t.status === 'ok' && typeof t.fitness === 'number' && Number.isFinite(t.fitness))
     .sort((a, b) => b.fitness! - a.fitness! || a.index - b.index);
@@ -63,9 +87,10 @@ export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G
   const baselineId = space.id(baseline);
   for (const t of ranked) {
     if (out.length >= k) break;
-    if (out.some((f) => f.id === t.id)) continue;
+    if (out.some((f) => f.id === t.id) || (!withBaseline && t.id === baselineId)) continue;
     out.push({ id: t.id, genome: t.genome, formula: t.formula, baseline: t.id === baselineId, trial: t.index, searchFitness: t.fitness, cost: t.cost });
   }
+  if (!withBaseline) return out;
   if (!out.some((f) => f.baseline)) {
     // the search may have scored it too (a seeded search starts from it), below the top k
     const t = ranked.find((x) => x.id === baselineId);
@@ -74,15 +99,29 @@ export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G
   return out;
 }
 
+/**
+ * The finalists a finished screening rung gives: its `k` best candidates by their screening dev
+ * score (ties: search rank), then the baseline. A candidate whose screening failed is not taken.
+ */
+export function screenedFinalists<G>(screen: ScreenState<G>, k: number, baseline: Finalist<G>): Finalist<G>[] {
+  const dev = new Map(screen.runs.filter((r) => r.status === 'ok' && Number.isFinite(r.dev)).map((r) => [r.id, r.dev!]));
+  const ranked = screen.candidates
+    .map((c, rank) => ({ c, rank }))
+    .filter((x) => dev.has(x.c.id))
+    .sort((a, b) => dev.get(b.c.id)! - dev.get(a.c.id)! || a.rank - b.rank);
+  return [...ranked.slice(0, k).map((x) => x.c), baseline];
+}
+
 /** Every (finalist, seed) training, in the order they are started. */
-export function finalJobs(state: FinalState, seeds: number): { id: string; seed: number }[] {
+export function finalJobs(state: Pick<FinalState, 'finalists'>, seeds: number): { id: string; seed: number }[] {
   const jobs: { id: string; seed: number }[] = [];
   for (let seed = 0; seed < seeds; seed++) for (const f of state.finalists) jobs.push({ id: f.id, seed });
   return jobs;
 }
 
 export interface FinalOptions<G> {
-  state: FinalState<G>;
+  /** What to train (a screening rung has the same shape: its candidates as `finalists`). */
+  state: Pick<FinalState<G>, 'finalists' | 'runs'>;
   seeds: number;
   /** Trains a finalist stand-alone with the given seed; scores must hold dev and test. */
   evaluator: Evaluator<G>;
@@ -93,7 +132,7 @@ export interface FinalOptions<G> {
 }
 
 /** Train what is missing of the final stage; throws SearchAborted when the signal fires. */
-export async function runFinal<G>(o: FinalOptions<G>): Promise<FinalState<G>> {
+export async function runFinal<G>(o: FinalOptions<G>): Promise<Pick<FinalState<G>, 'finalists' | 'runs'>> {
   const done = new Set(o.state.runs.map((r) => `${r.id}:${r.seed}`));
   const todo = finalJobs(o.state, o.seeds).filter((j) => !done.has(`${j.id}:${j.seed}`));
   const byId = new Map(o.state.finalists.map((f) => [f.id, f]));

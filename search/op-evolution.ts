@@ -21,9 +21,54 @@ export interface OpEvolutionOptions extends EvolutionOptions {
 
 export const DEFAULT_OP_EVOLUTION: OpEvolutionOptions = { ...DEFAULT_EVOLUTION, c: 0.1 };
 
-interface OpStat {
+export interface OpStat {
   sum: number;
   n: number;
+}
+
+/** The UCB priority of every op in `stats` (ops never seen are absent: untried). */
+export function ucbPriorities(stats: Readonly<Record<string, OpStat>>, evaluated: number, c: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const lnN = Math.log(Math.max(evaluated, 1));
+  for (const [op, s] of Object.entries(stats)) out[op] = s.sum / s.n + c * Math.sqrt((2 * lnN) / s.n);
+  return out;
+}
+
+/** Add one told trial to the statistics; returns whether it counted (it needs a finite fitness). */
+function count(stats: Record<string, OpStat>, t: Pick<Trial, 'fitness' | 'ops'>): boolean {
+  if (t.fitness === undefined || !Number.isFinite(t.fitness)) return false;
+  for (const op of new Set(t.ops)) {
+    const s = (stats[op] ??= { sum: 0, n: 0 });
+    s.sum += t.fitness;
+    s.n++;
+  }
+  return true;
+}
+
+/** The statistics and priorities as they stood after one batch was told. */
+export interface OpPrioritySnapshot {
+  batch: number;
+  evaluated: number;
+  stats: Record<string, OpStat>;
+  priorities: Record<string, number>;
+}
+
+/**
+ * What the strategy knew after each batch, replayed from a run's trials: the statistics depend
+ * only on the fitness and ops of the trials told (a batch is told whole, in ask order), so every
+ * run holds its own history. Batches at or after `upTo` (a batch asked but not yet told) are left out.
+ */
+export function opPriorityHistory(trials: readonly Pick<Trial, 'batch' | 'fitness' | 'ops'>[], c: number, upTo = Infinity): OpPrioritySnapshot[] {
+  const byBatch = new Map<number, Pick<Trial, 'batch' | 'fitness' | 'ops'>[]>();
+  for (const t of trials) if (t.batch < upTo) byBatch.set(t.batch, [...(byBatch.get(t.batch) ?? []), t]);
+  const stats: Record<string, OpStat> = {};
+  let evaluated = 0;
+  const out: OpPrioritySnapshot[] = [];
+  for (const batch of [...byBatch.keys()].sort((a, b) => a - b)) {
+    for (const t of byBatch.get(batch)!) if (count(stats, t)) evaluated++;
+    out.push({ batch, evaluated, stats: structuredClone(stats), priorities: ucbPriorities(stats, evaluated, c) });
+  }
+  return out;
 }
 
 export interface OpEvolutionState<G> extends EvolutionState<G> {
@@ -45,10 +90,7 @@ export class OpEvolution<G> extends Evolution<G> {
 
   /** UCB score of every op seen so far (the others stay absent: untried). */
   priorities(): Record<string, number> {
-    const out: Record<string, number> = {};
-    const lnN = Math.log(Math.max(this.evaluated, 1));
-    for (const [op, s] of Object.entries(this.stats)) out[op] = s.sum / s.n + this.c * Math.sqrt((2 * lnN) / s.n);
-    return out;
+    return ucbPriorities(this.stats, this.evaluated, this.c);
   }
 
   protected override priority(): OpPriority {
@@ -64,15 +106,7 @@ export class OpEvolution<G> extends Evolution<G> {
 
   override tell(trials: Trial[]): void {
     super.tell(trials);
-    for (const t of trials) {
-      if (t.fitness === undefined || !Number.isFinite(t.fitness)) continue;
-      this.evaluated++;
-      for (const op of new Set(t.ops)) {
-        const s = (this.stats[op] ??= { sum: 0, n: 0 });
-        s.sum += t.fitness;
-        s.n++;
-      }
-    }
+    for (const t of trials) if (count(this.stats, t)) this.evaluated++;
   }
 
   override state(): OpEvolutionState<G> {

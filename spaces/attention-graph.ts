@@ -33,21 +33,38 @@ export const STANDARD_ATTENTION: AttentionGraph = {
 
 // ---------------------------------------------------------------- masks
 
-export type ParsedMask = { kind: 'none' } | { kind: 'no-diagonal' } | { kind: 'band'; width: number };
+/**
+ * 'dam' is SparseBERT's Differentiable Attention Mask (Shi et al. 2021, arXiv 2102.12871): a mask
+ * over position pairs learnt with the model. opnas keeps it soft and deterministic: a weight
+ * alpha [maxLen, maxLen] per layer, and the scores of a [T, T] softmax get log(sigmoid(alpha[:T, :T]))
+ * added, so attention_ij is proportional to sigmoid(alpha_ij) exp(s_ij). alpha starts at 0, where the
+ * mask is uniform and the layer equals plain attention; training moves it towards keeping (1) or
+ * dropping (0) each pair. (The paper samples it with Gumbel noise and binarises it after search.)
+ */
+export type ParsedMask = { kind: 'none' } | { kind: 'no-diagonal' } | { kind: 'band'; width: number } | { kind: 'dam' };
 
 export function parseMask(m: unknown): ParsedMask | string {
   if (m === undefined || m === 'none') return { kind: 'none' };
   if (m === 'no-diagonal') return { kind: 'no-diagonal' };
+  if (m === 'dam') return { kind: 'dam' };
   if (typeof m === 'string') {
     const b = /^band:(\d+)$/.exec(m);
     if (b && Number(b[1]) >= 1) return { kind: 'band', width: Number(b[1]) };
   }
-  return `unknown mask ${JSON.stringify(m)} (expected 'none', 'no-diagonal' or 'band:W' with W >= 1)`;
+  return `unknown mask ${JSON.stringify(m)} (expected 'none', 'no-diagonal', 'band:W' with W >= 1, or 'dam')`;
 }
 
-/** [T, T] keep-matrix (1 keep, 0 drop) for a mask. */
+/** Whether a graph carries a learnt mask (a weight per layer). */
+export function hasDam(g: AttentionGraph): boolean {
+  return g.mask === 'dam';
+}
+
+/**
+ * [T, T] keep-matrix (1 keep, 0 drop) for a fixed mask; undefined for none and for 'dam', whose
+ * initial (uniform) mask changes nothing.
+ */
 export function maskMatrix(m: ParsedMask, T: number): Float64Array | undefined {
-  if (m.kind === 'none') return undefined;
+  if (m.kind === 'none' || m.kind === 'dam') return undefined;
   const out = new Float64Array(T * T);
   for (let i = 0; i < T; i++)
     for (let j = 0; j < T; j++) out[i * T + j] = m.kind === 'no-diagonal' ? Number(i !== j) : Number(Math.abs(i - j) <= m.width);
@@ -287,7 +304,8 @@ export function attentionId(g: AttentionGraph): string {
   const info = analyse(g).info;
   const used = info ? [...info.inputs].sort().join('') : '';
   const out = evalAttentionJs(g, FP_INPUTS, FP_D);
-  return hashId('attention', used, fingerprint(out.d), ...(g.dconv ? ['dconv'] : []));
+  // a learnt mask starts as no mask, so the fingerprint alone would not tell them apart
+  return hashId('attention', used, fingerprint(out.d), ...(g.dconv ? ['dconv'] : []), ...(hasDam(g) ? ['dam'] : []));
 }
 
 // ---------------------------------------------------------------- cost
@@ -300,13 +318,16 @@ export function attentionCost(g: AttentionGraph, d: number, heads: number, seqLe
   const projections = info.inputs.size + 1;
   // dconv: a width-3 filter and a bias per channel of each Q/K/V projection
   const dconv = g.dconv ? info.inputs.size * 4 * d : 0;
-  const params = projections * (d * d + d) + dconv;
+  // dam: one logit per position pair, at the model's longest sequence
+  const dam = hasDam(g) ? seqLen * seqLen : 0;
+  const params = projections * (d * d + d) + dconv + dam;
   let graphFlops = 0;
   g.nodes.forEach((n) => {
     const ins = n.in.map((r) => (typeof r === 'number' ? info.shapes[r] : INPUT_SHAPE));
     graphFlops += ATTN_OPS.get(n.op)!.flops(ins, seqLen, dh);
   });
-  return { params, flops: projections * 2 * d * d + (g.dconv ? info.inputs.size * 6 * d : 0) + (heads * graphFlops) / seqLen };
+  // dam per token: a row of the log-sigmoid mask (about 3 flops an entry) and its addition in each head
+  return { params, flops: projections * 2 * d * d + (g.dconv ? info.inputs.size * 6 * d : 0) + (heads * graphFlops) / seqLen + (dam ? (3 + heads) * seqLen : 0) };
 }
 
 // ---------------------------------------------------------------- sample and mutate
@@ -355,7 +376,7 @@ function shapesOf(nodes: AttnNode[]): AttnShape[] {
 
 function randomMask(rng: Rng): string {
   const u = rng.next();
-  return u < 0.7 ? 'none' : u < 0.8 ? 'no-diagonal' : `band:${rng.choice(BAND_WIDTHS)}`;
+  return u < 0.7 ? 'none' : u < 0.8 ? 'no-diagonal' : u < 0.9 ? 'dam' : `band:${rng.choice(BAND_WIDTHS)}`;
 }
 
 export function sampleAttention(rng: Rng, priority?: OpPriority): AttentionGraph {

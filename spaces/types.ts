@@ -42,7 +42,7 @@ export interface AttnNode {
   in: AttnRef[];
 }
 
-/** 'none' | 'no-diagonal' | 'band:W' (keep |i-j| <= W). Applied to [T,T] scores before softmax. */
+/** 'none' | 'no-diagonal' | 'band:W' (keep |i-j| <= W) | 'dam' (learnt, SparseBERT). Applied to [T,T] scores before softmax. */
 export type MaskSpec = string;
 
 export interface AttentionGraph {

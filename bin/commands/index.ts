@@ -32,6 +32,7 @@ export const COMMANDS: CommandModule[] = [
   lazy('show <run>', 'leaderboard of a run with formulas, its Pareto front, and the lineage of the best', async () => (await import('./runs.js')).showCommand),
   lazy('trials <run>', 'every trial of a run, in run order, as CSV or JSON lines (status, fitness, scores, cost, formula, parent)', async () => (await import('./runs.js')).trialsCommand),
   lazy('export <run>', 'write a ranked genome (JSON with its formula and costs) that opnas check and opnas train accept', async () => (await import('./runs.js')).exportCommand),
+  lazy('report <run>', 'write a self-contained HTML report of a run (search history, Pareto fronts, op priorities, lineage, final stage) and its charts as SVG', async () => (await import('./report.js')).reportCommand),
   lazy('rm <run>', 'delete a run (its folder, checkpoints included); a run in progress is refused', async () => (await import('./runs.js')).rmCommand),
   lazy('train [arch]', 'train one architecture stand-alone and score it on dev and test', async () => (await import('./train.js')).trainCommand),
   lazy('predict <dir>', 'classify texts with a model folder: labels and probabilities, and the accuracy when the texts have labels', async () => (await import('./predict.js')).predictCommand),

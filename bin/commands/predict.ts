@@ -11,6 +11,7 @@ import { print } from '../output.js';
 interface Args {
   dir: string;
   text?: string[];
+  pair?: string[];
   file?: string;
   format?: DataFormat | 'lines';
   'text-column'?: string;
@@ -30,6 +31,7 @@ export const predictCommand: CommandModule<object, Args> = {
     backendOption(y.parserConfiguration({ 'duplicate-arguments-array': true }))
       .positional('dir', { type: 'string', demandOption: true, describe: 'a model folder (opnas train --out, opnas export --model)' })
       .option('text', { type: 'string', array: true, describe: 'a text to classify (repeat for several)' })
+      .option('pair', { type: 'string', array: true, describe: 'the second sentence of each --text, for a sentence-pair model (one --pair per --text, in order)' })
       .option('file', { type: 'string', describe: 'texts to classify: TSV, CSV or JSONL read as the model\'s task reads them (labels, when present, are scored), or any other file one text a line' })
       .option('format', { choices: ['tsv', 'csv', 'jsonl', 'txt', 'lines'] as const, describe: 'format of --file (default: from the extension; .txt and others are one text a line)' })
       .option('text-column', { type: 'string', describe: "text column of --file (default: the model's task's)" })
@@ -38,10 +40,13 @@ export const predictCommand: CommandModule<object, Args> = {
       .option('header', { type: 'boolean', describe: 'whether --file has a header row (default: as the task\'s files)' })
       .option('encoding', { choices: ['utf8', 'latin1'] as const, describe: 'text encoding of --file' })
       .example('$0 predict model --text "a gorgeous, witty film"', 'one label and its probabilities')
+      .example('$0 predict nli --text "a man sleeps" --pair "a person rests"', 'a sentence-pair model: the second sentence of each text')
       .example('$0 predict model --file data/sst2/test.tsv --json', 'JSON lines, then the accuracy against the file\'s labels')
       .example('cat reviews.txt | $0 predict model', 'one text a line on stdin') as never,
   handler: async (argv) => {
     if (argv.text && argv.file) throw new OpnasError('give either --text or --file, not both');
+    if (argv.pair && !argv.text) throw new OpnasError('--pair gives the second sentence of each --text: give --text too');
+    if (argv.pair && argv.text && argv.pair.length !== argv.text.length) throw new OpnasError(`give one --pair per --text: ${argv.text.length} --text but ${argv.pair.length} --pair`);
     await initBackend(argv.backend, { log: () => {} });
     let texts: string[];
     let pairs: string[] | undefined;
@@ -49,7 +54,11 @@ export const predictCommand: CommandModule<object, Args> = {
     const loaded = loadModel(argv.dir);
     try {
       const cfg = loaded.config;
-      if (argv.text) texts = argv.text.map(String);
+      if (argv.text) {
+        texts = argv.text.map(String);
+        pairs = argv.pair?.map(String);
+        if (pairs && !cfg.task.pair) throw new OpnasError('this model classifies single texts, not pairs: drop --pair');
+      }
       else if (argv.file) {
         const file = cfg.task.file ?? { textColumn: 'sentence', labelColumn: 'label' };
         const ext = argv.file.toLowerCase().match(/\.(tsv|csv|jsonl|ndjson)$/)?.[1];
@@ -72,7 +81,7 @@ export const predictCommand: CommandModule<object, Args> = {
         texts = readFileSync(0, 'utf8').split('\n').map((s) => (s.endsWith('\r') ? s.slice(0, -1) : s)).filter((s) => s.trim() !== '');
       }
       if (texts.length === 0) throw new OpnasError('nothing to classify: no texts given');
-      if (cfg.task.pair && !pairs) throw new OpnasError(`this model classifies sentence pairs: give --file with --pair-column`);
+      if (cfg.task.pair && !pairs) throw new OpnasError(`this model classifies sentence pairs: give --pair with each --text, or --file with --pair-column`);
       const preds = loaded.predict(texts, pairs);
       preds.forEach((p, i) => {
         if (argv.json) print(JSON.stringify({ text: texts[i], ...(pairs ? { pair: pairs[i] } : {}), label: p.label, probs: p.probs, ...(labels ? { gold: cfg.task.labelNames[labels[i]] } : {}) }));

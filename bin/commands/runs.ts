@@ -8,6 +8,7 @@ import { OpnasError } from '../../spaces/base/errors.js';
 import { note, print } from '../output.js';
 import { printRunReport } from '../run-report.js';
 import { positiveInt } from '../options.js';
+import { checkExportFiles, checkOutDir } from '../out-dir.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../../evaluators/backend-choices.js';
 
 interface DirArgs {
@@ -79,6 +80,7 @@ interface ExportArgs extends DirArgs {
   rank?: number;
   out?: string;
   model?: string;
+  force?: boolean;
   backend?: BackendChoice;
   quiet?: boolean;
 }
@@ -91,6 +93,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .option('rank', { type: 'number', describe: "a trial's rank by search score (1 = the best); default: the final stage's winner, else rank 1" })
       .option('out', { type: 'string', describe: 'write the genome (genome.json, formula.txt) into this folder' })
       .option('model', { type: 'string', describe: "train the genome as opnas train does (the run's final-stage settings, seed 0) and write the model folder here (config.json, tokenizer.json, model.safetensors, README.md)" })
+      .option('force', { type: 'boolean', describe: 'overwrite genome.json/formula.txt in --out and a non-empty --model folder' })
       .option('quiet', { type: 'boolean', describe: 'no progress output' })
       .option('backend', { choices: BACKEND_CHOICES, describe: 'TF.js backend for --model (default: OPNAS_BACKEND, else the fastest available)' })
       .example('$0 export mine --model m', 'train the winner and write a model folder; then: opnas predict m --text "..."') as never,
@@ -98,6 +101,12 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     if (!argv.out && !argv.model) throw new OpnasError('say where to export: --out DIR (the genome) and/or --model DIR (a trained model folder)');
     const store = await RunStore.open(runsDir(argv['runs-dir']), argv.run, { readonly: true });
     const rank = argv.rank === undefined ? undefined : positiveInt('rank', argv.rank);
+    // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
+    const { chooseExport, exportTrial } = await import('../../runs/export.js');
+    chooseExport(store.data, rank); // a bad --rank first
+    // both destinations are checked before the model trains, so a bad path costs nothing
+    if (argv.model) checkOutDir('model', argv.model, argv.force);
+    if (argv.out) checkExportFiles(argv.out, argv.force);
     if (argv.model) {
       const { initBackend } = await import('../../evaluators/backend.js');
       const { exportModel } = await import('../../runs/export-model.js');
@@ -115,8 +124,6 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       }
     }
     if (!argv.out) return;
-    // runs/export.ts reads genomes through the space registry, which loads TF.js: only here
-    const { exportTrial } = await import('../../runs/export.js');
     const paths = exportTrial(store.data, rank, argv.out);
     if (argv.json) return print(JSON.stringify(paths, null, 2));
     print(`wrote ${paths.genome} and ${paths.formula}`);

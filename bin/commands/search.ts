@@ -3,7 +3,7 @@ import type { BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/supernet/distill.js';
 import { DEFAULT_POPULATION } from '../../evaluators/supernet/population.js';
 import type { PathSampling } from '../../evaluators/supernet/supernet.js';
-import { DEFAULT_FINAL } from '../../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS } from '../../search/final.js';
 import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
@@ -12,6 +12,8 @@ import { DEFAULT_EVOLUTION } from '../../search/evolution.js';
 import { DEFAULT_OP_EVOLUTION } from '../../search/op-evolution.js';
 import { STRATEGIES } from '../../search/strategies.js';
 import { OpnasError } from '../../spaces/base/errors.js';
+import { checkTokenizerModel } from '../../evaluators/tasks/tokenizer.js';
+import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIME_NAMES } from '../../evaluators/latency.js';
 import { configFileOption } from '../config-file.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { note, onOutputClosed } from '../output.js';
@@ -63,9 +65,13 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   lr: number;
   'max-len': number;
   'vocab-size': number;
+  tokenizer: string;
+  'latency-runtime': string;
   'final-top': number;
   'final-seeds': number;
   'final-steps': number;
+  'final-screen': number;
+  'final-screen-steps': number;
 }
 
 export function runOptions<T>(y: Argv<T>) {
@@ -102,8 +108,10 @@ export function configFrom(a: SearchArgs): SearchConfig {
     budget: positiveInt('budget', a.budget ?? DEFAULT_BUDGET[evaluator]),
     batch: positiveInt('batch', a.batch),
     limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
+    latencyRuntime: checkLatencyRuntime(a['latency-runtime']),
     task: taskSpecFrom(a),
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
+    tokenizer: checkTokenizerModel(a.tokenizer),
     supernet:
       evaluator === 'supernet'
         ? {
@@ -121,6 +129,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       top: nonNegativeInt('final-top', a['final-top']),
       seeds: positiveInt('final-seeds', a['final-seeds']),
       train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
+      ...(a['final-screen'] ? { screen: nonNegativeInt('final-screen', a['final-screen']), screenSteps: positiveInt('final-screen-steps', a['final-screen-steps']) } : {}),
     },
     seed: seedOption(a.seed),
   };
@@ -222,9 +231,10 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
         .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
         .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
+        .option('latency-runtime', { type: 'string', default: DEFAULT_LATENCY_RUNTIME, describe: `where latency (--objective dev,latency, --max-latency-ms) is measured: ${LATENCY_RUNTIME_NAMES.join(' or ')} (ONNX Runtime on the candidate's ONNX graph; needs onnxruntime-node)` })
         .option('pool', { type: 'string', default: (DEFAULT_SEARCH.macro.pool ?? ['cls']).join(','), describe: 'sequence readouts to choose from (cls, mean, max)' })
         .option('embed', { type: 'string', default: (DEFAULT_SEARCH.macro.embed ?? []).join(',') || 'none', describe: "factorised embedding widths to choose from besides the full width ('none': never factorise)" })
-        .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms'], 'Backbone space and limits:')
+        .group(['layers', 'hidden', 'heads', 'pool', 'embed', 'max-params', 'max-flops', 'max-latency-ms', 'latency-runtime'], 'Backbone space and limits:')
         .option('evaluator', {
           choices: ['supernet', 'standalone', 'nb201'] as const,
           describe:
@@ -233,7 +243,8 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         })
         .option('max-len', { type: 'number', default: DEFAULT_SEARCH.train.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: DEFAULT_SEARCH.vocabSize, describe: 'tokenizer vocabulary, trained on the task' })
-        .group(['evaluator', 'max-len', 'vocab-size'], 'Scoring:')
+        .option('tokenizer', { type: 'string', default: 'wordlevel', describe: 'tokenizer trained on the task, used to score every candidate: wordlevel or wordpiece (## sub-words)' })
+        .group(['evaluator', 'max-len', 'vocab-size', 'tokenizer'], 'Scoring:')
         .option('supernet-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.train.steps, describe: 'supernet training steps before the search, warm-up included' })
         .option('supernet-sampling', { choices: ['population', 'uniform'] as const, default: DEFAULT_SUPERNET_SEARCH.sampling, describe: 'population: before each batch is scored the supernet also trains on it and the recent population; uniform: trained once, on paths drawn from the whole space' })
         .option('population-steps', { type: 'number', default: DEFAULT_POPULATION.stepsPerCandidate, describe: 'supernet steps per new candidate with --supernet-sampling population' })
@@ -249,7 +260,9 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
         .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
         .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })
-        .group(['final-top', 'final-seeds', 'final-steps'], 'Final selection stage (backbone searches):')
+        .option('final-screen', { type: 'number', default: 0, describe: 'screen this many top candidates first with one short training each; the best --final-top of them go on (0: no screening)' })
+        .option('final-screen-steps', { type: 'number', default: DEFAULT_SCREEN_STEPS, describe: 'training steps of each screening training (seed 0)' })
+        .group(['final-top', 'final-seeds', 'final-steps', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
         .example([
           ['$0 search', 'the main job: op-priority evolution on SST-2, scored by the supernet (minutes)'],
           ['$0 search --name mine --objective dev,latency --max-params 2e6', 'a Pareto front of accuracy and latency under 2M parameters'],

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveWeights } from '../../evaluators/checkpoint.js';
-import { weightsOf, writeModelFolder } from '../../evaluators/model-dir/folder.js';
+import { saveModelFolder, weightsOf } from '../../evaluators/model-dir/folder.js';
 import type { NamedTensor } from '../../evaluators/model-dir/safetensors.js';
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
@@ -16,6 +16,7 @@ import { note, print } from '../output.js';
 import { makeBar, progressEnabled } from '../progress.js';
 import { loadTaskFrom, taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { taskFileSpec } from '../../evaluators/tasks/named.js';
+import { checkTokenizerModel } from '../../evaluators/tasks/tokenizer.js';
 
 interface Args extends TaskArgs {
   arch?: string;
@@ -34,6 +35,7 @@ interface Args extends TaskArgs {
   quiet?: boolean;
   out?: string;
   force?: boolean;
+  tokenizer: string;
 }
 
 
@@ -65,6 +67,7 @@ export const trainCommand: CommandModule<object, Args> = {
         .option('lr', { type: 'number', default: DEFAULT_TRAIN.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
         .option('max-len', { type: 'number', default: DEFAULT_TRAIN.maxLen, describe: 'longest sequence in tokens' })
         .option('vocab-size', { type: 'number', default: 8192, describe: 'tokenizer vocabulary, trained on the task' })
+        .option('tokenizer', { type: 'string', default: 'wordlevel', describe: 'tokenizer trained on the task: wordlevel (one id per word, unseen words [UNK]) or wordpiece (## sub-words, so unseen words become pieces)' })
         .option('eval-every', { type: 'number', default: DEFAULT_TRAIN.evalEvery, describe: 'dev evaluation interval in steps' })
         .option('patience', { type: 'number', default: DEFAULT_TRAIN.patience, describe: 'evaluations without improvement before stopping (0: never)' })
         .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
@@ -86,6 +89,7 @@ export const trainCommand: CommandModule<object, Args> = {
     };
     if (!(argv.lr > 0)) throw new OpnasError(`--lr must be positive, got ${argv.lr}`);
     if (!Number.isFinite(argv.seed)) throw new OpnasError(`--seed must be a number, got ${argv.seed}`);
+    const tokenizerModel = checkTokenizerModel(argv.tokenizer);
     // [CLS] text [SEP], or [CLS] a [SEP] b [SEP] for pairs
     const minLen = argv['pair-column'] !== undefined ? 3 : 2;
     if (cfg.maxLen! < minLen) throw new OpnasError(`--max-len must be at least ${minLen} (room for the special tokens), got ${cfg.maxLen}`);
@@ -94,7 +98,7 @@ export const trainCommand: CommandModule<object, Args> = {
     const log = argv.quiet ? () => {} : note;
     // Read and encode the data before starting a backend, so bad input fails fast and alone.
     const data = loadTaskFrom(argv);
-    const task = encodeTask(data, { vocabSize: positiveInt('vocab-size', argv['vocab-size']), maxLen: cfg.maxLen! });
+    const task = encodeTask(data, { vocabSize: positiveInt('vocab-size', argv['vocab-size']), maxLen: cfg.maxLen!, tokenizerModel });
     await initBackend(argv.backend, { log });
     log(`task ${data.name}: ${task.train.seqs.length} train / ${task.dev.seqs.length} dev / ${task.test.seqs.length} test, ${task.numClasses} classes, metric ${task.metric}`);
     const bar = makeBar('train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | dev {dev} | ETA {eta_formatted}', progressEnabled(argv.quiet));
@@ -115,11 +119,11 @@ export const trainCommand: CommandModule<object, Args> = {
         : undefined,
     });
     bar?.stop();
-    const record = { arch: name, task: data.name, metric: task.metric, config: { ...DEFAULT_TRAIN, ...cfg }, ...result };
+    const record = { arch: name, task: data.name, metric: task.metric, tokenizer: tokenizerModel, config: { ...DEFAULT_TRAIN, ...cfg }, ...result };
     if (argv.out) {
       writeFileSync(join(argv.out, 'genome.json'), JSON.stringify(genome, null, 1));
       writeFileSync(join(argv.out, 'result.json'), JSON.stringify(record, null, 2));
-      writeModelFolder(argv.out, {
+      const saved = await saveModelFolder(argv.out, {
         genome,
         weights: weights!,
         tokenizer: task.tokenizer,
@@ -130,7 +134,9 @@ export const trainCommand: CommandModule<object, Args> = {
         result,
         origin: { architecture: name },
       });
-      log(`saved the model folder (config.json, tokenizer.json, model.safetensors, README.md; also genome.json, weights.bin, result.json) in ${argv.out}`);
+      for (const l of saved.cost?.latency ?? []) if (l.runtime !== 'tfjs') log(`${l.label} latency of model.onnx: ${l.ms.toFixed(2)} ms/example (${l.how})`);
+      if (saved.cost?.latency_note) log(saved.cost.latency_note);
+      log(`saved the model folder (config.json, tokenizer.json, model.safetensors, model.onnx, pytorch/model.py, README.md; also genome.json, weights.bin, result.json) in ${argv.out}`);
     }
     if (argv.json) return print(JSON.stringify(record, null, 2));
     print(`${name} on ${data.name}`);

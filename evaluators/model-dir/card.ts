@@ -15,7 +15,8 @@ export function modelCard(c: ModelConfigFile): string {
   lines.push(`## Data`, ``);
   lines.push(`Task \`${c.task.name}\`, metric ${c.metric}, ${c.num_labels} classes in this order: ${c.task.labelNames.map((n) => `\`${n}\``).join(', ')}${c.task.pair ? ' (sentence pairs)' : ''}.`, ``);
   if (c.task.sources) lines.push(`- train: ${c.task.sources.train}`, `- dev: ${c.task.sources.dev}`, `- test: ${c.task.sources.test}`, ``);
-  lines.push(`Tokenizer: word-level, ${c.vocab_size} tokens trained on the training split, lower-cased, \`[CLS] text [SEP]\`, at most ${c.max_length} tokens (\`tokenizer.json\`, Hugging Face format).`, ``);
+  const tokenizer = c.tokenizer_model === 'wordpiece' ? 'WordPiece (words split into the longest `##` pieces of the vocabulary)' : 'word-level (one id per word, unseen words `[UNK]`)';
+  lines.push(`Tokenizer: ${tokenizer}, ${c.vocab_size} tokens trained on the training split, lower-cased, \`[CLS] text [SEP]\`, at most ${c.max_length} tokens (\`tokenizer.json\`, Hugging Face format).`, ``);
   lines.push(`## Scores`, ``);
   if (c.scores) {
     lines.push(`| split | accuracy | F1 | MCC |`, `|---|---|---|---|`);
@@ -23,7 +24,15 @@ export function modelCard(c: ModelConfigFile): string {
     lines.push(`| test | ${pct(c.scores.test.accuracy)} | ${pct(c.scores.test.f1)} | ${pct(c.scores.test.mcc)} |`, ``);
     lines.push(`One training, seed ${c.seed}${c.train?.steps ? `, at most ${c.train.steps} steps` : ''}; the weights are those with the best dev ${c.metric} (early stopping), test was never used to choose.`, ``);
   } else lines.push(`Not scored.`, ``);
-  if (c.cost) lines.push(`Parameters ${count(c.cost.params)} (${c.cost.params}), ${count(c.cost.flopsPerToken)} FLOPs per token (analytic, at ${c.max_length} tokens), forward latency ${c.cost.latencyMs.toFixed(2)} ms for one ${c.max_length}-token example (TF.js, median of 5, on the machine that trained it).`, ``);
+  if (c.cost) {
+    lines.push(`Parameters ${count(c.cost.params)} (${c.cost.params}), ${count(c.cost.flopsPerToken)} FLOPs per token (analytic, at ${c.max_length} tokens).`, ``);
+    const lat = c.cost.latency ?? [{ runtime: 'tfjs', label: 'TF.js', ms: c.cost.latencyMs, how: 'median of 5' }];
+    lines.push(`Forward latency of one ${c.max_length}-token example, measured on the machine that wrote this folder:`, ``);
+    lines.push(`| runtime | ms | how |`, `|---|---|---|`);
+    for (const l of lat) lines.push(`| ${l.label}${l.runtime === 'tfjs' ? ' (opnas, training)' : ' (`model.onnx`)'} | ${l.ms.toFixed(2)} | ${l.how} |`);
+    lines.push('');
+    if (c.cost.latency_note) lines.push(c.cost.latency_note, '');
+  }
   lines.push(`## What it computes`, ``);
   lines.push('Post-LayerNorm encoder (BERT); `LN` is LayerNorm over channels (eps 1e-6), dense layers are `x W + b`.', '');
   lines.push('```');

@@ -10,10 +10,11 @@ import { evalBatches } from '../tasks/batching.js';
 import { packageRoot } from '../tasks/named.js';
 import type { TaskMetric } from '../tasks/metrics.js';
 import type { LoadOptions } from '../tasks/load.js';
-import { Tokenizer } from '../tasks/tokenizer.js';
+import { Tokenizer, type TokenizerModel } from '../tasks/tokenizer.js';
 import type { TrainConfig, TrainResult } from '../train.js';
 import { modelCard } from './card.js';
 import { toOnnx } from './onnx.js';
+import { LATENCY_RUNTIME_NAMES, LATENCY_RUNTIMES, type LatencyRuntime } from '../latency.js';
 import { toTorch } from './torch.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 
@@ -61,6 +62,8 @@ export interface ModelConfigFile {
   pool: 'cls' | 'mean' | 'max';
   max_length: number;
   vocab_size: number;
+  /** How tokenizer.json splits words (absent in folders written before WordPiece: wordlevel). */
+  tokenizer_model?: TokenizerModel;
   num_labels: number;
   id2label: Record<string, string>;
   label2id: Record<string, number>;
@@ -69,9 +72,20 @@ export interface ModelConfigFile {
   seed: number;
   train?: Partial<TrainConfig>;
   scores?: { dev: TrainResult['dev']; test: TrainResult['test'] };
-  cost?: { params: number; flopsPerToken: number; latencyMs: number };
+  /** latencyMs: TF.js (as always); latency: every runtime that measured this model, by name. */
+  cost?: { params: number; flopsPerToken: number; latencyMs: number; latency?: ModelLatency[]; latency_note?: string };
   /** Where the genome came from: a run, its trial and lineage. */
   origin?: Record<string, unknown>;
+}
+
+/** One runtime's forward latency of the saved model: one max_length example, ms. */
+export interface ModelLatency {
+  runtime: LatencyRuntime;
+  /** e.g. "ONNX Runtime". */
+  label: string;
+  ms: number;
+  /** How it was measured (version, threads, repetitions). */
+  how: string;
 }
 
 export interface WriteModelOptions {
@@ -84,6 +98,8 @@ export interface WriteModelOptions {
   train?: Partial<TrainConfig>;
   result?: TrainResult;
   origin?: Record<string, unknown>;
+  /** Latencies measured on runtimes other than TF.js (saveModelFolder measures them). */
+  served?: { latency: ModelLatency[]; note?: string };
 }
 
 /** A model's weights as plain arrays (copies: they outlive the model). */
@@ -91,8 +107,34 @@ export function weightsOf(params: Map<string, tf.Tensor>): Map<string, NamedTens
   return new Map([...params].map(([name, t]) => [name, { shape: [...t.shape], data: (t.dataSync() as Float32Array).slice() }]));
 }
 
-/** Write config.json, tokenizer.json, model.safetensors and README.md into dir. */
-export function writeModelFolder(dir: string, o: WriteModelOptions): ModelConfigFile {
+/**
+ * writeModelFolder after timing model.onnx on every runtime that runs ONNX (evaluators/latency.ts),
+ * so config.json and the card report the TF.js latency of training and where the model is served.
+ * A runtime that cannot run here is named in the card instead of failing the save.
+ */
+export async function saveModelFolder(dir: string, o: WriteModelOptions): Promise<ModelConfigFile> {
+  const onnx = onnxOf(o);
+  const latency: ModelLatency[] = [];
+  const notes: string[] = [];
+  for (const name of LATENCY_RUNTIME_NAMES) {
+    const r = LATENCY_RUNTIMES[name];
+    if (!r.onnxFile) continue;
+    try {
+      latency.push({ runtime: name, label: r.label, ms: await r.onnxFile(onnx, o.maxLen), how: `${await r.version()}, ${r.how}` });
+    } catch (e) {
+      if (!(e instanceof OpnasError)) throw e;
+      notes.push(`${r.label} latency not measured: ${e.message}`);
+    }
+  }
+  return writeModelFolder(dir, { ...o, served: { latency, ...(notes.length ? { note: notes.join('; ') } : {}) } }, onnx);
+}
+
+function onnxOf(o: WriteModelOptions): Uint8Array {
+  return toOnnx(o.genome, o.weights, { numClasses: o.task.labelNames.length, name: `opnas ${o.task.name}` });
+}
+
+/** Write config.json, tokenizer.json, model.safetensors, model.onnx, pytorch/model.py and README.md into dir. */
+export function writeModelFolder(dir: string, o: WriteModelOptions, onnx = onnxOf(o)): ModelConfigFile {
   mkdirSync(dir, { recursive: true });
   if (!statSync(dir).isDirectory()) throw new OpnasError(`${dir} is a file, not a folder`);
   const g = o.genome;
@@ -108,6 +150,7 @@ export function writeModelFolder(dir: string, o: WriteModelOptions): ModelConfig
     pool: g.pool ?? 'cls',
     max_length: o.maxLen,
     vocab_size: o.tokenizer.vocabSize,
+    tokenizer_model: o.tokenizer.model,
     num_labels: o.task.labelNames.length,
     id2label: Object.fromEntries(o.task.labelNames.map((n, i) => [String(i), n])),
     label2id: Object.fromEntries(o.task.labelNames.map((n, i) => [n, i])),
@@ -115,13 +158,24 @@ export function writeModelFolder(dir: string, o: WriteModelOptions): ModelConfig
     metric: o.task.metric,
     seed: o.seed,
     ...(o.train ? { train: o.train } : {}),
-    ...(o.result ? { scores: { dev: o.result.dev, test: o.result.test }, cost: { params: o.result.params, flopsPerToken: o.result.flopsPerToken, latencyMs: o.result.latencyMs } } : {}),
+    ...(o.result
+      ? {
+          scores: { dev: o.result.dev, test: o.result.test },
+          cost: {
+            params: o.result.params,
+            flopsPerToken: o.result.flopsPerToken,
+            latencyMs: o.result.latencyMs,
+            latency: [{ runtime: 'tfjs', label: LATENCY_RUNTIMES.tfjs.label, ms: o.result.latencyMs, how: `TF.js ${tf.version_core}, ${tf.getBackend()} backend, ${LATENCY_RUNTIMES.tfjs.how}` }, ...(o.served?.latency ?? [])],
+            ...(o.served?.note ? { latency_note: o.served.note } : {}),
+          },
+        }
+      : {}),
     ...(o.origin ? { origin: o.origin } : {}),
   };
   const st = encodeSafetensors(o.weights, { format: 'pt', opnas_version: config.opnas_version, opnas_model_format: String(MODEL_FORMAT_VERSION) });
   // weights first, config last: a folder with a config.json was written completely
   atomicWrite(join(dir, 'model.safetensors'), st);
-  atomicWrite(join(dir, 'model.onnx'), toOnnx(g, o.weights, { numClasses: o.task.labelNames.length, name: `opnas ${o.task.name}` }));
+  atomicWrite(join(dir, 'model.onnx'), onnx);
   mkdirSync(join(dir, 'pytorch'), { recursive: true });
   atomicWrite(join(dir, 'pytorch', 'model.py'), toTorch(g, { numClasses: o.task.labelNames.length, labelNames: o.task.labelNames }));
   atomicWrite(join(dir, 'tokenizer.json'), JSON.stringify(o.tokenizer.toHuggingFace(o.maxLen), null, 1) + '\n');

@@ -95,11 +95,16 @@ export function toOnnx(genome: BackboneGenome, weights: Map<string, NamedTensor>
   const pos = b.op('Slice', [w('emb.pos'), b.i64([0]), T1, b.i64([0])]);
   let x = layerNorm(b.op('Add', [tok, pos]), 'emb.ln');
 
-  // [T, T] additive masks, built once per kind
+  // [T, T] additive masks, built once per kind (a learnt one once per layer)
   const scoreMasks = new Map<string, string>();
-  const scoreMask = (m: string): string | undefined => {
+  const scoreMask = (m: string, p: string): string | undefined => {
     const parsed = parseMask(m);
     if (typeof parsed === 'string' || parsed.kind === 'none') return undefined;
+    if (parsed.kind === 'dam') {
+      // log(sigmoid(alpha[:T, :T])) = -softplus(-alpha)
+      const alpha = b.op('Slice', [w(`${p}.att.dam`), b.i64([0, 0]), b.op('Concat', [T1, T1], [int('axis', 0)]), b.i64([0, 1])]);
+      return b.op('Neg', [b.op('Softplus', [b.op('Neg', [alpha])])]);
+    }
     if (!scoreMasks.has(m)) {
       const r = b.op('Cast', [b.op('Range', [b.i64([0], true), Tscalar, b.i64([1], true)])], [int('to', onnx.TensorProto.DataType.FLOAT)]);
       const diff = b.op('Abs', [b.op('Sub', [b.op('Unsqueeze', [r, b.i64([1])]), b.op('Unsqueeze', [r, b.i64([0])])])]);
@@ -143,7 +148,7 @@ export function toOnnx(genome: BackboneGenome, weights: Map<string, NamedTensor>
         case 'scale': v = b.op('Mul', [a[0], b.f(1 / Math.sqrt(dh))]); break;
         case 'softmax': {
           let s = a[0];
-          const sm = shape[0] === 'T' && shape[1] === 'T' ? scoreMask(graph.mask ?? 'none') : undefined;
+          const sm = shape[0] === 'T' && shape[1] === 'T' ? scoreMask(graph.mask ?? 'none', p) : undefined;
           if (sm) s = b.op('Add', [s, sm]);
           if (shape[1] === 'T') s = b.op('Add', [s, keyPad]);
           v = b.op('Softmax', [s], [int('axis', -1)]);

@@ -111,6 +111,7 @@ export function toTorch(genome: BackboneGenome, o: { numClasses: number; labelNa
       py('');
       py('    def __init__(self, W):');
       py('        super().__init__()');
+      if (g.mask === 'dam') py(`        self.dam = nn.Parameter(W["${p}.att.dam"])  # learnt mask logits [max_len, max_len]`);
       for (const x of ins) {
         py(`        self.${x} = Dense(W, "${p}.att.${x}")`);
         if (g.dconv) {
@@ -127,7 +128,8 @@ export function toTorch(genome: BackboneGenome, o: { numClasses: number; labelNa
         py(`        ${x} = (${proj}).view(B, T, ${H}, ${dh}).transpose(1, 2)  # [B, heads, T, d_head]`);
       }
       const m = parseMask(g.mask);
-      if (typeof m !== 'string' && m.kind !== 'none') py(`        mask = score_mask(T, "${m.kind}"${m.kind === 'band' ? `, ${m.width}` : ''})`);
+      if (typeof m !== 'string' && m.kind === 'dam') py('        mask = F.logsigmoid(self.dam[:T, :T])  # SparseBERT\'s learnt mask, soft');
+      else if (typeof m !== 'string' && m.kind !== 'none') py(`        mask = score_mask(T, "${m.kind}"${m.kind === 'band' ? `, ${m.width}` : ''})`);
       attentionBody(g, dh, py);
       py(`        return self.O(out.transpose(1, 2).reshape(B, T, ${d}))`);
       py('');

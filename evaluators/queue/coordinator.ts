@@ -30,8 +30,8 @@ export interface QueueEvaluatorOptions {
   run: string;
   /** What each worker builds its evaluator from (local paths: they are shipped by hash). */
   config: WorkerConfig;
-  /** Jobs belong to the final stage (`final`) instead of the batch `prepare` names. */
-  final?: boolean;
+  /** Jobs carry this tag (`final<steps>`: the final stage or a screening rung) instead of the batch `prepare` names. */
+  tag?: string;
   log?: (msg: string) => void;
   /** Milliseconds Redis may stay unreachable before the search stops (default 60 s). */
   patienceMs?: number;
@@ -78,7 +78,7 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
   ) {
     this.name = o.config.kind;
     this.scoreNames = WORKER_EVALUATORS[o.config.kind].scores;
-    this.tag = o.final ? 'final' : 'b0';
+    this.tag = o.tag ?? 'b0';
     this.patienceMs = o.patienceMs ?? 60_000;
     this.pollMs = o.pollMs ?? 250;
   }
@@ -118,7 +118,7 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
   }
 
   readonly prepare = async (p: Parameters<NonNullable<Evaluator<BackboneGenome>['prepare']>>[0]): Promise<void> => {
-    if (!this.o.final) this.tag = `b${p.batch}`;
+    if (!this.o.tag) this.tag = `b${p.batch}`;
     await this.beforeBatch?.(p);
   };
 

@@ -2,6 +2,7 @@ import { backboneSpace } from '../../spaces/backbone.js';
 import type { BackboneGenome } from '../../spaces/types.js';
 import type { Candidate } from '../../search/types.js';
 import { BACKEND_CHOICES } from '../backend-choices.js';
+import { LATENCY_RUNTIME_NAMES } from '../latency.js';
 import { WORKER_EVALUATORS, type WorkerConfig } from '../registry.js';
 import type { TaskSpec } from '../tasks/named.js';
 import { isFileRef, isSha256 } from './blobs.js';
@@ -27,7 +28,7 @@ export interface CandidateJob {
   type: JobType;
   /** The run's queue id (a UUID kept in run.json). */
   run: string;
-  /** `b<batch>` during the search, `final` for the final stage's trainings. */
+  /** `b<batch>` during the search, `final<steps>` for the final stage's and screening's trainings. */
   tag: string;
   candidate: Candidate<BackboneGenome>;
   seed: number;
@@ -59,7 +60,7 @@ export class RejectedJob extends Error {}
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const TAG = /^(b\d{1,9}|final)$/;
+const TAG = /^(b\d{1,9}|final\d{0,9})$/;
 
 function onlyKeys(what: string, o: Record<string, unknown>, allowed: string[], p: string[]): void {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) p.push(`${what}: unexpected field '${k.slice(0, 40)}'`);
@@ -74,7 +75,7 @@ export function checkJob(id: string | undefined, data: unknown): CandidateJob {
   onlyKeys('job', data, ['format', 'version', 'type', 'run', 'tag', 'candidate', 'seed', 'setup', 'checkpoint'], p);
   if (data.type !== 'score' && data.type !== 'latency') p.push('type must be score or latency');
   if (typeof data.run !== 'string' || !RUN_ID.test(data.run)) p.push('run must be a run id (a UUID)');
-  if (typeof data.tag !== 'string' || !TAG.test(data.tag)) p.push('tag must be b<batch> or final');
+  if (typeof data.tag !== 'string' || !TAG.test(data.tag)) p.push('tag must be b<batch> or final<steps>');
   if (!Number.isSafeInteger(data.seed)) p.push('seed must be an integer');
   if (!isSha256(data.setup)) p.push('setup must be a SHA-256 hash');
   if (data.checkpoint !== undefined && !isSha256(data.checkpoint)) p.push('checkpoint must be a SHA-256 hash');
@@ -115,10 +116,11 @@ export function checkSetup(x: unknown): Setup {
   onlyKeys('setup', x, ['format', 'version', 'config'], p);
   const c = x.config;
   if (typeof c.kind !== 'string' || !Object.hasOwn(WORKER_EVALUATORS, c.kind)) throw new RejectedJob(`setup: unknown evaluator kind ${JSON.stringify(c.kind)?.slice(0, 40)}`);
-  const common = ['kind', 'task', 'taskSeed', 'tokenizer', 'backend'];
+  const common = ['kind', 'task', 'taskSeed', 'tokenizer', 'backend', 'latencyRuntime'];
   onlyKeys('setup', c, c.kind === 'standalone' ? [...common, 'train'] : [...common, 'macro', 'maxLen', 'checkpoint', 'score'], p);
   if (!Number.isSafeInteger(c.taskSeed)) p.push('taskSeed must be an integer');
   if (c.backend !== undefined && !BACKEND_CHOICES.includes(c.backend as never)) p.push('backend is not a known backend');
+  if (c.latencyRuntime !== undefined && !LATENCY_RUNTIME_NAMES.includes(c.latencyRuntime as never)) p.push('latencyRuntime is not a known latency runtime');
   const tok = c.tokenizer;
   if (!isObj(tok) || !Array.isArray(tok.vocab) || !tok.vocab.every((w) => typeof w === 'string')) p.push('tokenizer must have a vocab of strings');
   const t = c.task;

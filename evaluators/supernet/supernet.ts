@@ -10,13 +10,14 @@ import { hashId } from '../../spaces/base/hash.js';
 import { FFN_MAX_STACK, FFN_RATIOS } from '../../spaces/ffn-tree.js';
 import { headsFor, type MacroRanges } from '../../spaces/macro.js';
 import type { BackboneGenome } from '../../spaces/types.js';
-import { loadWeights, saveWeights } from '../checkpoint.js';
+import { loadWeights, savedNames, saveWeights } from '../checkpoint.js';
 import { initialValues, Model, weightLayout, type ModelConfig, type WeightSpec } from '../compile.js';
 import { AdamW, DEFAULT_ADAMW, learningRate } from '../optimizer.js';
 import { BatchIterator, type Batch } from '../tasks/batching.js';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { loadTask, type TaskSpec } from '../tasks/named.js';
 import { Tokenizer, type TokenizerJSON } from '../tasks/tokenizer.js';
+import { candidateLatency, type LatencyRuntime } from '../latency.js';
 import { encodeTask, measureLatency, scoreSplit, trainStep, type EncodedSplit, type EncodedTask, type StepInfo } from '../train.js';
 import type { EvalContext, EvalResult, Evaluator } from '../types.js';
 
@@ -67,7 +68,7 @@ function layout(cfg: SupernetConfig): WeightSpec[] {
     numClasses: cfg.numClasses,
     // a factorised candidate reads the table's leading columns and the projection's leading slice
     embed: cfg.macro.embed?.length ? width : undefined,
-    layers: Array.from({ length: depth }, () => ({ attention: { inputs: ['Q', 'K', 'V'], dconv: true }, conv: { heads, kernel }, ffn: { stack, inner: ratio * width } })),
+    layers: Array.from({ length: depth }, () => ({ attention: { inputs: ['Q', 'K', 'V'], dconv: true, dam: true }, conv: { heads, kernel }, ffn: { stack, inner: ratio * width } })),
   });
 }
 
@@ -211,11 +212,14 @@ export class Supernet {
     const sn = new Supernet(cfg, (w) => tf.zeros(w.shape));
     try {
       for (const x of m.extras ?? []) sn.addVar(x.name, tf.zeros(x.shape));
-      const need = [...sn.vars.values()].reduce((a, v) => a + v.size, 0);
+      // checkpoints from before the learnt attention mask have no '.att.dam' weights: those stay 0 (no mask)
+      const saved = savedNames(dir);
+      const optional = (name: string) => name.endsWith('.att.dam') && !saved.has(name);
+      const need = [...sn.vars].reduce((a, [name, v]) => a + (optional(name) ? 0 : v.size), 0);
       const bin = join(dir, 'weights.bin');
       const have = existsSync(bin) ? statSync(bin).size / 4 : 0;
       if (have !== need) fail(`weights.bin holds ${have} values, its ${SUPERNET_MANIFEST} needs ${need} (an interrupted save or a mixed-up folder)`);
-      loadWeights(sn.vars, dir);
+      loadWeights(sn.vars, dir, optional);
     } catch (e) {
       sn.dispose();
       if (e instanceof OpnasError && e.message.startsWith('supernet checkpoint')) throw e;
@@ -493,6 +497,8 @@ export interface SupernetEvaluatorConfig {
   checkpoint: string;
   score: Partial<SupernetScoreConfig>;
   backend?: BackendChoice;
+  /** Where the `latency` score is measured (default tfjs: the candidate's slice of the supernet). */
+  latencyRuntime?: LatencyRuntime;
 }
 
 export const SUPERNET_SCORES = ['dev', 'latency', 'params', 'flops'];
@@ -550,9 +556,10 @@ export class SupernetEvaluator implements Evaluator<BackboneGenome> {
     return { scores: { dev, latency: await this.latency(c) }, seconds: (performance.now() - t0) / 1000 };
   }
 
-  /** Forward latency of one example through the candidate's slice (its speed does not depend on the weights). */
+  /** Forward latency of one example through the candidate's slice, or its ONNX graph (its speed does not depend on the weights). */
   async latency(c: Candidate<BackboneGenome>): Promise<number> {
-    return measureLatency(this.supernet.view(c.genome), this.cfg.maxLen);
+    const shape = { vocabSize: this.cfg.tokenizer.vocab.length, maxLen: this.cfg.maxLen, numClasses: this.task.numClasses };
+    return candidateLatency(this.cfg.latencyRuntime, c.genome, shape, () => measureLatency(this.supernet.view(c.genome), this.cfg.maxLen));
   }
 
   async close(): Promise<void> {

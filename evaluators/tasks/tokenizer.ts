@@ -1,12 +1,15 @@
 /**
- * Word-level tokenizer trained on a task's training text.
+ * Tokenizers trained on a task's training text: word-level (the default) or WordPiece.
  *
  * Text is lower-cased and NFC-normalised, then split into words (runs of letters, combining marks
- * and digits) and single punctuation/symbol characters. The vocabulary is the four special tokens
- * followed by the most frequent training tokens (ties broken by code-point order, so training is
- * deterministic); words outside it become [UNK].
+ * and digits) and single punctuation/symbol characters. Word-level: the vocabulary is the four
+ * special tokens followed by the most frequent training tokens (ties broken by code-point order,
+ * so training is deterministic); words outside it become [UNK]. WordPiece: the vocabulary is grown
+ * from characters by merges (wordpiece.ts) and each word is split into the longest pieces it holds,
+ * so an unseen word becomes pieces instead of [UNK].
  */
 import { OpnasError } from '../../spaces/base/errors.js';
+import { trainWordPiece, WORDPIECE_MAX_CHARS, WORDPIECE_PREFIX, wordPieces } from './wordpiece.js';
 
 export const PAD = 0;
 export const UNK = 1;
@@ -16,12 +19,24 @@ export const SPECIAL_TOKENS: readonly string[] = ['[PAD]', '[UNK]', '[CLS]', '[S
 
 const TOKEN_RE = /[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]/gu;
 const FORMAT = 'opnas-word-tokenizer';
+const WORDPIECE_FORMAT = 'opnas-wordpiece-tokenizer';
 const VERSION = 1;
 
+/** How words become ids: one id per word (unseen words [UNK]) or WordPiece sub-words. */
+export type TokenizerModel = 'wordlevel' | 'wordpiece';
+export const TOKENIZER_MODELS: readonly TokenizerModel[] = ['wordlevel', 'wordpiece'];
+
+/** A saved tokenizer (in run files and weights folders). Word-level keeps its original type, so old runs read as before. */
 export interface TokenizerJSON {
-  type: typeof FORMAT;
+  type: typeof FORMAT | typeof WORDPIECE_FORMAT;
   version: typeof VERSION;
   vocab: string[];
+}
+
+/** One clear error for a --tokenizer value that is not a known model. */
+export function checkTokenizerModel(v: unknown, what = '--tokenizer'): TokenizerModel {
+  if (!TOKENIZER_MODELS.includes(v as TokenizerModel)) throw new OpnasError(`${what} must be ${TOKENIZER_MODELS.join(' or ')}, got ${JSON.stringify(v)}`);
+  return v as TokenizerModel;
 }
 
 /** Lower-cased words and punctuation of a text, in order. */
@@ -45,14 +60,20 @@ export interface HuggingFaceTokenizer {
   normalizer: unknown;
   pre_tokenizer: { type: 'Split'; pattern: { Regex: string }; behavior: string; invert: boolean };
   post_processor: unknown;
-  decoder: null;
-  model: { type: 'WordLevel'; vocab: Record<string, number>; unk_token: string };
+  decoder: null | { type: 'WordPiece'; prefix: string; cleanup: boolean };
+  model:
+    | { type: 'WordLevel'; vocab: Record<string, number>; unk_token: string }
+    | { type: 'WordPiece'; vocab: Record<string, number>; unk_token: string; continuing_subword_prefix: string; max_input_chars_per_word: number };
 }
 
 /** The vocabulary of a `tokenizer.json` that opnas wrote (anything else is refused: its ids would mean other words). */
 function vocabOfHuggingFace(o: Record<string, unknown>, bad: (why: string) => never): TokenizerJSON {
   const model = o.model as Record<string, unknown>;
-  if (model?.type !== 'WordLevel') bad(`a Hugging Face tokenizer must be WordLevel to be read by opnas, got ${JSON.stringify(model?.type)}`);
+  if (model?.type !== 'WordLevel' && model?.type !== 'WordPiece') bad(`a Hugging Face tokenizer must be WordLevel or WordPiece to be read by opnas, got ${JSON.stringify(model?.type)}`);
+  if (model.type === 'WordPiece') {
+    if (model.continuing_subword_prefix !== WORDPIECE_PREFIX) bad(`a WordPiece tokenizer must use the continuation prefix "${WORDPIECE_PREFIX}", got ${JSON.stringify(model.continuing_subword_prefix)}`);
+    if ((model.max_input_chars_per_word ?? WORDPIECE_MAX_CHARS) !== WORDPIECE_MAX_CHARS) bad(`a WordPiece tokenizer must have max_input_chars_per_word ${WORDPIECE_MAX_CHARS}, got ${JSON.stringify(model.max_input_chars_per_word)}`);
+  }
   const pre = o.pre_tokenizer as Record<string, unknown> | null;
   const pattern = (pre?.pattern as Record<string, unknown> | undefined)?.Regex;
   if (pattern !== HF_TOKEN_PATTERN) bad('the pre-tokenizer is not the one opnas writes (its words would split differently)');
@@ -64,23 +85,33 @@ function vocabOfHuggingFace(o: Record<string, unknown>, bad: (why: string) => ne
     if (list[id as number] !== undefined) bad(`"model.vocab" gives id ${id} twice`);
     list[id as number] = t;
   }
-  return { type: FORMAT, version: VERSION, vocab: list };
+  return { type: model.type === 'WordPiece' ? WORDPIECE_FORMAT : FORMAT, version: VERSION, vocab: list };
 }
 
 export class Tokenizer {
   private readonly ids: Map<string, number>;
+  /** WordPiece: the pieces of each word seen so far (words repeat a lot). */
+  private readonly pieceCache = new Map<string, number[]>();
 
-  private constructor(private readonly vocab: readonly string[]) {
+  private constructor(
+    private readonly vocab: readonly string[],
+    readonly model: TokenizerModel = 'wordlevel',
+  ) {
     this.ids = new Map(vocab.map((t, i) => [t, i]));
   }
 
-  /** Build the vocabulary from training texts (pass the pair texts too for pair tasks). */
-  static train(texts: Iterable<string>, vocabSize: number): Tokenizer {
+  /**
+   * Build the vocabulary from training texts (pass the pair texts too for pair tasks). The same
+   * texts give the same vocabulary: nothing here is random.
+   */
+  static train(texts: Iterable<string>, vocabSize: number, model: TokenizerModel = 'wordlevel'): Tokenizer {
     if (!Number.isInteger(vocabSize) || vocabSize < SPECIAL_TOKENS.length + 1) {
       throw new OpnasError(`tokenizer: vocabulary size must be an integer >= ${SPECIAL_TOKENS.length + 1}, got ${vocabSize}`);
     }
+    checkTokenizerModel(model, 'tokenizer model');
     const counts = new Map<string, number>();
     for (const t of texts) for (const w of splitWords(t)) counts.set(w, (counts.get(w) ?? 0) + 1);
+    if (model === 'wordpiece') return new Tokenizer([...SPECIAL_TOKENS, ...trainWordPiece(counts, vocabSize - SPECIAL_TOKENS.length)], 'wordpiece');
     const ranked = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const words = ranked.slice(0, vocabSize - SPECIAL_TOKENS.length).map(([w]) => w);
     return new Tokenizer([...SPECIAL_TOKENS, ...words]);
@@ -93,7 +124,8 @@ export class Tokenizer {
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) bad('expected a JSON object');
     const o = obj as Record<string, unknown>;
     if (o.type === undefined && typeof o.model === 'object') return Tokenizer.fromJSON(vocabOfHuggingFace(o, bad));
-    if (o.type !== FORMAT) bad(`"type" must be "${FORMAT}", got ${JSON.stringify(o.type)}`);
+    if (o.type !== FORMAT && o.type !== WORDPIECE_FORMAT) bad(`"type" must be "${FORMAT}" or "${WORDPIECE_FORMAT}", got ${JSON.stringify(o.type)}`);
+    const wordpiece = o.type === WORDPIECE_FORMAT;
     if (o.version !== VERSION) bad(`unsupported "version" ${JSON.stringify(o.version)} (this opnas reads ${VERSION})`);
     if (!Array.isArray(o.vocab)) bad('"vocab" must be an array of strings');
     const vocab = o.vocab as unknown[];
@@ -107,21 +139,23 @@ export class Tokenizer {
       if (seen.has(t as string)) bad(`vocab[${i}] ${JSON.stringify(t)} appears twice`);
       seen.add(t as string);
       if (i >= SPECIAL_TOKENS.length) {
-        const parts = splitWords(t as string);
-        if (parts.length !== 1 || parts[0] !== t) bad(`vocab[${i}] ${JSON.stringify(t)} is not a single lower-cased token`);
+        // a WordPiece continuation "##iece" is a piece of a word: the part after the prefix must be one
+        const word = wordpiece && (t as string).startsWith(WORDPIECE_PREFIX) ? (t as string).slice(WORDPIECE_PREFIX.length) : (t as string);
+        const parts = splitWords(word);
+        if (parts.length !== 1 || parts[0] !== word) bad(`vocab[${i}] ${JSON.stringify(t)} is not a single lower-cased ${wordpiece ? 'word piece' : 'token'}`);
       }
     });
-    return new Tokenizer(vocab as string[]);
+    return new Tokenizer(vocab as string[], wordpiece ? 'wordpiece' : 'wordlevel');
   }
 
   toJSON(): TokenizerJSON {
-    return { type: FORMAT, version: VERSION, vocab: [...this.vocab] };
+    return { type: this.model === 'wordpiece' ? WORDPIECE_FORMAT : FORMAT, version: VERSION, vocab: [...this.vocab] };
   }
 
   /**
    * The same tokenizer in the Hugging Face tokenizers format (`tokenizer.json`), so the
-   * `tokenizers` library, transformers and transformers.js load it: a WordLevel model over this
-   * vocabulary, lower-casing then NFC, a split that keeps exactly the tokens TOKEN_RE matches and
+   * `tokenizers` library, transformers and transformers.js load it: a WordLevel or WordPiece
+   * (`##` continuations, words over 100 characters [UNK]) model over this vocabulary, lower-casing then NFC, a split that keeps exactly the tokens TOKEN_RE matches and
    * drops the whitespace between them, `[CLS] a [SEP] (b [SEP])` around the text, truncation to
    * maxLen. Two known differences, both rare: the text "[CLS]" (any special token, literally)
    * is that special token there and three tokens here; and pairs longer than maxLen are truncated
@@ -131,6 +165,7 @@ export class Tokenizer {
     const special = (content: string) => ({ id: this.id(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
     const tok = (id: string, typeId: number) => ({ SpecialToken: { id, type_id: typeId } });
     const seq = (id: 'A' | 'B', typeId: number) => ({ Sequence: { id, type_id: typeId } });
+    const vocab = Object.fromEntries(this.vocab.map((t, i) => [t, i]));
     return {
       version: '1.0',
       truncation: { direction: 'Right', max_length: maxLen, strategy: 'LongestFirst', stride: 0 },
@@ -145,8 +180,12 @@ export class Tokenizer {
         pair: [tok('[CLS]', 0), seq('A', 0), tok('[SEP]', 0), seq('B', 1), tok('[SEP]', 1)],
         special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [this.id(t)], tokens: [t] }])),
       },
-      decoder: null,
-      model: { type: 'WordLevel', vocab: Object.fromEntries(this.vocab.map((t, i) => [t, i])), unk_token: '[UNK]' },
+      ...(this.model === 'wordpiece'
+        ? {
+            decoder: { type: 'WordPiece' as const, prefix: WORDPIECE_PREFIX, cleanup: false },
+            model: { type: 'WordPiece' as const, vocab, unk_token: '[UNK]', continuing_subword_prefix: WORDPIECE_PREFIX, max_input_chars_per_word: WORDPIECE_MAX_CHARS },
+          }
+        : { decoder: null, model: { type: 'WordLevel' as const, vocab, unk_token: '[UNK]' } }),
     };
   }
 
@@ -154,9 +193,21 @@ export class Tokenizer {
     return this.vocab.length;
   }
 
-  /** Token id of a (lower-cased) word, or UNK. */
+  /** Token id of a (lower-cased) word or word piece, or UNK. */
   id(token: string): number {
     return this.ids.get(token) ?? UNK;
+  }
+
+  /** Ids of one (lower-cased) word: itself or UNK (word-level); its longest pieces, or one UNK (WordPiece). */
+  wordIds(word: string): readonly number[] {
+    if (this.model === 'wordlevel') return [this.ids.get(word) ?? UNK];
+    let p = this.pieceCache.get(word);
+    if (!p) {
+      const pieces = wordPieces(word, this.ids);
+      p = pieces ? pieces.map((x) => this.ids.get(x)!) : [UNK];
+      if (this.pieceCache.size < 200_000) this.pieceCache.set(word, p);
+    }
+    return p;
   }
 
   token(id: number): string {
@@ -165,9 +216,11 @@ export class Tokenizer {
     return t;
   }
 
-  /** Word ids of a text, without special tokens or truncation. */
+  /** Token ids of a text, without special tokens or truncation. */
   tokenize(text: string): number[] {
-    return splitWords(text).map((w) => this.ids.get(w) ?? UNK);
+    const words = splitWords(text);
+    if (this.model === 'wordlevel') return words.map((w) => this.ids.get(w) ?? UNK);
+    return words.flatMap((w) => this.wordIds(w));
   }
 
   /**
@@ -215,19 +268,21 @@ export class Tokenizer {
     return texts.map((t, i) => this.encode(t, pairs ? pairs[i] : undefined, maxLen));
   }
 
-  /** Inverse of tokenize up to case and spacing: ids joined by spaces (specials shown by name). */
+  /** Inverse of tokenize up to case and spacing: ids joined by spaces (specials shown by name; WordPiece continuations joined to their word). */
   decode(ids: ArrayLike<number>): string {
-    return Array.from(ids, (i) => this.token(i)).join(' ');
+    const tokens = Array.from(ids, (i) => this.token(i));
+    if (this.model === 'wordlevel') return tokens.join(' ');
+    return tokens.map((t, i) => (i > 0 && t.startsWith(WORDPIECE_PREFIX) ? t.slice(WORDPIECE_PREFIX.length) : (i > 0 ? ' ' : '') + t)).join('');
   }
 
-  /** How many word tokens of these texts are outside the vocabulary. */
+  /** How many words of these texts become [UNK] (word-level: are outside the vocabulary). */
   unknownRate(texts: Iterable<string>): { tokens: number; unknown: number; rate: number } {
     let tokens = 0;
     let unknown = 0;
     for (const t of texts) {
       for (const w of splitWords(t)) {
         tokens++;
-        if (!this.ids.has(w)) unknown++;
+        if (this.model === 'wordlevel' ? !this.ids.has(w) : this.wordIds(w)[0] === UNK) unknown++;
       }
     }
     return { tokens, unknown, rate: tokens === 0 ? 0 : unknown / tokens };

@@ -73,3 +73,50 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   expect(finalOf(dir, 'k')).toEqual(reference);
   expect(resumed.stdout).toMatch(/6\/6 trainings done/);
 }, 600_000);
+
+it('a screening rung picks the finalists by a short training; a kill -9 while screening resumes to the same result', async () => {
+  const dir = tempDir();
+  const env = { ...ENV, OPNAS_RUNS_DIR: dir };
+  const args = [...ARGS, '--final-screen', '3', '--final-screen-steps', '20'];
+  args[args.indexOf('--final-top') + 1] = '1';
+  args[args.indexOf('--final-seeds') + 1] = '1';
+  const screened = (name: string) => {
+    const f = (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')) as { final: Final & { screen: { steps: number; candidates: { id: string }[]; runs: { id: string; status: string; dev: number }[] } } }).final;
+    return { ...finalOf(dir, name), screen: { steps: f.screen.steps, candidates: f.screen.candidates.map((c) => c.id), runs: f.screen.runs.map(({ id, status, dev }) => ({ id, status, dev })).sort((a, b) => a.id.localeCompare(b.id)) } };
+  };
+  const ref = opnas(['search', '--name', 'ref', ...args], { env, timeout: 300_000 });
+  expect(ref.code, ref.stderr).toBe(0);
+  const r = screened('ref');
+  expect(r.screen.steps).toBe(20);
+  expect(r.screen.candidates).toHaveLength(3);
+  expect(r.screen.runs).toHaveLength(3);
+  // the finalist is the best screened candidate by dev, then the baseline
+  const best = [...r.screen.runs].sort((a, b) => b.dev - a.dev || r.screen.candidates.indexOf(a.id) - r.screen.candidates.indexOf(b.id))[0];
+  expect(r.finalists.map((f) => f.id)).toEqual([best.id, r.finalists[1].id]);
+  expect(r.finalists[1].baseline).toBe(true);
+  expect(r.runs).toHaveLength(2);
+  expect(ref.stdout).toMatch(/screening: 3 candidates trained once \(seed 0, 20 steps\), 3\/3 done/);
+  expect(ref.stdout).toMatch(/final stage: 2 finalists/);
+
+  await new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'search', '--name', 'k', ...args], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const poll = setInterval(() => {
+      try {
+        const run = JSON.parse(readFileSync(join(dir, 'k', 'run.json'), 'utf8')) as { final?: { screen?: { runs: unknown[] } } };
+        if ((run.final?.screen?.runs.length ?? 0) >= 1) child.kill('SIGKILL');
+      } catch {
+        // not written yet, or being replaced
+      }
+    }, 20);
+    child.on('exit', () => {
+      clearInterval(poll);
+      resolve();
+    });
+  });
+  const partial = JSON.parse(readFileSync(join(dir, 'k', 'run.json'), 'utf8')).final;
+  expect(partial.screen.runs.length).toBeGreaterThanOrEqual(1);
+  expect(partial.runs).toHaveLength(0);
+  const resumed = opnas(['resume', 'k', '--quiet'], { env, timeout: 300_000 });
+  expect(resumed.code, resumed.stderr).toBe(0);
+  expect(screened('k')).toEqual(r);
+}, 600_000);

@@ -29,6 +29,9 @@ describe('options are checked before a run folder exists (case 1)', () => {
     oneClearLine(opnas(['search', ...NB, '--seed', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--seed must be an integer, got 1.5/);
     oneClearLine(opnas(['train', '--baseline', 'bert-tiny', '--lr=abc']), /--lr: expected a number, got 'abc'/);
     oneClearLine(opnas(['search', ...NB, '--strategy', 'regularized-evolution', '--population', '1', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /population must be an integer >= 2/);
+    // a screening rung must keep fewer candidates than it screens
+    oneClearLine(opnas(['search', '--final-top', '5', '--final-screen', '4', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /final screen 4 must be larger than final top 5/);
+    oneClearLine(opnas(['search', '--final-screen', '8', '--final-screen-steps', '0', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-screen-steps must be a positive integer, got 0/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 });

@@ -124,13 +124,21 @@ describe('opnas search on NAS-Bench-201: runs, resume, show, export', () => {
       [['search', '--space', 'nb201', '--objective', 'dev'], /unknown objective 'dev' for the nb201 evaluator/],
       [['resume', 'a', '--budget', '5'], /--budget 5 is below the 30 evaluations/],
       [['export', 'a', '--rank', '99', '--out', out], /rank 99/],
+      // the first export wrote genome.json and formula.txt: a second one asks for --force
+      [['export', 'a', '--rank', '2', '--out', out], /--out .*best: genome\.json and formula\.txt already there \(pass --force to overwrite\)/],
+      [['export', 'a', '--model', out], /--model .*best: the folder exists and is not empty \(pass --force/],
+      [['export', 'a', '--out', join(out, 'genome.json')], /a file of that name exists, not a folder/],
     ];
+    const exported = readFileSync(join(out, 'genome.json'), 'utf8');
     for (const [args, msg] of bad) {
       const r = opnas(args, { env });
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(msg);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+    expect(readFileSync(join(out, 'genome.json'), 'utf8')).toBe(exported);
+    expect(opnas(['export', 'a', '--rank', '2', '--out', out, '--force'], { env }).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'genome.json'), 'utf8')).id).not.toBe(JSON.parse(exported).id);
   }, 120_000);
 
   it('refuses a corrupt run.json and leaves it as it is', async () => {

@@ -71,9 +71,10 @@ it.skipIf(!existsSync(`/proc/${process.pid}/task/${process.pid}/children`))(
     expect(r.stderr).toMatch(/worker process exited \(signal SIGKILL\) while evaluating \w+; running it again \(retry 1 of 2\)/);
     expect(trials(dir, 'k')).toEqual(reference);
   },
-  // one run in about six ended with exit 1 right after the kill (seen once on a loaded machine, not
-  // reproduced since); retried while that is found, and the assertion shows the CLI's stderr
-  { timeout: 240_000, retry: 2 },
+  // once, on a loaded machine, this ended with exit 1 right after the kill: the worker had finished
+  // its candidate and died before the parent saw it, and the next job's send failed with an unheard
+  // EPIPE. Fixed in the pool; test/evaluators/pool.test.ts reproduces that order deterministically.
+  { timeout: 240_000 },
 );
 
 it('base supernet weights missing: the resume stops with one clear error and no candidate is spent; --workers 1000 starts one process per candidate of a batch', async () => {

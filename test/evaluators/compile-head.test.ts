@@ -107,6 +107,41 @@ describe('pooling, factorised embedding, dconv', () => {
     expect(bad.errors).toEqual([expect.stringMatching(/^pool: expected one of cls, mean, max/), expect.stringMatching(/^embed: .* 1\.\.hidden, got 32/)]);
   });
 
+  it("SparseBERT's learnt mask (dam): plain attention at 0, a weight per layer that training moves, in the cost and the id", () => {
+    const g = bertBaseline(2, 16, 2);
+    const withDam = structuredClone(g);
+    for (const l of withDam.layers) if (l.mixer.type === 'attention') l.mixer.graph.mask = 'dam';
+    const a = new Model(g, CFG, new Rng(5));
+    const b = new Model(withDam, CFG, new Rng(5)); // a zero-init mask draws nothing: the other weights are the same
+    expect(b.params.get('l1.att.dam')!.shape).toEqual([CFG.maxLen, CFG.maxLen]);
+    const plain = logits(a);
+    const at0 = logits(b);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) expect(at0[i][j]).toBeCloseTo(plain[i][j], 5);
+    // the parameter count the search uses is the model's own
+    const shape = { seqLen: CFG.maxLen, vocabSize: CFG.vocabSize, numClasses: CFG.numClasses };
+    const count = (m: Model) => [...m.params.values()].reduce((n, v) => n + v.size, 0);
+    expect(backboneCost(withDam, shape).params).toBe(count(b));
+    expect(backboneCost(withDam, shape).params - backboneCost(g, shape).params).toBe(2 * CFG.maxLen * CFG.maxLen);
+    // the loss reaches the mask: a gradient step changes it, and a dropped pair changes the output
+    const alpha = b.params.get('l0.att.dam')!;
+    const grad = tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.square(b.forward(ids(), mask()).logits)) as tf.Scalar, [alpha]);
+      return tf.max(tf.abs(grads[alpha.name])).dataSync()[0];
+    });
+    expect(grad).toBeGreaterThan(0);
+    alpha.assign(tf.tensor2d(Array.from({ length: CFG.maxLen ** 2 }, (_, i) => (i % CFG.maxLen === 0 ? -30 : 0)), [CFG.maxLen, CFG.maxLen]));
+    expect(logits(b)).not.toEqual(at0);
+    // formulas, ids and checks
+    const r = checkAttention('matmul(softmax(scale(matmul(Q, transpose(K)))), V) [mask dam]');
+    expect(r.errors).toEqual([]);
+    expect(r.genome!.mask).toBe('dam');
+    expect(renderAttention(r.genome!)).toBe('matmul(softmax(scale(matmul(Q, transpose(K)))), V) [mask dam]');
+    const space = backboneSpace();
+    expect(space.id(withDam)).not.toBe(space.id(g));
+    expect(checkAttention('tanh(matmul(Q, transpose(K))) [mask dam]').errors.join()).toMatch(/a mask needs a softmax over \[T,T\] scores/);
+    expect(checkAttention('matmul(softmax(matmul(Q, transpose(K))), V) [mask learnt]').errors.join()).toMatch(/unknown mask "learnt" \(expected .*'dam'\)/);
+  });
+
   it('known-good seeds start with the textbook layer and stay inside the ranges', () => {
     const r = { ...DEFAULT_MACRO, layers: [1, 2] as [number, number], hidden: [64, 128], pool: ['cls' as const, 'mean' as const], embed: [64] };
     const seeds = knownGood(r);

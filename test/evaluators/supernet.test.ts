@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../evaluators/backend.js';
+import { LATENCY_RUNTIMES } from '../../evaluators/latency.js';
 import { attentionMapNode } from '../../evaluators/compile.js';
 import { distillWarmup, ensureTeacher, loadTeacher, mappedLayer, maskedMse, readTeacherLogits, softCrossEntropy } from '../../evaluators/supernet/distill.js';
 import { devSubset, scoreWithSupernet, Supernet, SupernetEvaluator, tokenizerHash, trainSupernet, type SupernetConfig } from '../../evaluators/supernet/supernet.js';
@@ -161,6 +162,41 @@ describe('supernet checkpoints', () => {
     supernet.dispose();
   });
 
+  it("holds a learnt mask per layer, shared by every 'dam' candidate; a checkpoint from before it loads with the mask at 0", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
+    const sn = Supernet.create(CFG, new Rng(8));
+    expect(sn.vars.get('l1.att.dam')!.shape).toEqual([16, 16]);
+    const g = bertBaseline(2, 16, 2);
+    const dam = structuredClone(g);
+    for (const l of dam.layers) if (l.mixer.type === 'attention') l.mixer.graph.mask = 'dam';
+    expect(logits(sn.view(dam))).toEqual(logits(sn.view(g))); // 0: a uniform mask
+    sn.vars.get('l0.att.dam')!.assign(tf.fill([16, 16], -3).add(tf.eye(16).mul(6)) as tf.Tensor2D);
+    const trained = logits(sn.view(dam));
+    expect(trained).not.toEqual(logits(sn.view(g)));
+    await sn.save(dir);
+    // the same checkpoint as an older opnas wrote it: no '.att.dam' tensors
+    const manifest = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')) as { tensors: { name: string; shape: number[]; offset: number }[] };
+    const bin = new Float32Array(readFileSync(join(dir, 'weights.bin')).buffer.slice(0));
+    const keep = manifest.tensors.filter((t) => !t.name.endsWith('.att.dam'));
+    const parts: Float32Array[] = [];
+    let offset = 0;
+    for (const t of keep) {
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      parts.push(bin.slice(t.offset, t.offset + n));
+      t.offset = offset;
+      offset += n;
+    }
+    const old = new Float32Array(offset);
+    parts.reduce((at, p) => (old.set(p, at), at + p.length), 0);
+    writeFileSync(join(dir, 'weights.json'), JSON.stringify({ ...manifest, tensors: keep }));
+    writeFileSync(join(dir, 'weights.bin'), Buffer.from(old.buffer));
+    const { supernet } = await Supernet.load(dir, CFG);
+    expect(logits(supernet.view(dam))).toEqual(logits(sn.view(g)));
+    expect(changed(snapshot(sn), snapshot(supernet))).toEqual(['l0.att.dam']);
+    sn.dispose();
+    supernet.dispose();
+  });
+
   it('refuses a checkpoint from another space, a corrupted one and a folder that is not one', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
     const sn = Supernet.create(CFG, new Rng(7));
@@ -194,6 +230,28 @@ describe('supernet evaluator', () => {
     await e.close();
     const other = { ...tok, vocab: [...tok.vocab.slice(0, -1), 'zzz'] };
     await expect(SupernetEvaluator.create({ ...cfg, tokenizer: other })).rejects.toThrow(/was trained with another tokenizer/);
+  });
+
+  it('with latencyRuntime onnx, the latency score is ONNX Runtime\'s time of the candidate\'s graph', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
+    const tok = task.tokenizer.toJSON();
+    const sn = Supernet.create(CFG, new Rng(10));
+    await sn.save(dir, { tokenizer: tokenizerHash(tok) });
+    sn.dispose();
+    const spy = vi.spyOn(LATENCY_RUNTIMES.onnx, 'candidate');
+    try {
+      const e = await SupernetEvaluator.create({ task: SPEC, taskSeed: 0, tokenizer: tok, macro: MACRO, maxLen: 16, checkpoint: dir, score: { batchSize: 8 }, backend: 'wasm', latencyRuntime: 'onnx' });
+      const c = { genome: withConv(bertBaseline(2, 16, 2), 5), id: 'x', origin: 'sample' as const };
+      const r = await e.score(c, { seed: 4 });
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(spy.mock.calls[0][0]).toEqual(c.genome);
+      expect(spy.mock.calls[0][1]).toEqual({ vocabSize: tok.vocab.length, maxLen: 16, numClasses: task.numClasses });
+      expect(r.scores.latency).toBe(await spy.mock.results[0].value);
+      expect(r.scores.latency).toBeGreaterThan(0);
+      await e.close();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

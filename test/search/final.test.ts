@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { finalJobs, finalResult, pickFinalists, runFinal, type FinalState } from '../../search/final.js';
+import { finalJobs, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalState } from '../../search/final.js';
 import { SearchAborted } from '../../search/loop.js';
 import type { Trial } from '../../search/types.js';
 import type { Evaluator } from '../../evaluators/types.js';
@@ -35,6 +35,18 @@ describe('final stage', () => {
       ['g7', true],
       ['g1', false],
     ]);
+  });
+
+  it('a screening rung: the top N other than the baseline, then its best K by screening dev (ties by search rank, failures dropped), then the baseline', () => {
+    const trials = [trial(0, 1, 0.5), trial(1, 2, 0.9), trial(2, 7, 0.85), trial(3, 3, 0.7), trial(4, 5, 0.8), trial(5, 6, 0.6)];
+    const cands = pickFinalists(space, trials, 4, 7, undefined, false);
+    expect(cands.map((x) => x.id)).toEqual(['g2', 'g5', 'g3', 'g6']); // g7 is the baseline: not screened
+    const [baseline] = pickFinalists(space, trials, 0, 7);
+    expect(baseline).toMatchObject({ id: 'g7', baseline: true, trial: 2, searchFitness: 0.85 });
+    const run = (id: string, dev: number | undefined, status: 'ok' | 'failed' = 'ok') => ({ id, seed: 0, status, dev, test: 0.5, seconds: 1 });
+    const screen = { steps: 50, candidates: cands, runs: [run('g3', 0.7), run('g2', 0.6), run('g6', 0.7), run('g5', undefined, 'failed')] };
+    expect(screenedFinalists(screen, 2, baseline).map((x) => x.id)).toEqual(['g3', 'g6', 'g7']);
+    expect(screenedFinalists(screen, 5, baseline).map((x) => x.id)).toEqual(['g3', 'g6', 'g2', 'g7']);
   });
 
   it('chooses by mean dev over complete seeds, never by test', () => {

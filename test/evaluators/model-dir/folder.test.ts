@@ -10,6 +10,7 @@ import { Model } from '../../../evaluators/compile.js';
 import { loadModel, weightsOf, writeModelFolder } from '../../../evaluators/model-dir/folder.js';
 import { decodeSafetensors, encodeSafetensors } from '../../../evaluators/model-dir/safetensors.js';
 import { Tokenizer } from '../../../evaluators/tasks/tokenizer.js';
+import { loadTask } from '../../../evaluators/tasks/named.js';
 import { Rng } from '../../../spaces/base/rng.js';
 import { BASELINES } from '../../../spaces/backbone.js';
 import type { BackboneGenome } from '../../../spaces/types.js';
@@ -59,6 +60,58 @@ describe('tokenizer.json', () => {
   it('is read back by opnas; a foreign pre-tokenizer is refused', () => {
     expect(Tokenizer.fromJSON(json).toJSON()).toEqual(ours.toJSON());
     expect(() => Tokenizer.fromJSON({ ...json, pre_tokenizer: { type: 'Whitespace' } })).toThrow(/pre-tokenizer is not the one opnas writes/);
+  });
+});
+
+describe('tokenizer.json with WordPiece', () => {
+  it('encodes every SST-2 test sentence (and dev ones) to the same ids in the Hugging Face library as in opnas', () => {
+    const task = loadTask('sst2');
+    const ours = Tokenizer.train(task.train.texts, 8192, 'wordpiece');
+    const json = JSON.parse(JSON.stringify(ours.toHuggingFace(64)));
+    expect(json.model.type).toBe('WordPiece');
+    expect(json.model.continuing_subword_prefix).toBe('##');
+    const hf = new HfTokenizer(json, { unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]' });
+    const texts = [...task.test.texts, ...task.dev.texts.slice(0, 300), ...TEXTS, "I didn't like it", 'unwatchablenessly'];
+    let pieces = 0;
+    for (const t of texts) {
+      // this library does not apply tokenizer.json's truncation, so compare whole sentences
+      const ids = Array.from(ours.encode(t, 1024));
+      expect(hf.encode(t).ids, t).toEqual(ids);
+      pieces += ids.filter((i) => ours.token(i).startsWith('##')).length;
+    }
+    // the test is about sub-words: many sentences hold continuation pieces
+    expect(pieces).toBeGreaterThan(100);
+    expect(hf.encode("didn't").ids).not.toContain(1);
+    expect(Tokenizer.fromJSON(json).toJSON()).toEqual(ours.toJSON());
+    expect(() => Tokenizer.fromJSON({ ...json, model: { ...json.model, continuing_subword_prefix: '@@' } })).toThrow(/continuation prefix "##"/);
+  });
+
+  it('a WordPiece model folder loads, predicts, and its model.onnx gives the same logits from the library\'s ids', async () => {
+    await initBackend('cpu', { log: () => {} });
+    const tok = Tokenizer.train(TRAIN, 100, 'wordpiece');
+    const genome = tinyGenome();
+    const d = mkdtempSync(join(tmpdir(), 'opnas-wp-'));
+    const m = new Model(genome, { vocabSize: tok.vocabSize, maxLen: 32, numClasses: 2 }, new Rng(5));
+    writeModelFolder(d, { genome, weights: weightsOf(m.params), tokenizer: tok, maxLen: 32, task: { name: 't', metric: 'accuracy', labelNames: ['neg', 'pos'], pair: false }, seed: 5 });
+    m.dispose();
+    expect(JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')).tokenizer_model).toBe('wordpiece');
+    expect(readFileSync(join(d, 'README.md'), 'utf8')).toMatch(/Tokenizer: WordPiece/);
+    const loaded = loadModel(d);
+    expect(loaded.tokenizer.model).toBe('wordpiece');
+    const hf = new HfTokenizer(JSON.parse(readFileSync(join(d, 'tokenizer.json'), 'utf8')), { unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]' });
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(join(d, 'model.onnx'));
+    for (const text of ['a gorgeous witty film', 'witty storylines and plots']) {
+      const ids = hf.encode(text).ids;
+      expect(ids).not.toContain(1);
+      const out = await session.run({
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+      });
+      expect(Array.from(out.logits.data as Float32Array)).toEqual(Array.from(loaded.logits([text])[0]).map((x) => expect.closeTo(x, 4)));
+    }
+    await session.release();
+    loaded.dispose();
   });
 });
 

@@ -49,7 +49,7 @@ export function coverage(gs: BackboneGenome[]): Set<string> {
 
 export const EVERYTHING = [
   ...['cls', 'mean', 'max'].map((p) => `pool:${p}`), 'embed:factorised', 'embed:full', 'mixer:conv', 'dconv', 'ffn:stack',
-  ...['none', 'no-diagonal', 'band'].map((m) => `mask:${m}`),
+  ...['none', 'no-diagonal', 'band', 'dam'].map((m) => `mask:${m}`),
   ...[...ATTN_OPS.keys()].map((o) => `attn:${o}`),
   ...[...FFN_UNARY_OPS, ...FFN_BINARY_OPS].map((o) => `ffn:${o}`),
 ];
@@ -70,6 +70,10 @@ export function sampleGenomes(n: number, seed: number): BackboneGenome[] {
 /** A model of g with large seeded weights (std 0.5: the ops' differences show in the logits) and its logits on IDS. */
 export function reference(g: BackboneGenome, seed: number): { weights: Map<string, NamedTensor>; logits: Float32Array } {
   const m = new Model(g, { vocabSize: VOCAB, maxLen: MAX_LEN, numClasses: CLASSES, initStd: 0.5 }, new Rng(seed));
+  // a learnt mask starts at 0 (no effect): give it trained-looking logits so the exports must apply it
+  const rng = new Rng(`${seed}:dam`);
+  for (const [name, v] of m.params)
+    if (name.endsWith('.att.dam')) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 2 * rng.normal()), v.shape));
   const logits = tf.tidy(() => m.forward(tf.tensor2d(IDS, SHAPE as [number, number], 'int32'), tf.tensor2d(MASK, SHAPE as [number, number])).logits.dataSync() as Float32Array);
   const weights = weightsOf(m.params);
   m.dispose();

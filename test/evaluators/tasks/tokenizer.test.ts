@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { CLS, PAD, SEP, SPECIAL_TOKENS, Tokenizer, UNK, splitWords } from '../../../evaluators/tasks/tokenizer.js';
+import { CLS, PAD, SEP, SPECIAL_TOKENS, Tokenizer, UNK, checkTokenizerModel, splitWords } from '../../../evaluators/tasks/tokenizer.js';
+import { trainWordPiece, wordPieces } from '../../../evaluators/tasks/wordpiece.js';
 import { loadTask } from '../../../evaluators/tasks/named.js';
 import { OpnasError } from '../../../spaces/base/errors.js';
 
@@ -81,7 +82,7 @@ describe('Tokenizer', () => {
       throw new Error('accepted');
     };
     expect(bad(null)).toBe('tokenizer file: expected a JSON object');
-    expect(bad({ ...good, type: 'bpe' })).toBe('tokenizer file: "type" must be "opnas-word-tokenizer", got "bpe"');
+    expect(bad({ ...good, type: 'bpe' })).toBe('tokenizer file: "type" must be "opnas-word-tokenizer" or "opnas-wordpiece-tokenizer", got "bpe"');
     expect(bad({ ...good, version: 9 })).toContain('unsupported "version" 9');
     expect(bad({ ...good, vocab: 'x' })).toBe('tokenizer file: "vocab" must be an array of strings');
     expect(bad({ ...good, vocab: ['[UNK]', '[PAD]', '[CLS]', '[SEP]', 'a'] })).toBe('tokenizer file: vocab[0] must be "[PAD]", got "[UNK]"');
@@ -104,5 +105,63 @@ describe('Tokenizer', () => {
     expect(dev.rate).toBeLessThan(0.1);
     expect(Math.abs(dev.rate - test.rate)).toBeLessThan(0.01);
     expect(Tokenizer.fromJSON(JSON.parse(JSON.stringify(tok))).toJSON()).toEqual(tok.toJSON());
+  });
+});
+
+describe('WordPiece', () => {
+  it('greedy longest match: the longest prefix, then the longest ## piece; a word with no match is one [UNK]', () => {
+    const v = new Set(['un', 'unwatch', '##able', '##a', '##b', '##ble', 'a', '##watch']);
+    expect(wordPieces('unwatchable', v)).toEqual(['unwatch', '##able']);
+    expect(wordPieces('unab', v)).toEqual(['un', '##a', '##b']);
+    expect(wordPieces('unc', v)).toBeUndefined();
+    expect(wordPieces('a'.repeat(101), new Set(['a', '##a']))).toBeUndefined();
+    expect(wordPieces('a'.repeat(100), new Set(['a', '##a']))).toHaveLength(100);
+    // code points, not UTF-16 units: an emoji is one character
+    expect(wordPieces('a😀', new Set(['a', '##😀']))).toEqual(['a', '##😀']);
+  });
+
+  it('merges the most frequent pair first, counted by word frequency; ties to the older symbols', () => {
+    // symbols ##u 31, ##g 20, h 15, p 12, ##n 11, ##s 5, b 4; pairs (##u,##g) 20, (h,##u) 15, (p,##u) 12, (##u,##n) 11
+    const counts = new Map([['hug', 10], ['pug', 5], ['pun', 7], ['bun', 4], ['hugs', 5]]);
+    const v = trainWordPiece(counts, 20);
+    const alphabet = ['##u', '##g', 'h', 'p', '##n', '##s', 'b'];
+    expect(v.slice(0, alphabet.length)).toEqual(alphabet);
+    // then (h,##ug) 15, then (##u,##n) 11 beats (p,##u) 7 and (p,##ug) 5
+    expect(v.slice(alphabet.length, alphabet.length + 3)).toEqual(['##ug', 'hug', '##un']);
+    expect(new Set(v).size).toBe(v.length);
+    // merging stops when every word is one symbol; the vocabulary then holds every word
+    for (const w of counts.keys()) expect(v).toContain(w);
+    expect(trainWordPiece(counts, 4)).toHaveLength(4);
+  });
+
+  it('on SST-2: deterministic, 8192 tokens, "didn\'t" and an unseen word are not [UNK], and it round-trips', () => {
+    const task = loadTask('sst2');
+    const tok = Tokenizer.train(task.train.texts, 8192, 'wordpiece');
+    const again = Tokenizer.train([...task.train.texts].reverse(), 8192, 'wordpiece');
+    expect(tok.vocabSize).toBe(8192);
+    expect(again.toJSON()).toEqual(tok.toJSON());
+    expect(tok.model).toBe('wordpiece');
+    const unseen = 'unwatchablenessly';
+    expect(task.train.texts.some((t) => t.toLowerCase().includes(unseen))).toBe(false);
+    const ids = tok.tokenize(`I didn't like it, ${unseen}`);
+    expect(ids).not.toContain(UNK);
+    expect(tok.decode(tok.tokenize(unseen))).toBe(unseen);
+    expect(tok.tokenize(unseen).length).toBeGreaterThan(1);
+    // the word-level tokenizer loses the unseen word
+    expect(Tokenizer.train(task.train.texts, 8192).tokenize(unseen)).toEqual([UNK]);
+    // measured: 1 of 21,478 dev words is [UNK] (word-level: 8.11%)
+    expect(tok.unknownRate(task.dev.texts).rate).toBeLessThan(0.001);
+    const back = Tokenizer.fromJSON(JSON.parse(JSON.stringify(tok)));
+    expect(back.model).toBe('wordpiece');
+    for (const s of task.dev.texts.slice(0, 50)) expect([...back.encode(s, 64)]).toEqual([...tok.encode(s, 64)]);
+  });
+
+  it('refuses a bad model name and a vocabulary entry that is no word piece', () => {
+    expect(() => checkTokenizerModel('bpe')).toThrow('--tokenizer must be wordlevel or wordpiece, got "bpe"');
+    expect(() => Tokenizer.train(corpus, 50, 'bpe' as never)).toThrow(OpnasError);
+    const good = Tokenizer.train(corpus, 50, 'wordpiece').toJSON();
+    expect(good.type).toBe('opnas-wordpiece-tokenizer');
+    expect(() => Tokenizer.fromJSON({ ...good, vocab: [...good.vocab, '##a b'] })).toThrow(/"##a b" is not a single lower-cased word piece/);
+    expect(() => Tokenizer.fromJSON({ ...good, vocab: [...good.vocab, '##'] })).toThrow(/is not a single lower-cased word piece/);
   });
 });
