@@ -162,6 +162,11 @@ export class WorkerPool implements Evaluator<BackboneGenome> {
     return this.run<EvalResult>({ type: 'score', candidate: c, seed: ctx.seed, ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}) }, ctx.signal);
   }
 
+  /** Score with the weights of `checkpoint` (a queue worker serves batches, and runs, that use different ones at once). */
+  scoreWith(c: Candidate<BackboneGenome>, ctx: EvalContext, checkpoint?: string): Promise<EvalResult> {
+    return this.run<EvalResult>({ type: 'score', candidate: c, seed: ctx.seed, ...(checkpoint ? { checkpoint } : {}) }, ctx.signal);
+  }
+
   latency(c: Candidate<BackboneGenome>): Promise<number> {
     return this.run<number>({ type: 'latency', candidate: c });
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice } from '../evaluators/backend.js';
 import { Nb201Evaluator } from '../evaluators/nb201.js';
@@ -14,6 +15,8 @@ import { evaluatedCount, search, SearchAborted, type Limits } from '../search/lo
 import { makeStrategy } from '../search/strategies.js';
 import type { Candidate, Trial } from '../search/types.js';
 import { WorkerPool } from '../evaluators/pool.js';
+import { QueueEvaluator, QueueUnavailable } from '../evaluators/queue/coordinator.js';
+import { checkRedis } from '../evaluators/queue/redis.js';
 import { WORKER_EVALUATORS, type WorkerConfig } from '../evaluators/registry.js';
 import { backboneSpace, referenceBaseline } from '../spaces/backbone.js';
 import { OpnasError } from '../spaces/base/errors.js';
@@ -95,6 +98,13 @@ export const DEFAULT_SEARCH: SearchConfig = {
 
 export interface SessionOptions {
   workers?: number;
+  /**
+   * Score candidates through a BullMQ queue in this Redis (`opnas worker` processes on any machine)
+   * instead of local worker processes. Never saved in the run (it may hold a password).
+   */
+  redis?: string;
+  /** Milliseconds Redis may stay unreachable before the run stops as interrupted (default 60 s). */
+  redisPatienceMs?: number;
   backend?: BackendChoice;
   signal?: AbortSignal;
   log?: (msg: string) => void;
@@ -194,29 +204,58 @@ async function evaluatorFor(store: RunStore, o: SessionOptions): Promise<{ evalu
           ...workerLatency(c),
         }
       : { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer, train: c.train, backend: o.backend, ...workerLatency(c) };
-  // never more processes than a batch has candidates: the others would only hold memory
-  const size = workerCount(o.workers, c.batch);
-  o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
-  const pool = new WorkerPool(size, cfg);
+  let pool: WorkerPool | QueueEvaluator;
+  if (o.redis) {
+    pool = await QueueEvaluator.connect({ url: o.redis, run: queueRunId(run), config: cfg, log: o.log, patienceMs: o.redisPatienceMs });
+    o.log?.(`scoring through the queue in Redis (opnas worker --redis ... on any machine); run id ${queueRunId(run)}`);
+  } else {
+    // never more processes than a batch has candidates: the others would only hold memory
+    const size = workerCount(o.workers, c.batch);
+    o.log?.(`scoring with ${size} worker process${size === 1 ? '' : 'es'}`);
+    pool = new WorkerPool(size, cfg);
+  }
   pool.onProgress = o.onProgress;
   pool.onRetry = o.log;
   let trainer: PopulationTrainer | undefined;
   const sn = c.supernet ?? DEFAULT_SUPERNET_SEARCH;
   if (cfg.kind === 'supernet' && (sn.sampling ?? 'uniform') === 'population') {
-    pool.prepare = async (p) => {
+    const scorer = pool;
+    const train: Evaluator['prepare'] = async (p) => {
       trainer ??= await PopulationTrainer.create({ folder: store.folder, evaluator: cfg, train: { ...sn.train }, population: sn.population ?? {}, seed: c.seed, log: o.log });
-      pool.checkpoint = await trainer.prepare(p.batch, p.candidates as Candidate<BackboneGenome>[], p.trials, p.signal);
+      scorer.checkpoint = await trainer.prepare(p.batch, p.candidates as Candidate<BackboneGenome>[], p.trials, p.signal);
     };
+    if (scorer instanceof QueueEvaluator) scorer.beforeBatch = train;
+    else scorer.prepare = train;
   }
+  const scorer = pool;
   const close = async () => {
     trainer?.dispose();
-    await pool.close();
+    await scorer.close();
   };
   if (c.latencyRuntime === 'browser') {
     const here = measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, run));
     return { evaluator: here.evaluator as Evaluator, latency: (cand) => here.latency(cand as Candidate<BackboneGenome>), close };
   }
-  return { evaluator: pool as Evaluator, latency: (cand) => pool.latency(cand as Candidate<never>), close };
+  return { evaluator: pool as Evaluator, latency: (cand) => scorer.latency(cand as Candidate<never>), close };
+}
+
+/** The run's id on the queue: job ids are made from it, so a resumed coordinator finds its jobs again. */
+function queueRunId(run: RunFile): string {
+  run.extra ??= {};
+  if (typeof run.extra.queueRun !== 'string') run.extra.queueRun = randomUUID();
+  return run.extra.queueRun as string;
+}
+
+/** Candidates scored at once: a queue takes a whole batch (any number of machines may serve it). */
+function concurrencyOf(o: SessionOptions, c: SearchConfig): number {
+  return o.redis ? c.batch : workerCount(o.workers, c.batch);
+}
+
+/** Refuse --redis where it cannot apply, and an unusable Redis, before anything is created or changed. */
+async function checkQueue(c: SearchConfig, o: SessionOptions): Promise<void> {
+  if (!o.redis) return;
+  if (c.evaluator === 'nb201') throw new OpnasError('--redis: the nb201 evaluator is a table lookup in this process; only the standalone and supernet evaluators score through the queue');
+  await checkRedis(o.redis);
 }
 
 /**
@@ -258,7 +297,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
         seed: c.seed,
         budget: c.budget,
         batch: c.batch,
-        concurrency: workerCount(o.workers, c.batch),
+        concurrency: concurrencyOf(o, c),
         objectives: c.objectives,
         limits: c.limits,
         shape: shapeOf(c, run),
@@ -277,8 +316,11 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
     run.status = 'finished';
   } catch (e) {
     const aborted = e instanceof SearchAborted || !!o.signal?.aborted;
-    run.status = aborted ? 'interrupted' : 'failed';
+    // Redis gone for too long: not the run's fault; it resumes once the server is back
+    const lost = !aborted && e instanceof QueueUnavailable;
+    run.status = aborted || lost ? 'interrupted' : 'failed';
     run.statusReason = aborted ? 'interrupted by a signal' : (e as Error).message;
+    if (lost) throw new OpnasError(`${(e as Error).message}. Continue it with: opnas resume ${run.name} --redis URL`);
     throw aborted ? new SearchAborted() : e;
   } finally {
     await close();
@@ -332,9 +374,14 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
 /** Train what is missing of a final stage or screening rung in a pool of stand-alone workers. */
 async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptions, state: Pick<FinalState, 'finalists' | 'runs'>, seeds: number, steps: number | undefined, line: (r: FinalRun) => string): Promise<void> {
   const final = c.final!;
-  const workers = Math.min(o.workers ?? availableParallelism(), state.finalists.length * seeds - state.runs.length);
+  const left = state.finalists.length * seeds - state.runs.length;
+  // a queue takes every training at once (any number of machines may serve it)
+  const workers = o.redis ? left : Math.min(o.workers ?? availableParallelism(), left);
   const train = { ...final.train, ...(steps !== undefined ? { steps } : {}), maxLen: c.train.maxLen ?? final.train.maxLen };
-  const pool = new WorkerPool(workers, { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...workerLatency(c) });
+  const cfg: WorkerConfig = { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...workerLatency(c) };
+  // job ids name the training's steps: a screening rung and the final stage train the same candidate and seed differently
+  const pool = o.redis ? await QueueEvaluator.connect({ url: o.redis, run: queueRunId(store.data), config: cfg, tag: `final${train.steps ?? ''}`, log: o.log, patienceMs: o.redisPatienceMs }) : new WorkerPool(workers, cfg);
+  if (o.redis) await store.save();
   pool.onProgress = o.onProgress;
   const evaluator = c.latencyRuntime === 'browser' ? measuredHere(pool as Evaluator<BackboneGenome>, 'browser', latencyShape(c, store.data)).evaluator : pool;
   try {
@@ -346,6 +393,7 @@ async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptio
 
 export async function startSearch(dir: string, name: string, config: SearchConfig, o: SessionOptions = {}): Promise<RunFile> {
   checkSearchConfig(config);
+  await checkQueue(config, o);
   // a runtime that cannot run here (onnxruntime-node missing) stops before the run folder exists
   await LATENCY_RUNTIMES[config.latencyRuntime ?? DEFAULT_LATENCY_RUNTIME].ready();
   const extra: Record<string, unknown> = {};
@@ -365,6 +413,7 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
   const store = await RunStore.open(dir, name);
   try {
     const c = store.data.config;
+    await checkQueue(c, o);
     if (o.budget !== undefined) {
       const done = evaluatedCount(store.data.trials);
       if (!(Number.isInteger(o.budget) && o.budget > 0)) throw new OpnasError(`--budget must be a positive integer, got ${o.budget}`);

@@ -26,6 +26,8 @@ import { distillFrom, distillOptions, type DistillArgs } from '../teacher-option
 interface RunArgs {
   'runs-dir'?: string;
   workers?: number;
+  redis?: string;
+  'redis-wait': number;
   backend?: BackendChoice;
   json?: boolean;
   quiet?: boolean;
@@ -77,7 +79,10 @@ export function runOptions<T>(y: Argv<T>) {
     .option('runs-dir', { type: 'string', describe: 'folder holding the runs (default: $OPNAS_RUNS_DIR, else ./opnas-runs)' })
     .option('workers', { alias: 'w', type: 'number', describe: 'candidates evaluated at once, one process each (default: the number of cores)' })
     .option('quiet', { type: 'boolean', describe: 'no progress output' })
-    .group(['runs-dir', 'workers', 'backend', 'quiet'], 'Run:');
+    .group(['runs-dir', 'workers', 'backend', 'quiet'], 'Run:')
+    .option('redis', { type: 'string', describe: 'score candidates through a job queue in this Redis, on opnas worker processes on any machine (redis://[:password@]host[:port][/db], rediss:// for TLS); not saved in the run' })
+    .option('redis-wait', { type: 'number', default: 60, describe: 'seconds Redis may stay unreachable before the run stops (interrupted, resumable)' })
+    .group(['redis', 'redis-wait'], 'Distributed (opnas worker):');
 }
 
 /** A run seed: an integer, so it round-trips through run.json and derives the same candidate seeds. */
@@ -133,6 +138,8 @@ export function configFrom(a: SearchArgs): SearchConfig {
 /** Progress bars, SIGINT handling and the closing report shared by search and resume. */
 export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFile>, a: RunArgs, name: string, budget: number, done = 0): Promise<void> {
   if (a.workers !== undefined) positiveInt('workers', a.workers);
+  if (a.redis !== undefined && a.workers !== undefined) throw new OpnasError('--workers and --redis: with --redis the candidates run on opnas worker processes (opnas worker --redis URL --concurrency N sets how many)');
+  if (!(a['redis-wait'] > 0)) throw new OpnasError(`--redis-wait must be a positive number of seconds, got ${a['redis-wait']}`);
   const controller = new AbortController();
   // Ctrl-C, SIGTERM (kill, service managers), SIGHUP (the terminal closed) and a closed stdout all
   // stop the run the same way: the trials so far saved, status interrupted, the lock released
@@ -159,6 +166,8 @@ export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFi
   try {
     const run = await what({
       workers: a.workers,
+      redis: a.redis,
+      redisPatienceMs: a['redis-wait'] * 1000,
       backend: a.backend,
       signal: controller.signal,
       log,
@@ -181,7 +190,7 @@ export async function runWithProgress(what: (o: SessionOptions) => Promise<RunFi
   } catch (e) {
     bars?.stop();
     if (e instanceof SearchAborted) {
-      throw new OpnasError(`run '${name}' interrupted; its trials are saved. Continue it with: opnas resume ${name}`, exitCode);
+      throw new OpnasError(`run '${name}' interrupted; its trials are saved. Continue it with: opnas resume ${name}${a.redis ? ' --redis URL' : ''}`, exitCode);
     }
     throw e;
   } finally {

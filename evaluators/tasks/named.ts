@@ -162,6 +162,22 @@ export function taskFileSpec(nameOrSpec: string | TaskSpec): Omit<LoadOptions, '
   return out;
 }
 
+/**
+ * A bundled task written as the equivalent spec of files (absolute paths) and columns: loading it
+ * gives the same splits, classes and metric. A distributed search ships a task's files this way.
+ */
+export function taskAsSpec(nameOrSpec: string | TaskSpec, opts: Pick<LoadTaskOptions, 'dataDir'> = {}): TaskSpec {
+  if (typeof nameOrSpec !== 'string') return { ...nameOrSpec, train: resolve(nameOrSpec.train), ...(nameOrSpec.dev !== undefined ? { dev: resolve(nameOrSpec.dev) } : {}), ...(nameOrSpec.test !== undefined ? { test: resolve(nameOrSpec.test) } : {}) };
+  const t = BUILTIN[nameOrSpec];
+  if (!t) throw new OpnasError(`unknown task "${nameOrSpec}"; bundled tasks: ${TASK_NAMES.join(', ')}`);
+  const dir = opts.dataDir ?? defaultDataDir();
+  const spec: TaskSpec = { name: nameOrSpec, ...structuredClone(t.file), train: join(dir, t.train), test: join(dir, t.test), metric: t.metric };
+  if (t.dev !== undefined) spec.dev = join(dir, t.dev);
+  if (t.labelMap) spec.labelMap = { ...t.labelMap };
+  if (t.labelNames) spec.labelNames = [...t.labelNames];
+  return spec;
+}
+
 /** Load a bundled task by name (default `sst2`) or a custom task from a spec. */
 export function loadTask(nameOrSpec: string | TaskSpec = DEFAULT_TASK, opts: LoadTaskOptions = {}): TaskData {
   const seed = opts.seed ?? 0;

@@ -18,7 +18,7 @@ function undescribed(help: string): string[] {
   return bad;
 }
 
-const TENSOR_COMMANDS = ['search', 'resume', 'train', 'teacher', 'fidelity', 'export', 'predict'];
+const TENSOR_COMMANDS = ['search', 'resume', 'train', 'teacher', 'fidelity', 'export', 'predict', 'worker'];
 
 describe('help', () => {
   it('every option and positional of every command has a description; --backend only where tensors are computed', async () => {
@@ -38,7 +38,7 @@ describe('help', () => {
   it('search --help groups its options, describes the supernet default and shows examples', async () => {
     const h = (await opnas(['search', '--help'])).stdout;
     const groups = [...h.matchAll(/^([A-Z][^\n]*):$/gm)].map((m) => m[1]);
-    expect(groups).toEqual(['Run', 'Search', 'Backbone space and limits', 'Scoring', 'Supernet (--evaluator supernet)', 'Stand-alone training (--evaluator standalone)', 'Final selection stage (backbone searches)', 'Task', 'Options', 'Examples']);
+    expect(groups).toEqual(['Run', 'Search', 'Backbone space and limits', 'Scoring', 'Supernet (--evaluator supernet)', 'Stand-alone training (--evaluator standalone)', 'Final selection stage (backbone searches)', 'Task', 'Distributed (opnas worker)', 'Options', 'Examples']);
     // each group holds what it says
     const section = (g: string) => h.slice(h.indexOf(`${g}:\n`), h.indexOf('\n\n', h.indexOf(`${g}:\n`)));
     expect(section('Stand-alone training (--evaluator standalone)')).toMatch(/--train-steps[\s\S]*--train-batch-size[\s\S]*--lr/);

@@ -13,11 +13,11 @@ function withoutTf(args: string[], env: Record<string, string>) {
 }
 
 describe('start-up: commands that only read runs do not load TF.js', () => {
-  it('runs, show, trials, report, rm and --help work with TF.js unloadable; a command that needs it does load it', async () => {
+  it('runs, show, trials, report, rm, --help and the queue commands\' help work with TF.js unloadable; a command that needs it does load it', async () => {
     const dir = tempDir();
     const env = { OPNAS_RUNS_DIR: dir };
     expect((await opnas(['search', '-n', 'a', '--space', 'nb201', '-b', '8', '--quiet'], { env })).code).toBe(0);
-    for (const args of [['runs'], ['show', 'a'], ['trials', 'a'], ['report', 'a', '--out', join(dir, 'a.html')], ['--help'], ['rm', 'a']]) {
+    for (const args of [['runs'], ['show', 'a'], ['trials', 'a'], ['report', 'a', '--out', join(dir, 'a.html')], ['--help'], ['workers', '--help'], ['worker', '--help'], ['rm', 'a']]) {
       const r = withoutTf(args, env);
       expect(r.stderr, args.join(' ')).toBe('');
       expect(r.code, args.join(' ')).toBe(0);
