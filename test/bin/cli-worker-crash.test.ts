@@ -74,7 +74,7 @@ it.skipIf(!existsSync(`/proc/${process.pid}/task/${process.pid}/children`))(
   // once, on a loaded machine, this ended with exit 1 right after the kill: the worker had finished
   // its candidate and died before the parent saw it, and the next job's send failed with an unheard
   // EPIPE. Fixed in the pool; test/evaluators/pool.test.ts reproduces that order deterministically.
-  { timeout: 240_000 },
+  240_000,
 );
 
 it('base supernet weights missing: the resume stops with one clear error and no candidate is spent; --workers 1000 starts one process per candidate of a batch', async () => {
