@@ -12,7 +12,7 @@ import { CLASSES, coverage, EVERYTHING, IDS, MASK, reference, sampleGenomes, SHA
 /** A python3 that imports torch: Debian's (apt-get install python3-torch), whichever comes first. */
 function torchPython(): string {
   for (const py of ['/usr/bin/python3', 'python3']) if (spawnSync(py, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0) return py;
-  throw new Error('no python3 with torch and numpy: apt-get install -y python3-torch (.ci/run does)');
+  throw new Error('no python3 with torch and numpy: apt-get install -y python3-torch (bash test/system-deps.sh does)');
 }
 
 const RUNNER = `
