@@ -8,18 +8,12 @@ import { weightsOf } from '../../evaluators/model-dir/folder.js';
 import { toOnnx } from '../../evaluators/model-dir/onnx.js';
 import type { Evaluator } from '../../evaluators/types.js';
 import type { Candidate } from '../../search/types.js';
-import { BASELINES } from '../../spaces/backbone.js';
 import { OpnasError } from '../../spaces/base/errors.js';
 import { Rng } from '../../spaces/base/rng.js';
 import type { BackboneGenome } from '../../spaces/types.js';
+import { stackedBaseline } from '../helpers/genomes.js';
 
-function genome(layers: number, hidden: number): BackboneGenome {
-  const g = structuredClone(BASELINES['bert-tiny']);
-  g.hidden = hidden;
-  g.heads = 2;
-  g.layers = Array.from({ length: layers }, () => structuredClone(BASELINES['bert-tiny'].layers[0]));
-  return g;
-}
+const genome = stackedBaseline;
 
 const SHAPE = { vocabSize: 50, maxLen: 32, numClasses: 2 };
 

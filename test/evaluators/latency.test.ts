@@ -9,19 +9,12 @@ import { Model } from '../../evaluators/compile.js';
 import { candidateLatency, candidateOnnx, checkLatencyRuntime, LATENCY_RUNTIMES, latencyLabel, onnxLatency } from '../../evaluators/latency.js';
 import { StandaloneEvaluator, trainTokenizer } from '../../evaluators/standalone.js';
 import { loadTask } from '../../evaluators/tasks/named.js';
-import { BASELINES } from '../../spaces/backbone.js';
 import { Rng } from '../../spaces/base/rng.js';
-import type { BackboneGenome } from '../../spaces/types.js';
+import { stackedBaseline } from '../helpers/genomes.js';
 
 const TINY_TSV = join(fileURLToPath(new URL('../..', import.meta.url)), 'test/fixtures/search/tiny.tsv');
 
-function genome(layers: number, hidden: number): BackboneGenome {
-  const g = structuredClone(BASELINES['bert-tiny']);
-  g.hidden = hidden;
-  g.heads = 2;
-  g.layers = Array.from({ length: layers }, () => structuredClone(BASELINES['bert-tiny'].layers[0]));
-  return g;
-}
+const genome = stackedBaseline;
 
 beforeAll(async () => {
   await initBackend('cpu', { log: () => {} });
