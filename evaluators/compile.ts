@@ -276,7 +276,7 @@ export class Model {
     const ctx: AttnTfCtx = {
       dh,
       keyPad: H === 1 ? s.keyPad : tf.reshape(tf.tile(s.keyPad, [1, H, 1]), [B * H, 1, T]),
-      scoreMask: keep ? tf.tensor2d(Float32Array.from(keep, (k) => (k ? 0 : NEG_INF)), [T, T]) : hasDam(graph) ? this.damMask(`${p}.att.dam`, T) : undefined,
+      scoreMask: keep ? tf.tensor2d(Float32Array.from(keep, (k) => (k ? 0 : NEG_INF)), [T, T]) : typeof parsed !== 'string' && parsed.kind === 'dam' ? this.damMask(`${p}.att.dam`, T) : undefined,
     };
     const toHeads = (t: tf.Tensor) => (H === 1 ? tf.reshape(t, [B, T, dh]) : tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]), [B * H, T, dh]));
     const project = (i: 'Q' | 'K' | 'V') => {

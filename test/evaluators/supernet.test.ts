@@ -212,13 +212,19 @@ describe('supernet checkpoints', () => {
   });
 });
 
+/** A fresh supernet (seed 10) saved with the task's tokenizer, as a search leaves one. */
+async function savedCheckpoint() {
+  const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
+  const tok = task.tokenizer.toJSON();
+  const sn = Supernet.create(CFG, new Rng(10));
+  await sn.save(dir, { tokenizer: tokenizerHash(tok) });
+  sn.dispose();
+  return { dir, tok };
+}
+
 describe('supernet evaluator', () => {
   it('scores candidates from a checkpoint, the same for the same seed, and refuses another tokenizer', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
-    const tok = task.tokenizer.toJSON();
-    const sn = Supernet.create(CFG, new Rng(10));
-    await sn.save(dir, { tokenizer: tokenizerHash(tok) });
-    sn.dispose();
+    const { dir, tok } = await savedCheckpoint();
     const cfg = { task: SPEC, taskSeed: 0, tokenizer: tok, macro: MACRO, maxLen: 16, checkpoint: dir, score: { fineTuneSteps: 2, batchSize: 8 }, backend: 'wasm' as const };
     const e = await SupernetEvaluator.create(cfg);
     const c = { genome: withConv(bertBaseline(2, 16, 2), 5), id: 'x', origin: 'sample' as const };
@@ -233,11 +239,7 @@ describe('supernet evaluator', () => {
   });
 
   it('with latencyRuntime onnx, the latency score is ONNX Runtime\'s time of the candidate\'s graph', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'opnas-sn-')), 'ckpt');
-    const tok = task.tokenizer.toJSON();
-    const sn = Supernet.create(CFG, new Rng(10));
-    await sn.save(dir, { tokenizer: tokenizerHash(tok) });
-    sn.dispose();
+    const { dir, tok } = await savedCheckpoint();
     const spy = vi.spyOn(LATENCY_RUNTIMES.onnx, 'candidate');
     try {
       const e = await SupernetEvaluator.create({ task: SPEC, taskSeed: 0, tokenizer: tok, macro: MACRO, maxLen: 16, checkpoint: dir, score: { batchSize: 8 }, backend: 'wasm', latencyRuntime: 'onnx' });
