@@ -24,18 +24,28 @@ export function watchRun(dir: string, name: string, show: (run: RunFile) => void
       signal?.removeEventListener('abort', stop);
       done(run!);
     };
+    /** Show run.json if it changed since it was last shown. */
+    const look = () => {
+      if (!existsSync(file)) throw new OpnasError(`run '${name}' was removed while it was watched`);
+      const st = statSync(file);
+      const stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+      if (stamp !== seen) {
+        seen = stamp;
+        run = readRunFile(file);
+        run.name = name;
+        show(run);
+      }
+    };
     const tick = () => {
       try {
-        if (!existsSync(file)) throw new OpnasError(`run '${name}' was removed while it was watched`);
-        const st = statSync(file);
-        const stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
-        if (stamp !== seen) {
-          seen = stamp;
-          run = readRunFile(file);
-          run.name = name;
-          show(run);
+        look();
+        if (run!.status !== 'running') return stop();
+        if (!lockHolder(join(folder, LOCK_FILE))) {
+          // the run may have saved its last state and released the lock since the look above:
+          // look once more, so a run that finished is reported finished, not killed
+          look();
+          stop();
         }
-        if (run!.status !== 'running' || !lockHolder(join(folder, LOCK_FILE))) stop();
       } catch (e) {
         clearInterval(timer);
         signal?.removeEventListener('abort', stop);
