@@ -244,9 +244,10 @@ function costChart(
   };
 }
 
-/** The UCB priority of each op after each batch, when the run's strategy keeps them (op-evolution). */
+/** The UCB priority of each op after each batch, when the run's strategy keeps them (op-evolution, coarse-to-fine). */
 function opPriorityChart(run: RunFile): { chart: Chart } | { reason: string } {
-  if (run.config.strategy !== 'op-evolution') return { reason: `the run's strategy (${String(run.config.strategy)}) keeps no op priorities; only op-evolution does` };
+  if (run.config.strategy !== 'op-evolution' && run.config.strategy !== 'coarse-to-fine')
+    return { reason: `the run's strategy (${String(run.config.strategy)}) keeps no op priorities; only op-evolution and coarse-to-fine do` };
   const c = typeof run.config.c === 'number' ? run.config.c : DEFAULT_OP_EVOLUTION.c;
   const history = opPriorityHistory(run.trials, c, run.pending ? run.pending.batch : run.nextBatch);
   if (!history.length || !Object.keys(history[history.length - 1].stats).length) return { reason: 'no batch has been told to the strategy yet' };

@@ -225,6 +225,8 @@ export interface RunSummary {
   latencyRuntime?: string;
   /** Backbone runs: the tokenizer candidates were scored with. */
   tokenizer?: string;
+  /** Coarse-to-fine runs: the stage the strategy is in, and how many candidates the block stage takes. */
+  coarse?: { stage: 1 | 2; stage1: number };
   trials: number;
   counts: Record<TrialStatus, number>;
   batches: number;
@@ -259,6 +261,7 @@ export function summary(run: RunFile): RunSummary {
     evaluator: str('evaluator'),
     objectives: runObjectives(run),
     ...(run.config.space === 'backbone' ? { latencyRuntime: run.config.latencyRuntime ?? 'tfjs', tokenizer: run.config.tokenizer ?? 'wordlevel' } : {}),
+    ...coarseStage(run),
     trials: run.trials.length,
     counts,
     batches: run.nextBatch,
@@ -272,6 +275,13 @@ export function summary(run: RunFile): RunSummary {
   return { ...s, text: summaryText(s) };
 }
 
+/** Where a coarse-to-fine run stands (its saved strategy state says the stage). */
+function coarseStage(run: RunFile): { coarse?: RunSummary['coarse'] } {
+  if (run.config.strategy !== 'coarse-to-fine' || typeof run.config.budget !== 'number') return {};
+  const st = (run.strategyState as { stage?: unknown } | null | undefined)?.stage;
+  return { coarse: { stage: st === 2 ? 2 : 1, stage1: Math.ceil(run.config.budget / 2) } };
+}
+
 function summaryText(s: Omit<RunSummary, 'text'>): string {
   const primary = s.objectives[0] ?? 'fitness';
   const what = [s.space && `space ${s.space}`, s.strategy && `strategy ${s.strategy}`, s.evaluator && `evaluator ${s.evaluator}`]
@@ -282,6 +292,9 @@ function summaryText(s: Omit<RunSummary, 'text'>): string {
     `run '${s.name}': ${s.status}${s.statusReason ? ` (${s.statusReason})` : ''}`,
     `  ${what ? what + ', ' : ''}seed ${s.seed}${s.objectives.length ? `, objectives ${s.objectives.join(', ')}` : ''}`,
     ...(s.latencyRuntime ? [`  latency measured with ${latencyLabel(s.latencyRuntime as LatencyRuntime)}, tokenizer ${s.tokenizer}`] : []),
+    ...(s.coarse
+      ? [`  coarse-to-fine: the blocks at one fixed shape for the first ${s.coarse.stage1} candidates (to a whole batch), then the shape around the best blocks; now ${s.coarse.stage === 1 ? 'searching the blocks' : 'searching the shape'}`]
+      : []),
     `  ${plural(s.trials, 'trial')}${counts.length ? ` (${counts.join(', ')})` : ''} in ${plural(s.batches, 'batch')}${s.pending ? `, ${s.pending} pending` : ''}`,
     `  started ${s.created}, ${fmtDuration(s.seconds)} to the last save, ${fmtDuration(s.evalSeconds)} evaluating`,
   ];

@@ -13,7 +13,7 @@ import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, finalResult, pickFinalists, runFin
 import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
-import type { Candidate, Trial } from '../search/types.js';
+import type { Candidate, Strategy, Trial } from '../search/types.js';
 import { WorkerPool } from '../evaluators/pool.js';
 import { QueueEvaluator, QueueUnavailable } from '../evaluators/queue/coordinator.js';
 import { checkRedis } from '../evaluators/queue/redis.js';
@@ -172,7 +172,12 @@ export function checkSearchConfig(c: SearchConfig): void {
   }
   if (problems.length) throw new OpnasError(problems.join('; '));
   // the strategy checks its own options (population, tournament, c); fail here, before a run folder exists
-  makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c });
+  strategyFor(c);
+}
+
+/** The strategy a run's config names, with its options. */
+function strategyFor(c: SearchConfig, space = spaceFor(c)): Strategy {
+  return makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c, seeded: c.seeded, budget: c.budget });
 }
 
 /** Worker processes for a search: as asked (default one per core), at most one per candidate of a batch. */
@@ -280,7 +285,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
   const run = store.data;
   const c = run.config;
   const space = spaceFor(c);
-  const strategy = makeStrategy(c.strategy, space, c.seed, { population: c.population, tournament: c.tournament, c: c.c, seeded: c.seeded });
+  const strategy = strategyFor(c, space);
   let close = async () => {};
   try {
     run.status = 'running';
@@ -434,7 +439,7 @@ export async function resumeSearch(dir: string, name: string, o: SessionOptions 
     // a strategy state that does not fit stops here, before the run's status changes
     if (store.data.strategyState !== undefined && store.data.strategyState !== null) {
       try {
-        makeStrategy(c.strategy, spaceFor(c), c.seed, { population: c.population, tournament: c.tournament, c: c.c }).restore(store.data.strategyState);
+        strategyFor(c).restore(store.data.strategyState);
       } catch (e) {
         throw new OpnasError(`run '${name}' cannot resume: its saved strategy state does not fit the ${c.strategy} strategy (${(e as Error).message})`);
       }

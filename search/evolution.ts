@@ -26,7 +26,7 @@ export interface EvolutionOptions {
 /** Real et al. use P = 100, S = 25 for 20k-model searches; these suit budgets of tens to hundreds. */
 export const DEFAULT_EVOLUTION: EvolutionOptions = { population: 20, tournament: 5 };
 
-interface Member<G> {
+export interface Member<G> {
   genome: G;
   id: string;
   fitness: number;
@@ -46,7 +46,7 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
   protected population: Member<G>[] = [];
   private samplesInFlight = 0;
   private seedsUsed = 0;
-  private readonly seedGenomes: G[];
+  protected seedGenomes: G[];
 
   constructor(
     readonly name: string,
@@ -66,6 +66,16 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
     return undefined;
   }
 
+  /** A random genome (hook: a coarse-to-fine search samples at its fixed shape). */
+  protected sampleGenome(): G {
+    return this.space.sample(this.rng);
+  }
+
+  /** A child of `parent` (hook: a coarse-to-fine search limits what a mutation may change). */
+  protected mutateGenome(parent: G): G {
+    return this.space.mutate(parent, this.rng, { priority: this.priority() });
+  }
+
   ask(n: number): Candidate<G>[] {
     const out: Candidate<G>[] = [];
     for (let i = 0; i < n; i++) {
@@ -77,12 +87,12 @@ export class Evolution<G> implements Strategy<EvolutionState<G>> {
           out.push({ genome, id: this.space.id(genome), origin: 'seed' });
           continue;
         }
-        const genome = this.space.sample(this.rng);
+        const genome = this.sampleGenome();
         out.push({ genome, id: this.space.id(genome), origin: 'sample' });
         continue;
       }
       const parent = this.tournamentWinner();
-      const genome = this.space.mutate(parent.genome, this.rng, { priority: this.priority() });
+      const genome = this.mutateGenome(parent.genome);
       out.push({ genome, id: this.space.id(genome), parent: parent.id, origin: 'mutate' });
     }
     return out;

@@ -81,9 +81,9 @@ export class OpEvolution<G> extends Evolution<G> {
   private evaluated = 0;
   private readonly c: number;
 
-  constructor(space: SearchSpace<G>, seed: number, opts: Partial<OpEvolutionOptions> = {}) {
+  constructor(space: SearchSpace<G>, seed: number, opts: Partial<OpEvolutionOptions> = {}, name = 'op-evolution') {
     const o = { ...DEFAULT_OP_EVOLUTION, ...opts };
-    super('op-evolution', space, seed, o);
+    super(name, space, seed, o);
     if (!(o.c >= 0)) throw new RangeError(`c must be >= 0, got ${o.c}`);
     this.c = o.c;
   }

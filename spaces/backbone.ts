@@ -11,7 +11,7 @@ import {
   typeName,
 } from './attention-graph.js';
 import { checkConv, convCost, mutateConv, renderConv, sampleConv } from './conv.js';
-import { checkFfn, ffnCost, ffnSpace, parseFfnFormula, STANDARD_FFN } from './ffn-tree.js';
+import { checkFfn, ffnCost, ffnSpace, FFN_RATIOS, mutateFfn, parseFfnFormula, STANDARD_FFN } from './ffn-tree.js';
 import { hashId } from './base/hash.js';
 import { ATTN_OPS } from './ops.js';
 import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleHead, sampleWidth } from './macro.js';
@@ -23,6 +23,7 @@ import {
   GENOME_VERSION,
   type LayerGenome,
   type MixerGenome,
+  type MutationScope,
   type OpPriority,
   POOL_KINDS,
   type PoolKind,
@@ -184,8 +185,45 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
   const id = (g: BackboneGenome) =>
     hashId('backbone', String(g.hidden), String(g.heads), ...(g.pool && g.pool !== 'cls' ? [`pool:${g.pool}`] : []), ...(g.embed ? [`embed:${g.embed}`] : []), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
 
-  const mutateOnce = (g: BackboneGenome, rng: Rng, priority?: OpPriority): BackboneGenome => {
+  /** One change to the blocks of one layer: its mixer, its FFN (the ratio kept), or its mixer kind. */
+  const mutateBlock = (out: BackboneGenome, rng: Rng, priority?: OpPriority): void => {
+    const layer = out.layers[rng.int(out.layers.length)];
+    const u = rng.next() * 0.83;
+    if (u < 0.4) {
+      if (layer.mixer.type === 'attention') layer.mixer = { type: 'attention', graph: mutateAttention(layer.mixer.graph, rng, withPrefix(priority, 'attn.')) };
+      else layer.mixer = mutateConv(layer.mixer, rng);
+    } else if (u < 0.75) layer.ffn = mutateFfn(layer.ffn, rng, { priority: withPrefix(priority, 'ffn.'), keepRatio: true });
+    else layer.mixer = layer.mixer.type === 'conv' ? { type: 'attention', graph: sampleAttention(rng) } : sampleConv(rng);
+  };
+
+  /** One change to the macro shape: depth (a layer copied or removed), width and heads, one FFN ratio, or the readout. */
+  const mutateMacro = (out: BackboneGenome, rng: Rng): void => {
+    const head = Boolean(ranges.pool?.length || ranges.embed?.length);
+    const u = rng.next();
+    const i = rng.int(out.layers.length);
+    if (u < 0.3) {
+      const grow = out.layers.length < ranges.layers[1] && (out.layers.length <= ranges.layers[0] || rng.bool());
+      if (grow) out.layers.splice(i, 0, structuredClone(out.layers[i]));
+      else if (out.layers.length > ranges.layers[0]) out.layers.splice(i, 1);
+    } else if (u < 0.6 || (u >= 0.8 && !head)) {
+      const w = sampleWidth(rng, ranges);
+      out.hidden = w.hidden;
+      if (out.hidden % out.heads !== 0 || !headsFor(out.hidden, ranges).includes(out.heads) || rng.bool()) out.heads = w.heads;
+      if (out.embed !== undefined && out.embed >= out.hidden) delete out.embed;
+    } else if (u < 0.8) {
+      const ffn = out.layers[i].ffn;
+      out.layers[i].ffn = { ...ffn, ratio: rng.choice(FFN_RATIOS.filter((r) => r !== ffn.ratio)) };
+    } else {
+      delete out.pool;
+      delete out.embed;
+      Object.assign(out, sampleHead(rng, ranges, out.hidden));
+    }
+  };
+
+  const mutateOnce = (g: BackboneGenome, rng: Rng, priority?: OpPriority, scope: MutationScope = 'all'): BackboneGenome => {
     const out = structuredClone(g);
+    if (scope === 'blocks') return mutateBlock(out, rng, priority), out;
+    if (scope === 'macro') return mutateMacro(out, rng), out;
     const i = rng.int(out.layers.length);
     const layer = out.layers[i];
     const u = rng.next();
@@ -211,6 +249,21 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
     return out;
   };
 
+  // the coarse stage's fixed shape: the deepest depth (so every layer position's blocks are
+  // searched), the narrowest width with its textbook head count, FFN ratio 4, BERT's readout
+  const coarseShape = (() => {
+    const hidden = Math.min(...ranges.hidden);
+    const heads = headsFor(hidden, ranges);
+    const textbook = Math.max(1, Math.floor(hidden / 64));
+    return { depth: ranges.layers[1], hidden, heads: heads.includes(textbook) ? textbook : (heads[0] ?? 1), ratio: 4 as const };
+  })();
+  const project = (g: BackboneGenome): BackboneGenome => {
+    const layers = g.layers.map((l) => ({ mixer: structuredClone(l.mixer), ffn: { ...structuredClone(l.ffn), ratio: coarseShape.ratio } }));
+    // a shallower genome repeats its last layer's blocks; a deeper one keeps its first layers
+    while (layers.length < coarseShape.depth) layers.push(structuredClone(layers[layers.length - 1]));
+    return { version: GENOME_VERSION, space: 'backbone', hidden: coarseShape.hidden, heads: coarseShape.heads, layers: layers.slice(0, coarseShape.depth) };
+  };
+
   return {
     name: 'backbone',
     description: 'a BERT-style encoder: depth/width/heads, per layer attention graph or lightweight conv, and FFN trees',
@@ -224,10 +277,14 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
     },
     mutate(g, rng, opts) {
       const before = id(g);
+      const scope = opts?.scope ?? 'all';
       for (let t = 0; t < 20; t++) {
-        const m = mutateOnce(g, rng, opts?.priority);
+        const m = mutateOnce(g, rng, opts?.priority, scope);
         if (id(m) !== before) return m;
       }
+      // nothing changed in 20 tries (a scope with little room): a fresh genome that keeps to the scope
+      if (scope === 'blocks') return project(this.sample(rng));
+      if (scope === 'macro') return mutateOnce(g, rng, undefined, 'blocks');
       return this.sample(rng);
     },
     check: checkBackbone,
@@ -243,6 +300,11 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
       ),
     ],
     seeds: () => knownGood(ranges),
+    coarse: {
+      sample: (rng) => project({ version: GENOME_VERSION, space: 'backbone', hidden: coarseShape.hidden, heads: coarseShape.heads, layers: Array.from({ length: coarseShape.depth }, () => randomLayer(rng, ranges)) }),
+      project,
+      describe: `${coarseShape.depth} layers, hidden ${coarseShape.hidden}, ${coarseShape.heads} head${coarseShape.heads > 1 ? 's' : ''}, FFN ratio ${coarseShape.ratio}, [CLS] readout, full-width embedding`,
+    },
     opSet: () => [...[...ATTN_OPS.keys()].map((o) => `attn.${o}`), ...ffnSpace.opSet().map((o) => `ffn.${o}`)],
   };
 }

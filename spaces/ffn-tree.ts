@@ -540,15 +540,21 @@ const MUTATIONS: { name: string; weight: number; apply: Mutation }[] = [
   },
 ];
 
-export function mutateFfn(g: FfnGenome, rng: Rng, opts: { priority?: OpPriority } = {}): FfnGenome {
+/**
+ * A different FFN genome. `keepRatio`: never change the expansion ratio (a coarse-to-fine search's
+ * block stage, where the ratio belongs to the macro shape searched later).
+ */
+export function mutateFfn(g: FfnGenome, rng: Rng, opts: { priority?: OpPriority; keepRatio?: boolean } = {}): FfnGenome {
   const before = ffnId(g);
-  const weights = MUTATIONS.map((m) => m.weight);
+  const mutations = opts.keepRatio ? MUTATIONS.filter((m) => m.name !== 'change-ratio') : MUTATIONS;
+  const weights = mutations.map((m) => m.weight);
   for (let attempt = 0; attempt < 64; attempt++) {
-    const child = MUTATIONS[rng.weighted(weights)].apply(g, rng, opts.priority);
+    const child = mutations[rng.weighted(weights)].apply(g, rng, opts.priority);
     if (child && isValidTree(child.tree) && ffnId(child) !== before) return child;
   }
   for (let attempt = 0; attempt < 16; attempt++) {
     const fresh = sampleFfn(rng);
+    if (opts.keepRatio) fresh.ratio = g.ratio;
     if (ffnId(fresh) !== before) return fresh;
   }
   // A different stack always changes the id, and any stack in range keeps the genome valid.

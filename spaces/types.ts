@@ -16,7 +16,7 @@ export interface SearchSpace<G> {
   name: string;
   description: string;
   sample(rng: Rng): G;
-  mutate(g: G, rng: Rng, opts?: { priority?: OpPriority }): G;
+  mutate(g: G, rng: Rng, opts?: MutateOptions): G;
   /** Validate unknown input; collect every problem; never throws. */
   check(x: unknown): CheckResult<G>;
   /** Stable hash: equal for functionally equal genomes, stable across processes. */
@@ -30,6 +30,31 @@ export interface SearchSpace<G> {
   opSet(): string[];
   /** Known-good genomes a seeded search starts its population from (the textbook point first). */
   seeds?(): G[];
+  /**
+   * Coarse-to-fine search (EfficientBERT): the blocks are searched first at one fixed macro shape
+   * (depth, width, heads, FFN ratio, readout), then the macro around the best blocks. Spaces
+   * without a macro shape leave it out, and the coarse-to-fine strategy refuses them.
+   */
+  coarse?: {
+    /** A random genome at the fixed shape. */
+    sample(rng: Rng): G;
+    /** The genome's blocks at the fixed shape. */
+    project(g: G): G;
+    /** The fixed shape, in words. */
+    describe: string;
+  };
+}
+
+/**
+ * What a mutation may change: everything; only the blocks (attention graphs, mixer kinds, FFN
+ * trees and stacks), keeping the macro shape; or only the macro shape (depth, width, heads, FFN
+ * ratios, readout, embedding), keeping the blocks.
+ */
+export type MutationScope = 'all' | 'blocks' | 'macro';
+
+export interface MutateOptions {
+  priority?: OpPriority;
+  scope?: MutationScope;
 }
 
 // ---- attention as a graph of primitive ops (AutoBERT-Zero intra-layer space) ----

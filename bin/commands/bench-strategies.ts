@@ -27,7 +27,7 @@ export const benchStrategiesCommand: CommandModule<object, Args> = {
       .option('queries', { type: 'number', default: 100, describe: 'architectures each search may evaluate' })
       .option('seeds', { type: 'number', default: 50, describe: 'independent searches per strategy' })
       .option('dataset', { choices: NB201_DATASETS, default: 'cifar10' as Nb201Dataset, describe: 'whose test accuracy is the objective' })
-      .option('strategies', { type: 'string', default: Object.keys(STRATEGIES).reverse().join(','), describe: 'comma-separated strategies' })
+      .option('strategies', { type: 'string', default: Object.keys(STRATEGIES).filter((s) => !STRATEGIES[s].needsShape).reverse().join(','), describe: 'comma-separated strategies' })
       .option('population', { type: 'number', describe: 'evolution population size' })
       .option('tournament', { type: 'number', describe: 'evolution tournament size' })
       .option('ucb-c', { type: 'number', describe: 'op-evolution UCB exploration constant c' })
