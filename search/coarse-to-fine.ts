@@ -14,7 +14,7 @@ import type { Candidate, Trial } from './types.js';
  * layer's FFN ratio, the readout and the embedding width.
  *
  * Stage 1 takes the first `stage1` candidates asked (the search makes it half the budget), rounded
- * up to a whole batch, since the loop tells a batch whole before it asks again.
+ * up to a whole batch: the stage changes when a batch is told.
  */
 
 export interface CoarseToFineOptions extends OpEvolutionOptions {
@@ -65,7 +65,6 @@ export class CoarseToFine<G> extends OpEvolution<G> {
   }
 
   override ask(n: number): Candidate<G>[] {
-    if (this.stage === 1 && this.asked >= this.stage1) this.startStage2();
     const out = super.ask(n);
     this.asked += out.length;
     return out;
@@ -86,6 +85,9 @@ export class CoarseToFine<G> extends OpEvolution<G> {
     }
     // stable: among equal fitness the earlier trial stays ahead
     this.best = this.best.sort((a, b) => b.fitness - a.fitness).slice(0, this.opts.population);
+    // the loop tells a batch whole (and may ask more than once for a batch, to replace duplicates),
+    // so the stage changes here, between batches
+    if (this.asked >= this.stage1) this.startStage2();
   }
 
   override state(): CoarseToFineState<G> {
