@@ -118,7 +118,7 @@ describe('opnas search on NAS-Bench-201: runs, resume, show, export', () => {
     const bad: [string[], RegExp][] = [
       [['search', '--name', 'a', '--space', 'nb201'], /run 'a' already exists/],
       [['resume', 'nope'], /no run 'nope'/],
-      [['search', '--strategy', 'annealing', '--space', 'nb201'], /unknown strategy 'annealing' \(known: op-evolution, regularized-evolution, random\)/],
+      [['search', '--strategy', 'annealing', '--space', 'nb201'], /unknown strategy 'annealing' \(known: op-evolution, coarse-to-fine, regularized-evolution, random\)/],
       [['search', '--space', 'cells'], /Invalid values:[\s\S]*space/],
       [['search', '--space', 'nb201', '--budget', '0'], /--budget must be a positive integer, got 0/],
       [['search', '--space', 'nb201', '--objective', 'dev'], /unknown objective 'dev' for the nb201 evaluator/],
