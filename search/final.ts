@@ -30,7 +30,11 @@ export interface FinalConfig {
   screenSteps?: number;
 }
 
-export const DEFAULT_FINAL: FinalConfig = { top: 5, seeds: 2 };
+/**
+ * Three finalists and the baseline, two seeds each: eight trainings, about 16 minutes on a 2-core
+ * CPU, so the default search ends within 25 minutes (bench/RESULTS.md, the default search's time).
+ */
+export const DEFAULT_FINAL: FinalConfig = { top: 3, seeds: 2 };
 
 /** Training steps of a screening rung's one training per candidate. */
 export const DEFAULT_SCREEN_STEPS = 400;

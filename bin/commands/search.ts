@@ -36,7 +36,7 @@ interface RunArgs {
 interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   name?: string;
   space: 'backbone' | 'nb201';
-  strategy: string;
+  strategy?: string;
   evaluator?: 'standalone' | 'nb201' | 'supernet';
   'supernet-steps': number;
   'supernet-sampling': PathSampling;
@@ -91,6 +91,9 @@ export function seedOption(v: number): number {
   return v;
 }
 
+/** The strategy of a NAS-Bench-201 search unless --strategy names another. */
+const NB201_STRATEGY = 'op-evolution';
+
 export function configFrom(a: SearchArgs): SearchConfig {
   const evaluator = a.evaluator ?? (a.space === 'nb201' ? 'nb201' : 'supernet');
   const d = DEFAULT_SEARCH;
@@ -98,7 +101,8 @@ export function configFrom(a: SearchArgs): SearchConfig {
     ...d,
     space: a.space,
     macro: macroFrom(a),
-    strategy: a.strategy,
+    // coarse-to-fine needs a macro shape, which the NAS-Bench-201 cell lacks
+    strategy: a.strategy ?? (a.space === 'nb201' ? NB201_STRATEGY : d.strategy),
     population: a.population,
     tournament: a.tournament,
     c: a['ucb-c'],
@@ -215,7 +219,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('name', { alias: 'n', type: 'string', describe: 'run name (default: run-DATE-TIME)' })
         .group(['name', 'config'], 'Run:')
         .option('space', { choices: ['backbone', 'nb201'] as const, default: DEFAULT_SEARCH.space, describe: 'search space (nb201: the NAS-Bench-201 cell, scored from the bundled table)' })
-        .option('strategy', { type: 'string', default: DEFAULT_SEARCH.strategy, describe: `search strategy (${Object.keys(STRATEGIES).join(', ')})` })
+        .option('strategy', { type: 'string', describe: `search strategy (${Object.keys(STRATEGIES).join(', ')}; default: ${DEFAULT_SEARCH.strategy}, ${NB201_STRATEGY} with --space nb201)` })
         .option('objective', { type: 'string', describe: 'score to optimise (default: dev; cifar10 on nb201), or two (e.g. dev,latency) for a Pareto front' })
         .option('budget', { alias: 'b', type: 'number', describe: `candidates to evaluate (default: ${DEFAULT_BUDGET.supernet} with the supernet, ${DEFAULT_BUDGET.standalone} with stand-alone training, ${DEFAULT_BUDGET.nb201} on nb201)` })
         .option('batch', { type: 'number', default: DEFAULT_SEARCH.batch, describe: 'candidates per strategy ask (fixed, so results do not depend on --workers)' })
