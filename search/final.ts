@@ -31,10 +31,11 @@ export interface FinalConfig {
 }
 
 /**
- * Three finalists and the baseline, two seeds each: eight trainings, about 16 minutes on a 2-core
- * CPU, so the default search ends within 25 minutes (bench/RESULTS.md, the default search's time).
+ * Two finalists and the baseline, two seeds each: six trainings, so the default search (about 9
+ * minutes before its final stage on a 2-core CPU) ends within about 25 minutes; three finalists
+ * took 30 (bench/RESULTS.md, the default search's time). More with --final-top.
  */
-export const DEFAULT_FINAL: FinalConfig = { top: 3, seeds: 2 };
+export const DEFAULT_FINAL: FinalConfig = { top: 2, seeds: 2 };
 
 /** Training steps of a screening rung's one training per candidate. */
 export const DEFAULT_SCREEN_STEPS = 400;
