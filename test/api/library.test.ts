@@ -22,6 +22,6 @@ it('runs the loop through the public API with a space and evaluator of the user\
   const evaluator: evaluators.Evaluator<Bits> = { name: 'ones', scoreNames: ['dev'], score: async (c) => ({ scores: { dev: c.genome.reduce((a, b) => a + b, 0) }, seconds: 0 }) };
   const state = await search.search({ space, strategy: strategies.makeStrategy('regularized-evolution', space, 1, { population: 8, tournament: 3 }), evaluator, seed: 1, budget: 100, batch: 2, objectives: ['dev'] });
   expect(Math.max(...state.trials.map((t) => t.scores.dev))).toBe(8);
-  expect(Object.keys(strategies.STRATEGIES)).toEqual(['op-evolution', 'regularized-evolution', 'random']);
+  expect(Object.keys(strategies.STRATEGIES)).toEqual(['op-evolution', 'coarse-to-fine', 'regularized-evolution', 'random']);
   expect(evaluators.Nb201Evaluator.load().scoreNames).toContain('cifar10');
 });
