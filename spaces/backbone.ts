@@ -185,39 +185,52 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
   const id = (g: BackboneGenome) =>
     hashId('backbone', String(g.hidden), String(g.heads), ...(g.pool && g.pool !== 'cls' ? [`pool:${g.pool}`] : []), ...(g.embed ? [`embed:${g.embed}`] : []), ...g.layers.map((l) => `${mixerId(l.mixer)}|${ffnSpace.id(l.ffn)}`));
 
+  // the changes a mutation draws from; each is shared by the full, blocks-only and macro-only scopes
+  const changeMixer = (layer: LayerGenome, rng: Rng, priority?: OpPriority): void => {
+    if (layer.mixer.type === 'attention') layer.mixer = { type: 'attention', graph: mutateAttention(layer.mixer.graph, rng, withPrefix(priority, 'attn.')) };
+    else layer.mixer = mutateConv(layer.mixer, rng);
+  };
+  const swapMixerKind = (layer: LayerGenome, rng: Rng): void => {
+    layer.mixer = layer.mixer.type === 'conv' ? { type: 'attention', graph: sampleAttention(rng) } : sampleConv(rng);
+  };
+  const changeDepth = (out: BackboneGenome, i: number, rng: Rng): void => {
+    const grow = out.layers.length < ranges.layers[1] && (out.layers.length <= ranges.layers[0] || rng.bool());
+    if (grow) out.layers.splice(i, 0, structuredClone(out.layers[i]));
+    else if (out.layers.length > ranges.layers[0]) out.layers.splice(i, 1);
+  };
+  /** A new width; the heads are redrawn when they no longer fit (or, with `redrawHeads`, half the time). */
+  const changeWidth = (out: BackboneGenome, rng: Rng, redrawHeads: boolean): void => {
+    const w = sampleWidth(rng, ranges);
+    out.hidden = w.hidden;
+    if (out.hidden % out.heads !== 0 || !headsFor(out.hidden, ranges).includes(out.heads) || (redrawHeads && rng.bool())) out.heads = w.heads;
+    if (out.embed !== undefined && out.embed >= out.hidden) delete out.embed;
+  };
+  const changeHead = (out: BackboneGenome, rng: Rng): void => {
+    delete out.pool;
+    delete out.embed;
+    Object.assign(out, sampleHead(rng, ranges, out.hidden));
+  };
+  const hasHeadChoice = Boolean(ranges.pool?.length || ranges.embed?.length);
+
   /** One change to the blocks of one layer: its mixer, its FFN (the ratio kept), or its mixer kind. */
   const mutateBlock = (out: BackboneGenome, rng: Rng, priority?: OpPriority): void => {
     const layer = out.layers[rng.int(out.layers.length)];
     const u = rng.next() * 0.83;
-    if (u < 0.4) {
-      if (layer.mixer.type === 'attention') layer.mixer = { type: 'attention', graph: mutateAttention(layer.mixer.graph, rng, withPrefix(priority, 'attn.')) };
-      else layer.mixer = mutateConv(layer.mixer, rng);
-    } else if (u < 0.75) layer.ffn = mutateFfn(layer.ffn, rng, { priority: withPrefix(priority, 'ffn.'), keepRatio: true });
-    else layer.mixer = layer.mixer.type === 'conv' ? { type: 'attention', graph: sampleAttention(rng) } : sampleConv(rng);
+    if (u < 0.4) changeMixer(layer, rng, priority);
+    else if (u < 0.75) layer.ffn = mutateFfn(layer.ffn, rng, { priority: withPrefix(priority, 'ffn.'), keepRatio: true });
+    else swapMixerKind(layer, rng);
   };
 
   /** One change to the macro shape: depth (a layer copied or removed), width and heads, one FFN ratio, or the readout. */
   const mutateMacro = (out: BackboneGenome, rng: Rng): void => {
-    const head = Boolean(ranges.pool?.length || ranges.embed?.length);
     const u = rng.next();
     const i = rng.int(out.layers.length);
-    if (u < 0.3) {
-      const grow = out.layers.length < ranges.layers[1] && (out.layers.length <= ranges.layers[0] || rng.bool());
-      if (grow) out.layers.splice(i, 0, structuredClone(out.layers[i]));
-      else if (out.layers.length > ranges.layers[0]) out.layers.splice(i, 1);
-    } else if (u < 0.6 || (u >= 0.8 && !head)) {
-      const w = sampleWidth(rng, ranges);
-      out.hidden = w.hidden;
-      if (out.hidden % out.heads !== 0 || !headsFor(out.hidden, ranges).includes(out.heads) || rng.bool()) out.heads = w.heads;
-      if (out.embed !== undefined && out.embed >= out.hidden) delete out.embed;
-    } else if (u < 0.8) {
+    if (u < 0.3) changeDepth(out, i, rng);
+    else if (u < 0.6 || (u >= 0.8 && !hasHeadChoice)) changeWidth(out, rng, true);
+    else if (u < 0.8) {
       const ffn = out.layers[i].ffn;
       out.layers[i].ffn = { ...ffn, ratio: rng.choice(FFN_RATIOS.filter((r) => r !== ffn.ratio)) };
-    } else {
-      delete out.pool;
-      delete out.embed;
-      Object.assign(out, sampleHead(rng, ranges, out.hidden));
-    }
+    } else changeHead(out, rng);
   };
 
   const mutateOnce = (g: BackboneGenome, rng: Rng, priority?: OpPriority, scope: MutationScope = 'all'): BackboneGenome => {
@@ -227,25 +240,12 @@ export function backboneSpace(ranges: MacroRanges = DEFAULT_MACRO): SearchSpace<
     const i = rng.int(out.layers.length);
     const layer = out.layers[i];
     const u = rng.next();
-    if (u < 0.4) {
-      if (layer.mixer.type === 'attention') layer.mixer = { type: 'attention', graph: mutateAttention(layer.mixer.graph, rng, withPrefix(priority, 'attn.')) };
-      else layer.mixer = mutateConv(layer.mixer, rng);
-    } else if (u < 0.75) layer.ffn = ffnSpace.mutate(layer.ffn, rng, { priority: withPrefix(priority, 'ffn.') });
-    else if (u < 0.83) layer.mixer = layer.mixer.type === 'conv' ? { type: 'attention', graph: sampleAttention(rng) } : sampleConv(rng);
-    else if (u < 0.91) {
-      const grow = out.layers.length < ranges.layers[1] && (out.layers.length <= ranges.layers[0] || rng.bool());
-      if (grow) out.layers.splice(i, 0, structuredClone(layer));
-      else if (out.layers.length > ranges.layers[0]) out.layers.splice(i, 1);
-    } else if (u < 0.96 || !(ranges.pool?.length || ranges.embed?.length)) {
-      const w = sampleWidth(rng, ranges);
-      out.hidden = w.hidden;
-      if (out.hidden % out.heads !== 0 || !headsFor(out.hidden, ranges).includes(out.heads)) out.heads = w.heads;
-      if (out.embed !== undefined && out.embed >= out.hidden) delete out.embed;
-    } else {
-      delete out.pool;
-      delete out.embed;
-      Object.assign(out, sampleHead(rng, ranges, out.hidden));
-    }
+    if (u < 0.4) changeMixer(layer, rng, priority);
+    else if (u < 0.75) layer.ffn = ffnSpace.mutate(layer.ffn, rng, { priority: withPrefix(priority, 'ffn.') });
+    else if (u < 0.83) swapMixerKind(layer, rng);
+    else if (u < 0.91) changeDepth(out, i, rng);
+    else if (u < 0.96 || !hasHeadChoice) changeWidth(out, rng, false);
+    else changeHead(out, rng);
     return out;
   };
 
