@@ -28,6 +28,16 @@ export interface FinalConfig {
    */
   screen?: number;
   screenSteps?: number;
+  /**
+   * Spread the finalists over the space's families (`SearchSpace.family`): the slots go first to the
+   * best candidate of each family the baseline does not stand for, in search order, and only then to
+   * the next best overall. A weight-sharing supernet trains each family's weights a different amount,
+   * so its scores compare candidates within a family better than across families; on SST-2 it ranked
+   * the best all-convolution candidates below attention variants that lost to them by more than a
+   * point when trained alone (bench/RESULTS.md, the spread final stage). Absent: plain top K (runs
+   * saved before this option existed resume unchanged).
+   */
+  spread?: boolean;
 }
 
 /**
@@ -35,7 +45,7 @@ export interface FinalConfig {
  * minutes before its final stage on a 2-core CPU) ends within about 25 minutes; three finalists
  * took 30 (bench/RESULTS.md, the default search's time). More with --final-top.
  */
-export const DEFAULT_FINAL: FinalConfig = { top: 2, seeds: 2 };
+export const DEFAULT_FINAL: FinalConfig = { top: 2, seeds: 2, spread: true };
 
 /** Training steps of a screening rung's one training per candidate. */
 export const DEFAULT_SCREEN_STEPS = 400;
@@ -82,19 +92,36 @@ export interface ScreenState<G = unknown> {
 /**
  * The top `k` distinct ok trials by fitness, then the baseline (unless it is one of them). With
  * `withBaseline` false (a screening rung: the baseline goes to the final stage anyway), the top `k`
- * trials other than the baseline, and nothing more.
+ * trials other than the baseline, and nothing more. With `spread` (and a space with families), the
+ * best trial of each family not yet covered is taken first (the baseline covers its own family),
+ * then the rest by fitness; the finalists stay in search order.
  */
-export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G>[], k: number, baseline: G, shape?: Shape, withBaseline = true): Finalist<G>[] {
+export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G>[], k: number, baseline: G, shape?: Shape, withBaseline = true, spread = false): Finalist<G>[] {
+  const baselineId = space.id(baseline);
+  const seen = new Set<string>(); // the best-scored trial of each id
   const ranked = trials
     .filter((t) => t.status === 'ok' && typeof t.fitness === 'number' && Number.isFinite(t.fitness))
-    .sort((a, b) => b.fitness! - a.fitness! || a.index - b.index);
-  const out: Finalist<G>[] = [];
-  const baselineId = space.id(baseline);
-  for (const t of ranked) {
-    if (out.length >= k) break;
-    if (out.some((f) => f.id === t.id) || (!withBaseline && t.id === baselineId)) continue;
-    out.push({ id: t.id, genome: t.genome, formula: t.formula, baseline: t.id === baselineId, trial: t.index, searchFitness: t.fitness, cost: t.cost });
+    .sort((a, b) => b.fitness! - a.fitness! || a.index - b.index)
+    .filter((t) => !seen.has(t.id) && (withBaseline || t.id !== baselineId) && Boolean(seen.add(t.id)));
+  const taken = new Set<string>();
+  const family = spread ? space.family?.bind(space) : undefined;
+  if (family) {
+    const covered = new Set(withBaseline ? [family(baseline)] : []);
+    for (const t of ranked) {
+      if (taken.size >= k) break;
+      const f = family(t.genome);
+      if (covered.has(f)) continue;
+      covered.add(f);
+      taken.add(t.id);
+    }
   }
+  for (const t of ranked) {
+    if (taken.size >= k) break;
+    taken.add(t.id);
+  }
+  const out: Finalist<G>[] = ranked
+    .filter((t) => taken.has(t.id))
+    .map((t) => ({ id: t.id, genome: t.genome, formula: t.formula, baseline: t.id === baselineId, trial: t.index, searchFitness: t.fitness, cost: t.cost }));
   if (!withBaseline) return out;
   if (!out.some((f) => f.baseline)) {
     // the search may have scored it too (a seeded search starts from it), below the top k

@@ -31,6 +31,11 @@ export interface SearchSpace<G> {
   /** Known-good genomes a seeded search starts its population from (the textbook point first). */
   seeds?(): G[];
   /**
+   * The genome's family, for spreading the final stage's few slots over families (the backbone
+   * space: 'attention', 'conv' or 'hybrid' by its token mixers). Spaces without families leave it out.
+   */
+  family?(g: G): string;
+  /**
    * Coarse-to-fine search (EfficientBERT): the blocks are searched first at one fixed macro shape
    * (depth, width, heads, FFN ratio, readout), then the macro around the best blocks. Spaces
    * without a macro shape leave it out, and the coarse-to-fine strategy refuses them.

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Model } from '../../evaluators/compile.js';
 import { Rng } from '../../spaces/base/rng.js';
-import { backboneCost, backboneSpace, bertBaseline, knownGood } from '../../spaces/backbone.js';
+import { backboneCost, backboneFamily, backboneSpace, bertBaseline, knownGood } from '../../spaces/backbone.js';
 import { checkAttention, renderAttention } from '../../spaces/attention-graph.js';
 import { DEFAULT_MACRO } from '../../spaces/macro.js';
 import type { BackboneGenome } from '../../spaces/types.js';
@@ -152,5 +152,26 @@ describe('pooling, factorised embedding, dconv', () => {
       expect(g.layers.length).toBeLessThanOrEqual(2);
     }
     expect(seeds.some((g) => g.pool === 'mean' && g.embed === 64)).toBe(true);
+    // no 'max' readout in these ranges: the convolution-only seed reads out by mean
+    expect(seeds.filter((g) => backboneFamily(g) === 'conv').map((g) => g.pool)).toEqual(['mean']);
+  });
+
+  it('a convolution-only seed with max pooling (Kim 2014) when the ranges allow max, none with [CLS] only', () => {
+    const r = { ...DEFAULT_MACRO, layers: [1, 2] as [number, number], hidden: [64, 128], pool: ['cls' as const, 'mean' as const, 'max' as const], embed: [64] };
+    const conv = knownGood(r).filter((g) => backboneFamily(g) === 'conv');
+    expect(conv).toHaveLength(1);
+    expect(conv[0]).toMatchObject({ hidden: 128, heads: 4, pool: 'max' });
+    expect(conv[0].embed).toBeUndefined();
+    expect(conv[0].layers.map((l) => l.mixer)).toEqual([
+      { type: 'conv', kernel: 3 },
+      { type: 'conv', kernel: 7 },
+    ]);
+    expect(backboneSpace(r).check(conv[0]).errors).toEqual([]);
+    expect(knownGood({ ...r, heads: [1, 2] })[knownGood(r).length - 1].heads).toBe(2);
+    expect(knownGood({ ...DEFAULT_MACRO, layers: [1, 2], hidden: [128] }).some((g) => backboneFamily(g) === 'conv')).toBe(false);
+    // families by token mixer
+    const base = bertBaseline(2, 128, 2);
+    expect(backboneFamily(base)).toBe('attention');
+    expect(backboneFamily({ ...base, layers: [conv[0].layers[0], base.layers[1]] })).toBe('hybrid');
   });
 });

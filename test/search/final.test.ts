@@ -37,6 +37,24 @@ describe('final stage', () => {
     ]);
   });
 
+  it('spreads the slots over families the baseline does not stand for, then fills by fitness, in search order', () => {
+    // families by the genome's last digit: 1 = the baseline's family, 2 and 3 others
+    const fam = { ...space, family: (g: number) => `f${g % 10}` } as SearchSpace<number>;
+    const trials = [trial(0, 11, 0.9), trial(1, 21, 0.85), trial(2, 12, 0.7), trial(3, 22, 0.8), trial(4, 13, 0.6), trial(5, 31, 0.5)];
+    // plain top 2 (no spread, or a space without families): the two best, both of the baseline's family
+    expect(pickFinalists(space, trials, 2, 1).map((x) => x.id)).toEqual(['g11', 'g21', 'g1']);
+    expect(pickFinalists(fam, trials, 2, 1).map((x) => x.id)).toEqual(['g11', 'g21', 'g1']);
+    expect(pickFinalists(space, trials, 2, 1, undefined, true, true).map((x) => x.id)).toEqual(['g11', 'g21', 'g1']);
+    // spread: the best of family 2 (g22, 0.8) and of family 3 (g13, 0.6), not the two best overall
+    expect(pickFinalists(fam, trials, 2, 1, undefined, true, true).map((x) => x.id)).toEqual(['g22', 'g13', 'g1']);
+    // more slots than uncovered families: the rest by fitness, all in search order
+    expect(pickFinalists(fam, trials, 4, 1, undefined, true, true).map((x) => x.id)).toEqual(['g11', 'g21', 'g22', 'g13', 'g1']);
+    // one slot: the best uncovered family's best
+    expect(pickFinalists(fam, trials, 1, 1, undefined, true, true).map((x) => x.id)).toEqual(['g22', 'g1']);
+    // a screening rung (no baseline): every family counts, its best first
+    expect(pickFinalists(fam, trials, 3, 1, undefined, false, true).map((x) => x.id)).toEqual(['g11', 'g22', 'g13']);
+  });
+
   it('a screening rung: the top N other than the baseline, then its best K by screening dev (ties by search rank, failures dropped), then the baseline', () => {
     const trials = [trial(0, 1, 0.5), trial(1, 2, 0.9), trial(2, 7, 0.85), trial(3, 3, 0.7), trial(4, 5, 0.8), trial(5, 6, 0.6)];
     const cands = pickFinalists(space, trials, 4, 7, undefined, false);
