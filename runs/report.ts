@@ -3,6 +3,8 @@ import { latencyLabel, type LatencyRuntime } from '../evaluators/latency.js';
 import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
+import { backboneFamily } from '../spaces/backbone.js';
+import type { BackboneGenome } from '../spaces/types.js';
 import { objectiveValue } from './pareto.js';
 import { type RunFile, TRIAL_STATUSES } from './types.js';
 
@@ -355,10 +357,14 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   const seeds = (run.config.final as { seeds?: number } | undefined)?.seeds ?? 1;
   const result = finalResult(run.final, seeds);
   const pct = (m?: MeanStd) => (m ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : '-');
-  const header = ['', 'id', 'dev (mean ± std)', 'test (mean ± std)', 'seeds', 'params', 'FLOPs/tok', 'latency', 'search'];
+  // a spread final stage says each finalist's family (the slots went first to the families the baseline is not)
+  const spread = (run.config.final as { spread?: boolean } | undefined)?.spread === true;
+  const family = new Map(run.final.finalists.map((f) => [f.id, spread ? backboneFamily(f.genome as BackboneGenome) : undefined]));
+  const header = ['', 'id', ...(spread ? ['family'] : []), 'dev (mean ± std)', 'test (mean ± std)', 'seeds', 'params', 'FLOPs/tok', 'latency', 'search'];
   const cells = result.rows.map((r) => [
     r === result.winner ? '*' : '',
-    shortId(r.id) + (r.baseline ? ' baseline' : ''),
+    shortId(r.id) + (r.baseline ? ' baseline' : r.reference ? ' reference' : ''),
+    ...(spread ? [family.get(r.id) ?? '-'] : []),
     pct(r.dev),
     pct(r.test),
     `${r.dev?.n ?? 0}/${seeds}${r.failed ? ` (${r.failed} failed)` : ''}`,
@@ -372,13 +378,19 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   const lines = screenLines(run.final);
   if (!run.final.finalists.length) return { result, seeds, text: lines.join('\n') }; // still screening
   lines.push(
-    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}`,
-    ...table([header, ...cells], (c) => c >= 2 && c !== 4).map((l) => '  ' + l),
+    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}${spread ? '; finalists spread over families' : ''}`,
+    ...table([header, ...cells], (c) => c >= (spread ? 3 : 2) && c !== (spread ? 5 : 4)).map((l) => '  ' + l),
   );
   const w = result.winner;
   const b = result.baseline;
   if (w && result.complete) {
-    lines.push(w.baseline ? `winner: the baseline itself (no candidate beat it on dev)` : `winner: ${shortId(w.id)}`);
+    lines.push(
+      w.baseline
+        ? `winner: the baseline itself (no candidate beat it on dev)`
+        : w.reference && w.trial === undefined
+          ? `winner: ${shortId(w.id)}, the known-good reference (no searched candidate beat it on dev)`
+          : `winner: ${shortId(w.id)}${w.reference ? ' (the search scored it; it is also the known-good reference)' : ''}`,
+    );
     if (!w.baseline && b?.dev && b.test && w.test)
       lines.push(`  vs baseline: dev ${signed(100 * (w.dev!.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, params ${fmtCount(w.cost.params)} vs ${fmtCount(b.cost.params)}`);
     lines.push(indent(w.formula, '    '));

@@ -18,7 +18,7 @@ import { WorkerPool } from '../evaluators/pool.js';
 import { QueueEvaluator, QueueUnavailable } from '../evaluators/queue/coordinator.js';
 import { checkRedis } from '../evaluators/queue/redis.js';
 import { WORKER_EVALUATORS, type WorkerConfig } from '../evaluators/registry.js';
-import { backboneSpace, referenceBaseline } from '../spaces/backbone.js';
+import { backboneSpace, convReference, referenceBaseline } from '../spaces/backbone.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
 import { nb201Space } from '../spaces/nb201.js';
@@ -154,7 +154,8 @@ export function checkSearchConfig(c: SearchConfig): void {
     else if (sc > 0 && sc <= c.final.top) problems.push(`final screen ${sc} must be larger than final top ${c.final.top} (the screening rung keeps the best ${c.final.top} of them)`);
     const ss = c.final.screenSteps;
     if (ss !== undefined && !(Number.isInteger(ss) && ss >= 1)) problems.push(`final screen steps must be a positive integer, got ${ss}`);
-    if (c.final.spread !== undefined && typeof c.final.spread !== 'boolean') problems.push(`final spread must be true or false, got ${JSON.stringify(c.final.spread)}`);
+    for (const k of ['spread', 'references'] as const)
+      if (c.final[k] !== undefined && typeof c.final[k] !== 'boolean') problems.push(`final ${k} must be true or false, got ${JSON.stringify(c.final[k])}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
   if (c.latencyRuntime !== undefined) {
@@ -350,10 +351,12 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   const space = backboneSpace(c.macro) as SearchSpace<unknown>;
   const screen = final.screen ?? 0;
   // k = 0: just the baseline's row (with its search score when the search tried it)
-  const [baseline] = pickFinalists(space, run.trials, 0, referenceBaseline(c.macro), shapeOf(c, run));
+  const references = final.references ? [convReference(c.macro)].filter((g) => g !== undefined) : [];
+  const [baseline, ...refs] = pickFinalists(space, run.trials, 0, referenceBaseline(c.macro), shapeOf(c, run), { references });
+  const spread = final.spread === true;
   run.final ??= screen > 0
-    ? { finalists: [], runs: [], screen: { steps: final.screenSteps ?? DEFAULT_SCREEN_STEPS, candidates: pickFinalists(space, run.trials, screen, baseline.genome, shapeOf(c, run), false, final.spread === true), runs: [] } }
-    : { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run), true, final.spread === true), runs: [] };
+    ? { finalists: [], runs: [], screen: { steps: final.screenSteps ?? DEFAULT_SCREEN_STEPS, candidates: pickFinalists(space, run.trials, screen, baseline.genome, shapeOf(c, run), { withBaseline: false, spread }), runs: [] } }
+    : { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run), { spread, references }), runs: [] };
   await store.save();
   if (run.final.screen && !run.final.finalists.length) {
     const sc = run.final.screen;
@@ -364,7 +367,7 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
         `screen ${sc.runs.length}/${sc.candidates.length}: ${r.id.slice(0, 8)} ` + (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)}` : `failed (${r.reason})`),
       );
     }
-    run.final.finalists = screenedFinalists(sc, final.top, baseline);
+    run.final.finalists = screenedFinalists(sc, final.top, baseline, refs);
     await store.save();
   }
   const total = run.final.finalists.length * final.seeds;

@@ -38,6 +38,13 @@ export interface FinalConfig {
    * saved before this option existed resume unchanged).
    */
   spread?: boolean;
+  /**
+   * Train the space's reference architectures beside the baseline (the backbone space: the
+   * convolution-only reference, `convReference`), so the winner is the best by dev of the search's
+   * finalists, the textbook baseline and the known-good references. Absent: none (runs saved
+   * before this option existed resume unchanged).
+   */
+  references?: boolean;
 }
 
 /**
@@ -45,7 +52,7 @@ export interface FinalConfig {
  * minutes before its final stage on a 2-core CPU) ends within about 25 minutes; three finalists
  * took 30 (bench/RESULTS.md, the default search's time). More with --final-top.
  */
-export const DEFAULT_FINAL: FinalConfig = { top: 2, seeds: 2, spread: true };
+export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: true };
 
 /** Training steps of a screening rung's one training per candidate. */
 export const DEFAULT_SCREEN_STEPS = 400;
@@ -56,6 +63,8 @@ export interface Finalist<G = unknown> {
   formula: string;
   /** The run's reference baseline (also set when a search candidate is the baseline itself). */
   baseline: boolean;
+  /** One of the space's known-good reference architectures (also set when the search picked it). */
+  reference?: boolean;
   /** The search trial it came from, and its search fitness. */
   trial?: number;
   searchFitness?: number;
@@ -94,9 +103,18 @@ export interface ScreenState<G = unknown> {
  * `withBaseline` false (a screening rung: the baseline goes to the final stage anyway), the top `k`
  * trials other than the baseline, and nothing more. With `spread` (and a space with families), the
  * best trial of each family not yet covered is taken first (the baseline covers its own family),
- * then the rest by fitness; the finalists stay in search order.
+ * then the rest by fitness; the finalists stay in search order. `references` (known-good
+ * architectures) follow the baseline unless already there.
  */
-export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G>[], k: number, baseline: G, shape?: Shape, withBaseline = true, spread = false): Finalist<G>[] {
+export function pickFinalists<G>(
+  space: SearchSpace<G>,
+  trials: readonly Trial<G>[],
+  k: number,
+  baseline: G,
+  shape?: Shape,
+  opts: { withBaseline?: boolean; spread?: boolean; references?: readonly G[] } = {},
+): Finalist<G>[] {
+  const { withBaseline = true, spread = false, references = [] } = opts;
   const baselineId = space.id(baseline);
   const seen = new Set<string>(); // the best-scored trial of each id
   const ranked = trials
@@ -128,6 +146,16 @@ export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G
     const t = ranked.find((x) => x.id === baselineId);
     out.push({ id: baselineId, genome: baseline, formula: space.render(baseline), baseline: true, cost: space.cost(baseline, shape), ...(t ? { trial: t.index, searchFitness: t.fitness } : {}) });
   }
+  for (const g of references) {
+    const id = space.id(g);
+    const there = out.find((f) => f.id === id);
+    if (there) {
+      if (!there.baseline) there.reference = true;
+      continue;
+    }
+    const t = ranked.find((x) => x.id === id);
+    out.push({ id, genome: g, formula: space.render(g), baseline: false, reference: true, cost: space.cost(g, shape), ...(t ? { trial: t.index, searchFitness: t.fitness } : {}) });
+  }
   return out;
 }
 
@@ -135,13 +163,19 @@ export function pickFinalists<G>(space: SearchSpace<G>, trials: readonly Trial<G
  * The finalists a finished screening rung gives: its `k` best candidates by their screening dev
  * score (ties: search rank), then the baseline. A candidate whose screening failed is not taken.
  */
-export function screenedFinalists<G>(screen: ScreenState<G>, k: number, baseline: Finalist<G>): Finalist<G>[] {
+export function screenedFinalists<G>(screen: ScreenState<G>, k: number, baseline: Finalist<G>, references: readonly Finalist<G>[] = []): Finalist<G>[] {
   const dev = new Map(screen.runs.filter((r) => r.status === 'ok' && Number.isFinite(r.dev)).map((r) => [r.id, r.dev!]));
   const ranked = screen.candidates
     .map((c, rank) => ({ c, rank }))
     .filter((x) => dev.has(x.c.id))
     .sort((a, b) => dev.get(b.c.id)! - dev.get(a.c.id)! || a.rank - b.rank);
-  return [...ranked.slice(0, k).map((x) => x.c), baseline];
+  const out = [...ranked.slice(0, k).map((x) => x.c), baseline];
+  for (const r of references) {
+    const there = out.find((f) => f.id === r.id);
+    if (there) there.reference = true;
+    else out.push(r);
+  }
+  return out;
 }
 
 /** Every (finalist, seed) training, in the order they are started. */

@@ -69,6 +69,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
   'latency-runtime': string;
   'final-top': number;
   'final-spread': boolean;
+  'final-references': boolean;
   'final-seeds': number;
   'final-steps': number;
   'final-screen': number;
@@ -134,6 +135,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       top: nonNegativeInt('final-top', a['final-top']),
       seeds: positiveInt('final-seeds', a['final-seeds']),
       spread: a['final-spread'],
+      references: a['final-references'],
       train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
       ...(a['final-screen'] ? { screen: nonNegativeInt('final-screen', a['final-screen']), screenSteps: positiveInt('final-screen-steps', a['final-screen-steps']) } : {}),
     },
@@ -264,12 +266,13 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
         .group(['train-steps', 'train-batch-size', 'lr'], 'Stand-alone training (--evaluator standalone):')
         .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
-        .option('final-spread', { type: 'boolean', default: DEFAULT_FINAL.spread, describe: 'give the final slots first to the best candidate of each family (all-attention, all-convolution, hybrid) the baseline does not stand for; --no-final-spread: plain top N' })
+        .option('final-references', { type: 'boolean', default: DEFAULT_FINAL.references, describe: 'also train the known-good convolution-only reference (max pooling, as Kim 2014) beside the baseline; the best mean dev of all wins' })
+        .option('final-spread', { type: 'boolean', default: DEFAULT_FINAL.spread, describe: 'give the final slots first to the best candidate of each family (all-attention, all-convolution, hybrid) the baseline does not stand for' })
         .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
         .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })
         .option('final-screen', { type: 'number', default: 0, describe: 'screen this many top candidates first with one short training each; the best --final-top of them go on (0: no screening)' })
         .option('final-screen-steps', { type: 'number', default: DEFAULT_SCREEN_STEPS, describe: 'training steps of each screening training (seed 0)' })
-        .group(['final-top', 'final-spread', 'final-seeds', 'final-steps', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
+        .group(['final-top', 'final-references', 'final-spread', 'final-seeds', 'final-steps', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
         .example([
           ['$0 search', 'the main job: op-priority evolution on SST-2, scored by the supernet (minutes)'],
           ['$0 search --name mine --objective dev,latency --max-params 2e6', 'a Pareto front of accuracy and latency under 2M parameters'],

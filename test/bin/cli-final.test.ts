@@ -32,13 +32,24 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   const ref = await opnas(['search', '--name', 'ref', ...ARGS], { env, timeout: 300_000 });
   expect(ref.code, ref.stderr).toBe(0);
   const reference = finalOf(dir, 'ref');
-  expect(reference.finalists).toHaveLength(3);
+  expect(reference.finalists).toHaveLength(4);
   expect(reference.finalists.filter((f) => f.baseline)).toHaveLength(1);
-  expect(reference.runs).toHaveLength(6);
+  expect(reference.runs).toHaveLength(8);
   expect(reference.runs.every((r) => r.status === 'ok' && r.dev >= 0 && r.dev <= 1)).toBe(true);
-  expect(ref.stdout).toMatch(/final stage: 3 finalists trained stand-alone, 2 seeds each \(6\/6 trainings done\)/);
+  expect(ref.stdout).toMatch(/final stage: 4 finalists trained stand-alone, 2 seeds each \(8\/8 trainings done\)/);
   expect(ref.stdout).toMatch(/baseline/);
   expect(ref.stdout).toMatch(/winner: /);
+  // the convolution-only reference is trained beside the baseline by default
+  const saved = JSON.parse(readFileSync(join(dir, 'ref', 'run.json'), 'utf8')) as {
+    config: { final: { references?: boolean; spread?: boolean } };
+    final: { finalists: { reference?: boolean; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] };
+  };
+  expect(saved.config.final).toMatchObject({ references: true, spread: false });
+  const refs = saved.final.finalists.filter((f) => f.reference);
+  expect(refs).toHaveLength(1);
+  expect(refs[0].genome.layers.every((l) => l.mixer.type === 'conv')).toBe(true);
+  expect(refs[0].genome.pool).toBe('max');
+  expect(ref.stdout).toMatch(/ reference /);
 
   // export without --rank writes the final stage's winner, with its trained scores
   const out = join(dir, 'winner');
@@ -67,17 +78,18 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   });
   const partial = finalOf(dir, 'k');
   expect(partial.runs.length).toBeGreaterThanOrEqual(1);
-  expect(partial.runs.length).toBeLessThan(6);
+  expect(partial.runs.length).toBeLessThan(8);
   const resumed = await opnas(['resume', 'k', '--quiet'], { env, timeout: 300_000 });
   expect(resumed.code, resumed.stderr).toBe(0);
   expect(finalOf(dir, 'k')).toEqual(reference);
-  expect(resumed.stdout).toMatch(/6\/6 trainings done/);
+  expect(resumed.stdout).toMatch(/8\/8 trainings done/);
 }, 600_000);
 
 it('a screening rung picks the finalists by a short training; a kill -9 while screening resumes to the same result', async () => {
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
-  const args = [...ARGS, '--final-screen', '3', '--final-screen-steps', '20'];
+  // no reference here, and the screened candidates spread over families (the flags reach the saved config)
+  const args = [...ARGS, '--final-screen', '3', '--final-screen-steps', '20', '--no-final-references', '--final-spread'];
   args[args.indexOf('--final-top') + 1] = '1';
   args[args.indexOf('--final-seeds') + 1] = '1';
   const screened = (name: string) => {
@@ -88,6 +100,8 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
   expect(ref.code, ref.stderr).toBe(0);
   const r = screened('ref');
   expect(r.screen.steps).toBe(20);
+  expect(JSON.parse(readFileSync(join(dir, 'ref', 'run.json'), 'utf8')).config.final).toMatchObject({ references: false, spread: true });
+  expect(ref.stdout).toMatch(/finalists spread over families/);
   expect(r.screen.candidates).toHaveLength(3);
   expect(r.screen.runs).toHaveLength(3);
   // the finalist is the best screened candidate by dev, then the baseline

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Model } from '../../evaluators/compile.js';
 import { Rng } from '../../spaces/base/rng.js';
-import { backboneCost, backboneFamily, backboneSpace, bertBaseline, knownGood } from '../../spaces/backbone.js';
+import { backboneCost, backboneFamily, backboneSpace, bertBaseline, convReference, knownGood } from '../../spaces/backbone.js';
 import { checkAttention, renderAttention } from '../../spaces/attention-graph.js';
 import { DEFAULT_MACRO } from '../../spaces/macro.js';
 import type { BackboneGenome } from '../../spaces/types.js';
@@ -169,6 +169,10 @@ describe('pooling, factorised embedding, dconv', () => {
     expect(backboneSpace(r).check(conv[0]).errors).toEqual([]);
     expect(knownGood({ ...r, heads: [1, 2] })[knownGood(r).length - 1].heads).toBe(2);
     expect(knownGood({ ...DEFAULT_MACRO, layers: [1, 2], hidden: [128] }).some((g) => backboneFamily(g) === 'conv')).toBe(false);
+    // the same genome is the final stage's reference; none without a max or mean readout
+    expect(convReference(r)).toEqual(conv[0]);
+    expect(convReference({ ...r, pool: ['cls'] })).toBeUndefined();
+    expect(convReference({ ...r, heads: [1, 2, 4, 8] })!.heads).toBe(8);
     // families by token mixer
     const base = bertBaseline(2, 128, 2);
     expect(backboneFamily(base)).toBe('attention');

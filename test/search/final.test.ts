@@ -44,20 +44,49 @@ describe('final stage', () => {
     // plain top 2 (no spread, or a space without families): the two best, both of the baseline's family
     expect(pickFinalists(space, trials, 2, 1).map((x) => x.id)).toEqual(['g11', 'g21', 'g1']);
     expect(pickFinalists(fam, trials, 2, 1).map((x) => x.id)).toEqual(['g11', 'g21', 'g1']);
-    expect(pickFinalists(space, trials, 2, 1, undefined, true, true).map((x) => x.id)).toEqual(['g11', 'g21', 'g1']);
+    expect(pickFinalists(space, trials, 2, 1, undefined, { spread: true }).map((x) => x.id)).toEqual(['g11', 'g21', 'g1']);
     // spread: the best of family 2 (g22, 0.8) and of family 3 (g13, 0.6), not the two best overall
-    expect(pickFinalists(fam, trials, 2, 1, undefined, true, true).map((x) => x.id)).toEqual(['g22', 'g13', 'g1']);
+    expect(pickFinalists(fam, trials, 2, 1, undefined, { spread: true }).map((x) => x.id)).toEqual(['g22', 'g13', 'g1']);
     // more slots than uncovered families: the rest by fitness, all in search order
-    expect(pickFinalists(fam, trials, 4, 1, undefined, true, true).map((x) => x.id)).toEqual(['g11', 'g21', 'g22', 'g13', 'g1']);
+    expect(pickFinalists(fam, trials, 4, 1, undefined, { spread: true }).map((x) => x.id)).toEqual(['g11', 'g21', 'g22', 'g13', 'g1']);
     // one slot: the best uncovered family's best
-    expect(pickFinalists(fam, trials, 1, 1, undefined, true, true).map((x) => x.id)).toEqual(['g22', 'g1']);
+    expect(pickFinalists(fam, trials, 1, 1, undefined, { spread: true }).map((x) => x.id)).toEqual(['g22', 'g1']);
     // a screening rung (no baseline): every family counts, its best first
-    expect(pickFinalists(fam, trials, 3, 1, undefined, false, true).map((x) => x.id)).toEqual(['g11', 'g22', 'g13']);
+    expect(pickFinalists(fam, trials, 3, 1, undefined, { withBaseline: false, spread: true }).map((x) => x.id)).toEqual(['g11', 'g22', 'g13']);
+  });
+
+  it('known-good references follow the baseline, marked, with their search score when the search tried them', () => {
+    const trials = [trial(0, 1, 0.5), trial(1, 2, 0.9), trial(2, 8, 0.3)];
+    const f = pickFinalists(space, trials, 1, 7, undefined, { references: [8, 9] });
+    expect(f.map((x) => [x.id, x.baseline, x.reference ?? false])).toEqual([
+      ['g2', false, false],
+      ['g7', true, false],
+      ['g8', false, true],
+      ['g9', false, true],
+    ]);
+    expect(f[2]).toMatchObject({ trial: 2, searchFitness: 0.3, formula: 'genome 8' });
+    expect(f[3].trial).toBeUndefined();
+    // a reference the search ranked among the top k is not trained twice: it is marked where it stands
+    const g = pickFinalists(space, trials, 2, 7, undefined, { references: [2] });
+    expect(g.map((x) => [x.id, x.reference ?? false])).toEqual([
+      ['g2', true],
+      ['g1', false],
+      ['g7', false],
+    ]);
+    // after a screening rung: the screened best, the baseline, then the references not already there
+    const [baseline, ...refs] = pickFinalists(space, trials, 0, 7, undefined, { references: [8, 1] });
+    expect(refs.map((x) => x.id)).toEqual(['g8', 'g1']);
+    const screen = { steps: 50, candidates: pickFinalists(space, trials, 2, 7, undefined, { withBaseline: false }), runs: [{ id: 'g1', seed: 0, status: 'ok' as const, dev: 0.8, test: 0.5, seconds: 1 }] };
+    expect(screenedFinalists(screen, 1, baseline, refs).map((x) => [x.id, x.reference ?? false])).toEqual([
+      ['g1', true],
+      ['g7', false],
+      ['g8', true],
+    ]);
   });
 
   it('a screening rung: the top N other than the baseline, then its best K by screening dev (ties by search rank, failures dropped), then the baseline', () => {
     const trials = [trial(0, 1, 0.5), trial(1, 2, 0.9), trial(2, 7, 0.85), trial(3, 3, 0.7), trial(4, 5, 0.8), trial(5, 6, 0.6)];
-    const cands = pickFinalists(space, trials, 4, 7, undefined, false);
+    const cands = pickFinalists(space, trials, 4, 7, undefined, { withBaseline: false });
     expect(cands.map((x) => x.id)).toEqual(['g2', 'g5', 'g3', 'g6']); // g7 is the baseline: not screened
     const [baseline] = pickFinalists(space, trials, 0, 7);
     expect(baseline).toMatchObject({ id: 'g7', baseline: true, trial: 2, searchFitness: 0.85 });
