@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const row = (m: FinalRow) => {
     const t = stat(m, 'test');
     const d = stat(m, 'dev');
-    return `| ${m.baseline ? 'baseline (textbook layer)' : 'search winner'} \`${m.id.slice(0, 8)}\` | ${(m.cost.params / 1e6).toFixed(2)}M | ${t.xs.map(pct).join(' / ')} | ${pct(t.mean)} ± ${pct(t.std)} | ${pct(d.mean)} |`;
+    return `| ${m.baseline ? 'baseline (textbook layer)' : m.reference ? 'final-stage winner (the known-good reference)' : 'search winner'} \`${m.id.slice(0, 8)}\` | ${(m.cost.params / 1e6).toFixed(2)}M | ${t.xs.map(pct).join(' / ')} | ${pct(t.mean)} ± ${pct(t.std)} | ${pct(d.mean)} |`;
   };
   const w = stat(res.winner, 'test');
   const b = stat(res.baseline, 'test');
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     `- Date: ${started.toISOString()}; command: \`${cmd}\` (${todo.length} trainings added now, ${wall.toFixed(0)} s; ${reused} reused from an earlier bench:winner run, kept in the run folder)`,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; load average (1 min) at start / end ${load0[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
     `- Run \`${run.name}\`: ${(run.config.strategy as string) ?? ''} with the ${c.evaluator} evaluator, ${c.budget} candidates, seed ${run.seed}; ` +
-      `final stage top ${c.final.top} + baseline x ${c.final.seeds} seeds. Search and final stage took ${(searchSeconds / 60).toFixed(1)} min from creation to the last save.`,
+      `final stage top ${c.final.top} + baseline${c.final.references ? ' + reference' : ''} x ${c.final.seeds} seeds. Search and final stage took ${(searchSeconds / 60).toFixed(1)} min from creation to the last save.`,
     `- Training: \`opnas train\`'s settings (${c.final.train.steps} steps at most, batch ${c.final.train.batchSize}, lr ${c.final.train.lr}, early stopping on dev); seeds 0..${o.seeds - 1}; test = the task's held-out test split, never used to choose.`,
     '',
     '| model | params | test per seed | test mean ± std | dev mean |',
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     '',
     res.winner.baseline
       ? 'The final stage chose the baseline itself: no candidate beat it on dev.'
-      : `Gap (winner - baseline), test mean: ${(100 * (w.mean - b.mean) >= 0 ? '+' : '') + (100 * (w.mean - b.mean)).toFixed(2)} points; params ${(res.winner.cost.params / 1e6).toFixed(2)}M vs ${(res.baseline.cost.params / 1e6).toFixed(2)}M.`,
+      : `${res.winner.reference ? 'The final stage chose its known-good convolution-only reference, not a candidate evolution produced. ' : ''}Gap (winner - baseline), test mean: ${(100 * (w.mean - b.mean) >= 0 ? '+' : '') + (100 * (w.mean - b.mean)).toFixed(2)} points; params ${(res.winner.cost.params / 1e6).toFixed(2)}M vs ${(res.baseline.cost.params / 1e6).toFixed(2)}M.`,
     '',
     'Winner:',
     '',

@@ -110,6 +110,8 @@ export function reportCharts(run: RunFile, o: { fidelity?: FidelityData } = {}):
     if (w && !winnerTrial)
       out.lineageNote = w.baseline
         ? `The final stage chose the baseline, which no mutation produced; the lineage shown is that of the search's best trial, ${shortId(best.id)}.`
+        : w.reference
+          ? `The final stage chose the known-good reference ${shortId(w.id)}, which no mutation produced; the lineage shown is that of the search's best trial, ${shortId(best.id)}.`
         : `The final stage's winner ${shortId(w.id)} is not a trial of this run; the lineage shown is that of the search's best trial.`;
     else if (winnerTrial) out.lineageNote = `The lineage of the final stage's winner, ${shortId(winnerTrial)}.`;
     else out.lineageNote = `The lineage of the search's best trial, ${shortId(best.id)}.`;
@@ -145,7 +147,7 @@ function historyChart(run: RunFile, ok: Trial[], primary: { name: string; maximi
     for (const [i, r] of run.final.runs.filter((x) => x.status === 'ok' && typeof x.dev === 'number').entries()) {
       fb = fb === undefined ? r.dev! : Math.max(fb, r.dev!);
       const f = byId.get(r.id);
-      rows.push({ stage: finalStage, step: i + 1, id: shortId(r.id) + (f?.baseline ? ' baseline' : ''), seed: r.seed, score: r.dev, best: fb, formula: f?.formula ?? '' });
+      rows.push({ stage: finalStage, step: i + 1, id: shortId(r.id) + (f?.baseline ? ' baseline' : f?.reference ? ' reference' : ''), seed: r.seed, score: r.dev, best: fb, formula: f?.formula ?? '' });
     }
   }
   const stages = [searchStage, ...(rows.some((r) => r.stage === finalStage) ? [finalStage] : [])];
@@ -374,8 +376,8 @@ function lineageChart(run: RunFile, win: Lineage, final: FinalResult | undefined
   };
 }
 
-function finalLabel(r: { id: string; baseline: boolean }): string {
-  return shortId(r.id) + (r.baseline ? ' (baseline)' : '');
+function finalLabel(r: { id: string; baseline: boolean; reference?: boolean }): string {
+  return shortId(r.id) + (r.baseline ? ' (baseline)' : r.reference ? ' (reference)' : '');
 }
 
 function finalChart(final: FinalResult): Chart {

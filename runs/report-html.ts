@@ -260,13 +260,17 @@ function finalTable(r: ReportCharts): string {
   const pct = (m?: { mean: number; std: number }) => (m ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : '-');
   const rows = f.rows.map(
     (x) =>
-      `<tr class="${x === f.winner ? 'winner' : ''}"><td>${x === f.winner ? 'winner' : ''}</td><td>${esc(shortId(x.id))}${x.baseline ? ' (baseline)' : ''}</td><td class="num">${pct(x.dev)}</td><td class="num">${pct(x.test)}</td><td class="num">${x.dev?.n ?? 0}${x.failed ? ` (${x.failed} failed)` : ''}</td><td class="num">${fmtCount(x.cost.params)}</td><td class="num">${fmtCount(x.cost.flops)}</td><td class="num">${x.latency === undefined ? '-' : `${x.latency.toFixed(2)} ms`}</td><td class="num">${x.searchFitness === undefined ? '-' : esc(fmtScore('dev', x.searchFitness))}</td><td><pre>${esc(x.formula)}</pre></td></tr>`,
+      `<tr class="${x === f.winner ? 'winner' : ''}"><td>${x === f.winner ? 'winner' : ''}</td><td>${esc(shortId(x.id))}${x.baseline ? ' (baseline)' : x.reference ? ' (reference)' : ''}</td><td class="num">${pct(x.dev)}</td><td class="num">${pct(x.test)}</td><td class="num">${x.dev?.n ?? 0}${x.failed ? ` (${x.failed} failed)` : ''}</td><td class="num">${fmtCount(x.cost.params)}</td><td class="num">${fmtCount(x.cost.flops)}</td><td class="num">${x.latency === undefined ? '-' : `${x.latency.toFixed(2)} ms`}</td><td class="num">${x.searchFitness === undefined ? '-' : esc(fmtScore('dev', x.searchFitness))}</td><td><pre>${esc(x.formula)}</pre></td></tr>`,
   );
   const w = f.winner;
   const b = f.baseline;
   let verdict = f.complete ? '' : 'The final stage has not finished: the table holds the trainings done so far.';
   if (f.complete && w) {
-    verdict = w.baseline ? 'Winner: the baseline itself (no candidate beat it on mean dev).' : `Winner: ${shortId(w.id)}.`;
+    verdict = w.baseline
+      ? 'Winner: the baseline itself (no candidate beat it on mean dev).'
+      : w.reference && w.trial === undefined
+        ? `Winner: ${shortId(w.id)}, the known-good reference (no searched candidate beat it on mean dev).`
+        : `Winner: ${shortId(w.id)}.`;
     if (!w.baseline && b?.dev && w.dev && b.test && w.test)
       verdict += ` Against the baseline: dev ${signed(100 * (w.dev.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, ${fmtCount(w.cost.params)} parameters against ${fmtCount(b.cost.params)}.`;
   }
