@@ -372,7 +372,8 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   }
   const total = run.final.finalists.length * final.seeds;
   if (run.final.runs.length >= total) return;
-  o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
+  const nRefs = run.final.finalists.filter((f) => f.reference).length;
+  o.log?.(`final stage: ${run.final.finalists.length} finalists (the baseline${nRefs ? ` and ${nRefs === 1 ? 'the reference' : `${nRefs} references`}` : ''} included) x ${final.seeds} seeds, trained stand-alone; ${run.final.runs.length}/${total} done`);
   await trainStandalone(store, c, o, run.final, final.seeds, final.train.steps, (r) =>
     `final ${run.final!.runs.length}/${total}: ${r.id.slice(0, 8)} seed ${r.seed} ` +
       (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)} test ${(100 * r.test!).toFixed(2)}` : `failed (${r.reason})`),

@@ -74,7 +74,7 @@ export function referenceBaseline(r: MacroRanges): BackboneGenome {
  * (kernels 3 then 7), the most heads the ranges allow (one kernel per head: 8 by default), the
  * textbook FFNs, read out by max-pooling over the sequence as Kim's (2014) CNN for sentence
  * classification does (mean pooling where the ranges offer no max). Trained alone on SST-2 it beat
- * bert-tiny by 1.23 test points over 3 seeds (README, bench/RESULTS.md). Undefined when the ranges
+ * bert-tiny by 1.22 test points over 3 seeds (README, bench/RESULTS.md). Undefined when the ranges
  * offer neither readout or no head count fits the width.
  */
 export function convReference(r: MacroRanges): BackboneGenome | undefined {
