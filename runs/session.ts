@@ -356,7 +356,8 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   const spread = final.spread === true;
   run.final ??= screen > 0
     ? { finalists: [], runs: [], screen: { steps: final.screenSteps ?? DEFAULT_SCREEN_STEPS, candidates: pickFinalists(space, run.trials, screen, baseline.genome, shapeOf(c, run), { withBaseline: false, spread }), runs: [] } }
-    : { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run), { spread, references }), runs: [] };
+    : // runs saved before references existed keep the top k they started with (the baseline could take a slot)
+      { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run), { spread, references, skipKnown: final.references !== undefined }), runs: [] };
   await store.save();
   if (run.final.screen && !run.final.finalists.length) {
     const sc = run.final.screen;

@@ -104,7 +104,9 @@ export interface ScreenState<G = unknown> {
  * trials other than the baseline, and nothing more. With `spread` (and a space with families), the
  * best trial of each family not yet covered is taken first (the baseline covers its own family),
  * then the rest by fitness; the finalists stay in search order. `references` (known-good
- * architectures) follow the baseline unless already there.
+ * architectures) follow the baseline unless already there. With `skipKnown` the top `k` are
+ * searched candidates other than the baseline and the references (both are trained anyway), so a
+ * search whose best score is the baseline's still sends a candidate of its own.
  */
 export function pickFinalists<G>(
   space: SearchSpace<G>,
@@ -112,16 +114,18 @@ export function pickFinalists<G>(
   k: number,
   baseline: G,
   shape?: Shape,
-  opts: { withBaseline?: boolean; spread?: boolean; references?: readonly G[] } = {},
+  opts: { withBaseline?: boolean; spread?: boolean; references?: readonly G[]; skipKnown?: boolean } = {},
 ): Finalist<G>[] {
-  const { withBaseline = true, spread = false, references = [] } = opts;
+  const { withBaseline = true, spread = false, references = [], skipKnown = false } = opts;
   const baselineId = space.id(baseline);
+  const known = new Set(skipKnown ? [baselineId, ...references.map((g) => space.id(g))] : []);
   const seen = new Set<string>(); // the best-scored trial of each id
   const ranked = trials
     .filter((t) => t.status === 'ok' && typeof t.fitness === 'number' && Number.isFinite(t.fitness))
     .sort((a, b) => b.fitness! - a.fitness! || a.index - b.index)
     .filter((t) => !seen.has(t.id) && (withBaseline || t.id !== baselineId) && Boolean(seen.add(t.id)));
-  const taken = new Set<string>();
+  const taken = new Set<string>(known); // the baseline and references come after the top k anyway
+  k += known.size;
   const family = spread ? space.family?.bind(space) : undefined;
   if (family) {
     const covered = new Set(withBaseline ? [family(baseline)] : []);
@@ -138,7 +142,7 @@ export function pickFinalists<G>(
     taken.add(t.id);
   }
   const out: Finalist<G>[] = ranked
-    .filter((t) => taken.has(t.id))
+    .filter((t) => taken.has(t.id) && !known.has(t.id))
     .map((t) => ({ id: t.id, genome: t.genome, formula: t.formula, baseline: t.id === baselineId, trial: t.index, searchFitness: t.fitness, cost: t.cost }));
   if (!withBaseline) return out;
   if (!out.some((f) => f.baseline)) {

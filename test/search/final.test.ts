@@ -73,6 +73,15 @@ describe('final stage', () => {
       ['g1', false],
       ['g7', false],
     ]);
+    // skipKnown: the top k are the search's own candidates; the baseline and references follow anyway
+    const top = [trial(0, 7, 0.95), trial(1, 8, 0.9), trial(2, 1, 0.5), trial(3, 2, 0.4)];
+    expect(pickFinalists(space, top, 1, 7, undefined, { references: [8] }).map((x) => x.id)).toEqual(['g7', 'g8']);
+    expect(pickFinalists(space, top, 1, 7, undefined, { references: [8], skipKnown: true }).map((x) => [x.id, x.baseline, x.reference ?? false, x.searchFitness])).toEqual([
+      ['g1', false, false, 0.5],
+      ['g7', true, false, 0.95],
+      ['g8', false, true, 0.9],
+    ]);
+    expect(pickFinalists(space, top, 2, 7, undefined, { references: [8], skipKnown: true }).map((x) => x.id)).toEqual(['g1', 'g2', 'g7', 'g8']);
     // after a screening rung: the screened best, the baseline, then the references not already there
     const [baseline, ...refs] = pickFinalists(space, trials, 0, 7, undefined, { references: [8, 1] });
     expect(refs.map((x) => x.id)).toEqual(['g8', 'g1']);
