@@ -3,7 +3,7 @@ import { latencyLabel, type LatencyRuntime } from '../evaluators/latency.js';
 import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
-import { backboneFamily } from '../spaces/backbone.js';
+import { backboneFamily } from '../spaces/family.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { objectiveValue } from './pareto.js';
 import { type RunFile, TRIAL_STATUSES } from './types.js';

@@ -14,6 +14,7 @@ import { checkConv, convCost, mutateConv, renderConv, sampleConv } from './conv.
 import { checkFfn, ffnCost, ffnSpace, FFN_RATIOS, mutateFfn, parseFfnFormula, STANDARD_FFN } from './ffn-tree.js';
 import { hashId } from './base/hash.js';
 import { ATTN_OPS } from './ops.js';
+import { backboneFamily } from './family.js';
 import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleHead, sampleWidth } from './macro.js';
 import {
   type BackboneGenome,
@@ -117,11 +118,7 @@ export function knownGood(r: MacroRanges): BackboneGenome[] {
   return out.filter((g) => heads.has(g.heads) && g.layers.length >= r.layers[0] && g.layers.length <= r.layers[1]);
 }
 
-/** 'attention' when every layer mixes tokens by attention, 'conv' when every layer convolves, else 'hybrid'. */
-export function backboneFamily(g: BackboneGenome): 'attention' | 'conv' | 'hybrid' {
-  const kinds = new Set(g.layers.map((l) => l.mixer.type));
-  return kinds.size > 1 ? 'hybrid' : kinds.has('conv') ? 'conv' : 'attention';
-}
+export { backboneFamily } from './family.js';
 
 /** Named baselines (sizes from Turc et al. 2019, "Well-Read Students Learn Better"). */
 export const BASELINES: Record<string, BackboneGenome> = {
