@@ -50,7 +50,8 @@ export interface FinalConfig {
 /**
  * The search's best candidate, the baseline and the convolution-only reference, two seeds each: six
  * trainings, so the default search (about 9 minutes before its final stage on a 2-core CPU) ends in
- * about 20 minutes (19:21 measured; four trainings more took it past 30). More with --final-top.
+ * about 20 minutes (19:21 measured; an earlier default with two trainings more took about 30). More
+ * with --final-top.
  */
 export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: true };
 
