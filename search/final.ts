@@ -31,11 +31,10 @@ export interface FinalConfig {
   /**
    * Spread the finalists over the space's families (`SearchSpace.family`): the slots go first to the
    * best candidate of each family the baseline does not stand for, in search order, and only then to
-   * the next best overall. A weight-sharing supernet trains each family's weights a different amount,
-   * so its scores compare candidates within a family better than across families; on SST-2 it ranked
-   * the best all-convolution candidates below attention variants that lost to them by more than a
-   * point when trained alone (bench/RESULTS.md, the spread final stage). Absent: plain top K (runs
-   * saved before this option existed resume unchanged).
+   * the next best overall: a weight-sharing supernet trains each family's weights a different amount,
+   * so its scores may compare candidates across families worse than within one. Off by default: on
+   * SST-2 its all-convolution pick did not learn when trained alone, since the supernet misranks
+   * within that family too (bench/RESULTS.md, spreading the final stage). Absent: plain top K.
    */
   spread?: boolean;
   /**
