@@ -26,6 +26,12 @@ export async function main(args: string[]): Promise<number> {
       for (const [k, v] of Object.entries(argv)) {
         if (typeof v === 'number' && Number.isNaN(v) && !/[A-Z]/.test(k)) throw new OpnasError(`--${k}: expected a number, got '${rawValue(args, k)}'`);
       }
+      // a switch given a value (--seeded=maybe) would otherwise be read as true
+      for (const a of args) {
+        if (a === '--') break;
+        const m = /^--([a-z][a-z0-9-]*)=(.*)$/s.exec(a);
+        if (m && typeof argv[m[1]] === 'boolean' && m[2] !== 'true' && m[2] !== 'false') throw new OpnasError(`--${m[1]}: expected true or false, got '${m[2]}'`);
+      }
     })
     .demandCommand(1, 'name a command (opnas --help lists them)')
     .recommendCommands()

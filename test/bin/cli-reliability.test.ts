@@ -32,6 +32,9 @@ describe('options are checked before a run folder exists (case 1)', () => {
     // a screening rung must keep fewer candidates than it screens
     oneClearLine(await opnas(['search', '--final-top', '5', '--final-screen', '4', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /final screen 4 must be larger than final top 5/);
     oneClearLine(await opnas(['search', '--final-screen', '8', '--final-screen-steps', '0', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-screen-steps must be a positive integer, got 0/);
+    // a switch given a value other than true/false would have been read as true
+    oneClearLine(await opnas(['search', ...NB, '--seeded=no', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /^opnas: --seeded: expected true or false, got 'no'\n$/);
+    oneClearLine(await opnas(['search', '--final-references=maybe', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-references: expected true or false, got 'maybe'/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 });
