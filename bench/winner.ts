@@ -11,7 +11,7 @@ import path from 'node:path';
 import { packageRoot } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { finalResult, meanStd, type FinalRow } from '../search/final.js';
-import type { SearchConfig } from '../runs/session.js';
+import { finalTrainConfig, type SearchConfig } from '../runs/session.js';
 import { finalReport } from '../runs/report.js';
 import { RunStore, runsDir } from '../runs/store.js';
 import { WorkerPool } from '../evaluators/pool.js';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       task: c.task,
       taskSeed: c.taskSeed,
       tokenizer: run.extra!.tokenizer as TokenizerJSON,
-      train: { ...c.final.train, maxLen: c.train.maxLen ?? c.final.train.maxLen },
+      train: finalTrainConfig(c),
     });
     try {
       await Promise.all(

@@ -8,7 +8,7 @@ import { OpnasError } from '../spaces/base/errors.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { chooseExport } from './export.js';
 import { lineage } from './report.js';
-import { DEFAULT_FINAL_TRAIN } from './session.js';
+import { finalTrainConfig } from './session.js';
 import type { RunFile } from './types.js';
 
 /**
@@ -27,9 +27,7 @@ export async function exportModel(
   if (chosen.space !== 'backbone') throw new OpnasError(`run '${run.name}' searched the ${chosen.space} space: only backbone genomes are models that classify text`);
   const genome = chosen.genome as BackboneGenome;
   const c = run.config;
-  const finalTrain = { ...DEFAULT_TRAIN, ...(c.final?.train ?? DEFAULT_FINAL_TRAIN) };
-  // the final stage trains at the search's sequence length (runs/session.ts), so seed 0 here reproduces it
-  const train: Partial<TrainConfig> = { ...finalTrain, maxLen: c.train.maxLen ?? finalTrain.maxLen, seed: 0 };
+  const train: Partial<TrainConfig> = { ...DEFAULT_TRAIN, ...finalTrainConfig(c), seed: 0 };
   const data = loadTask(c.task, { seed: c.taskSeed });
   // the run's own tokenizer (the one its candidates and final stage were scored with)
   const saved = run.extra?.tokenizer as TokenizerJSON | undefined;

@@ -359,12 +359,11 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   const pct = (m?: MeanStd) => (m ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : '-');
   // a spread final stage says each finalist's family (the slots went first to the families the baseline is not)
   const spread = (run.config.final as { spread?: boolean } | undefined)?.spread === true;
-  const family = new Map(run.final.finalists.map((f) => [f.id, spread ? backboneFamily(f.genome as BackboneGenome) : undefined]));
   const header = ['', 'id', ...(spread ? ['family'] : []), 'dev (mean ± std)', 'test (mean ± std)', 'seeds', 'params', 'FLOPs/tok', 'latency', 'search'];
   const cells = result.rows.map((r) => [
     r === result.winner ? '*' : '',
     shortId(r.id) + (r.baseline ? ' baseline' : r.reference ? ' reference' : ''),
-    ...(spread ? [family.get(r.id) ?? '-'] : []),
+    ...(spread ? [backboneFamily(r.genome as BackboneGenome)] : []),
     pct(r.dev),
     pct(r.test),
     `${r.dev?.n ?? 0}/${seeds}${r.failed ? ` (${r.failed} failed)` : ''}`,
@@ -379,7 +378,7 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   if (!run.final.finalists.length) return { result, seeds, text: lines.join('\n') }; // still screening
   lines.push(
     `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}${spread ? '; finalists spread over families' : ''}`,
-    ...table([header, ...cells], (c) => c >= (spread ? 3 : 2) && c !== (spread ? 5 : 4)).map((l) => '  ' + l),
+    ...table([header, ...cells], (c) => !['', 'id', 'family', 'seeds'].includes(header[c])).map((l) => '  ' + l),
   );
   const w = result.winner;
   const b = result.baseline;

@@ -73,6 +73,16 @@ export interface SearchConfig {
 /** `opnas train`'s settings, so the final table is what `opnas train --seed S` reproduces. */
 export const DEFAULT_FINAL_TRAIN: Partial<TrainConfig> = (({ seed: _, ...rest }) => rest)(DEFAULT_TRAIN);
 
+/**
+ * What a run's final stage trains with: its final-stage settings at the search's sequence length
+ * (the length its tokenizer and candidates were scored at). `opnas export --model` retrains with
+ * the same, so its seed 0 reproduces the final stage's.
+ */
+export function finalTrainConfig(c: SearchConfig): Partial<TrainConfig> {
+  const train = c.final?.train ?? DEFAULT_FINAL_TRAIN;
+  return { ...train, maxLen: c.train.maxLen ?? train.maxLen };
+}
+
 /** Candidates a search evaluates unless told otherwise: a supernet scores dozens a minute, stand-alone training about one. */
 export const DEFAULT_BUDGET: Record<SearchConfig['evaluator'], number> = { supernet: 40, standalone: 12, nb201: 12 };
 
@@ -385,11 +395,10 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
 
 /** Train what is missing of a final stage or screening rung in a pool of stand-alone workers. */
 async function trainStandalone(store: RunStore, c: SearchConfig, o: SessionOptions, state: Pick<FinalState, 'finalists' | 'runs'>, seeds: number, steps: number | undefined, line: (r: FinalRun) => string): Promise<void> {
-  const final = c.final!;
   const left = state.finalists.length * seeds - state.runs.length;
   // a queue takes every training at once (any number of machines may serve it)
   const workers = o.redis ? left : Math.min(o.workers ?? availableParallelism(), left);
-  const train = { ...final.train, ...(steps !== undefined ? { steps } : {}), maxLen: c.train.maxLen ?? final.train.maxLen };
+  const train = { ...finalTrainConfig(c), ...(steps !== undefined ? { steps } : {}) };
   const cfg: WorkerConfig = { kind: 'standalone', task: c.task, taskSeed: c.taskSeed, tokenizer: store.data.extra!.tokenizer as TokenizerJSON, train, backend: o.backend, ...workerLatency(c) };
   // job ids name the training's steps: a screening rung and the final stage train the same candidate and seed differently
   const pool = o.redis ? await QueueEvaluator.connect({ url: o.redis, run: queueRunId(store.data), config: cfg, tag: `final${train.steps ?? ''}`, log: o.log, patienceMs: o.redisPatienceMs }) : new WorkerPool(workers, cfg);
