@@ -23,20 +23,33 @@ export function resolveArch(arch: string | undefined, baseline: string | undefin
 }
 
 /** Options that choose and train a teacher; `fidelity` takes them with a `teacher-` prefix. */
-export type TeacherTrainArgs<P extends string = ''> = { [K in `${P}arch`]: string } & { [K in `${P}steps`]: number };
+export type TeacherTrainArgs<P extends string = ''> = { [K in `${P}arch`]: string } & { [K in `${P}steps`]: number } & { [K in `${P}patience`]: number };
 
 export function teacherTrainOptions(prefix = ''): Record<string, Options> {
   return {
     [`${prefix}arch`]: { type: 'string', default: DEFAULT_TEACHER.arch, describe: 'teacher architecture: a baseline name or a genome file' },
-    [`${prefix}steps`]: { type: 'number', default: DEFAULT_TEACHER.steps, describe: 'teacher training steps' },
+    [`${prefix}steps`]: { type: 'number', default: DEFAULT_TEACHER.steps, describe: 'teacher training steps (at most, with a patience)' },
+    [`${prefix}patience`]: {
+      type: 'number',
+      default: 0,
+      describe: 'train the teacher to convergence: stop after this many dev evaluations without a better score and keep the best weights (0: exactly the steps)',
+    },
   };
 }
 
 /** The teacher a command's options name: architecture and training settings (the cache key). */
 export function defaultTeacher<P extends string>(a: TeacherTrainArgs<P> & { 'max-len': number }, prefix: P): { genome: BackboneGenome; train: Partial<TrainConfig> } {
-  const arch = (a as Record<string, unknown>)[`${prefix}arch`] as string;
-  const steps = positiveInt(`${prefix}steps`, (a as Record<string, unknown>)[`${prefix}steps`] as number);
-  return { genome: resolveArch(arch, undefined).genome, train: teacherTraining(steps, a['max-len']) };
+  const t = teacherChoice(a, prefix);
+  return { genome: t.genome, train: teacherTraining(t.steps, a['max-len'], t.patience) };
+}
+
+/** The teacher's architecture, steps and patience as a search saves them in its run.json. */
+export function teacherChoice<P extends string>(a: TeacherTrainArgs<P>, prefix: P): { genome: BackboneGenome; steps: number; patience: number } {
+  const get = (k: string) => (a as Record<string, unknown>)[`${prefix}${k}`];
+  const steps = positiveInt(`${prefix}steps`, get('steps') as number);
+  const patience = get('patience') ?? 0;
+  if (typeof patience !== 'number' || !Number.isInteger(patience) || patience < 0) throw new OpnasError(`--${prefix}patience must be a whole number >= 0, got ${patience}`);
+  return { genome: resolveArch(get('arch') as string, undefined).genome, steps, patience };
 }
 
 export interface DistillArgs {

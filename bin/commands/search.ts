@@ -21,7 +21,7 @@ import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
 import { macroFrom } from '../macro-options.js';
 import { printRunReport } from '../run-report.js';
-import { distillFrom, distillOptions, type DistillArgs } from '../teacher-options.js';
+import { distillFrom, distillOptions, teacherChoice, teacherTrainOptions, type DistillArgs, type TeacherTrainArgs } from '../teacher-options.js';
 
 interface RunArgs {
   'runs-dir'?: string;
@@ -33,7 +33,7 @@ interface RunArgs {
   quiet?: boolean;
 }
 
-interface SearchArgs extends TaskArgs, RunArgs, DistillArgs {
+interface SearchArgs extends TaskArgs, RunArgs, DistillArgs, TeacherTrainArgs<'teacher-'> {
   name?: string;
   space: 'backbone' | 'nb201';
   strategy?: string;
@@ -124,6 +124,8 @@ export function configFrom(a: SearchArgs): SearchConfig {
             train: { steps: positiveInt('supernet-steps', a['supernet-steps']) },
             warmupSteps: nonNegativeInt('warmup-steps', a['warmup-steps']),
             teacherLogits: a['teacher-logits'],
+            // the model teacher (trained and cached first when missing) unless soft labels are given
+            ...(a['warmup-steps'] > 0 && !a['teacher-logits'] ? { teacher: teacherChoice(a, 'teacher-') } : {}),
             distill: distillFrom(a),
             sampling: a['supernet-sampling'],
             population: { stepsPerCandidate: nonNegativeInt('population-steps', a['population-steps']) },
@@ -259,8 +261,9 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('fine-tune-steps', { type: 'number', default: 0, describe: 'steps a candidate fine-tunes its supernet weights before scoring' })
         .option('warmup-steps', { type: 'number', default: DEFAULT_SUPERNET_SEARCH.warmupSteps, describe: 'distillation warm-up steps of the supernet (0: none)' })
         .option('teacher-logits', { type: 'string', describe: 'soft labels for the warm-up (JSONL, a row of logits per line of the training file, or per example of its train split); default: the cached opnas teacher' })
+        .options(teacherTrainOptions('teacher-'))
         .options(distillOptions())
-        .group(['supernet-steps', 'supernet-sampling', 'population-steps', 'fine-tune-steps', 'warmup-steps', 'teacher-logits', ...Object.keys(distillOptions())], 'Supernet (--evaluator supernet):')
+        .group(['supernet-steps', 'supernet-sampling', 'population-steps', 'fine-tune-steps', 'warmup-steps', 'teacher-logits', ...Object.keys(teacherTrainOptions('teacher-')), ...Object.keys(distillOptions())], 'Supernet (--evaluator supernet):')
         .option('train-steps', { type: 'number', default: DEFAULT_SEARCH.train.steps, describe: 'training steps per candidate' })
         .option('train-batch-size', { type: 'number', default: DEFAULT_SEARCH.train.batchSize, describe: 'examples per training step' })
         .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })

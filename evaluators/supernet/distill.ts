@@ -72,9 +72,14 @@ export type TeacherSource = { dir: string } | { cache: { runsDir: string; genome
 /** The default teacher: BERT-tiny (2 layers, hidden 128, the widest of the default search) trained for 2,000 steps. */
 export const DEFAULT_TEACHER = { arch: 'bert-tiny', steps: 2000 };
 
-/** How a teacher is trained: a fixed seed and no early stopping, so the cache key says it all. */
-export function teacherTraining(steps: number, maxLen: number): Partial<TrainConfig> {
-  return { steps, maxLen, evalEvery: 0, patience: 0, seed: 0 };
+/**
+ * How a teacher is trained: a fixed seed, so the cache key says it all. With `patience` 0 it trains
+ * exactly `steps` steps; otherwise it is trained to convergence: evaluated on dev every
+ * DEFAULT_TRAIN.evalEvery steps, stopped after `patience` evaluations without a better score, and
+ * the best weights are the teacher's.
+ */
+export function teacherTraining(steps: number, maxLen: number, patience = 0): Partial<TrainConfig> {
+  return patience > 0 ? { steps, maxLen, evalEvery: DEFAULT_TRAIN.evalEvery, patience, seed: 0 } : { steps, maxLen, evalEvery: 0, patience: 0, seed: 0 };
 }
 
 export const TEACHER_FORMAT = 'opnas-teacher';
@@ -317,8 +322,8 @@ export interface SupernetSearchConfig {
   warmupSteps: number;
   /** Soft labels for the warm-up; without them the cached teacher is used (trained first if missing). */
   teacherLogits?: string;
-  /** The teacher model when there are no soft labels (default: DEFAULT_TEACHER). */
-  teacher?: { genome: BackboneGenome; steps: number };
+  /** The teacher model when there are no soft labels (default: DEFAULT_TEACHER; patience 0). */
+  teacher?: { genome: BackboneGenome; steps: number; patience?: number };
   /** The warm-up's loss weights and temperature (default: DEFAULT_DISTILL's). */
   distill?: Partial<Omit<DistillConfig, 'train'>>;
   /**
@@ -359,7 +364,7 @@ export async function prepareSupernet(o: {
   const task = await encodeEvaluatorTask(cfg, o.log);
   const s = o.supernet;
   const train = { ...s.train, seed: o.seed };
-  const teacher: TeacherSource = s.teacherLogits ? { logitsFile: s.teacherLogits } : { cache: { runsDir: o.runsDir, genome: s.teacher?.genome ?? BASELINES[DEFAULT_TEACHER.arch], train: teacherTraining(s.teacher?.steps ?? DEFAULT_TEACHER.steps, o.maxLen) } };
+  const teacher: TeacherSource = s.teacherLogits ? { logitsFile: s.teacherLogits } : { cache: { runsDir: o.runsDir, genome: s.teacher?.genome ?? BASELINES[DEFAULT_TEACHER.arch], train: teacherTraining(s.teacher?.steps ?? DEFAULT_TEACHER.steps, o.maxLen, s.teacher?.patience ?? 0) } };
   const { supernet } = await ensureSupernet(checkpoint, supernetConfigFor(cfg, task), task, {
     train,
     tokenizer: tokenizerHash(o.tokenizer),
