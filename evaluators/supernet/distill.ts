@@ -78,8 +78,10 @@ export const DEFAULT_TEACHER = { arch: 'bert-tiny', steps: 2000 };
  * DEFAULT_TRAIN.evalEvery steps, stopped after `patience` evaluations without a better score, and
  * the best weights are the teacher's.
  */
-export function teacherTraining(steps: number, maxLen: number, patience = 0): Partial<TrainConfig> {
-  return patience > 0 ? { steps, maxLen, evalEvery: DEFAULT_TRAIN.evalEvery, patience, seed: 0 } : { steps, maxLen, evalEvery: 0, patience: 0, seed: 0 };
+export function teacherTraining(steps: number, maxLen: number, patience = 0, lr?: number): Partial<TrainConfig> {
+  const stop = patience > 0 ? { evalEvery: DEFAULT_TRAIN.evalEvery, patience } : { evalEvery: 0, patience: 0 };
+  // the default learning rate is left out, so teachers cached before `lr` existed keep their folder
+  return { steps, maxLen, ...stop, seed: 0, ...(lr !== undefined && lr !== DEFAULT_TRAIN.lr ? { lr } : {}) };
 }
 
 export const TEACHER_FORMAT = 'opnas-teacher';
@@ -323,7 +325,7 @@ export interface SupernetSearchConfig {
   /** Soft labels for the warm-up; without them the cached teacher is used (trained first if missing). */
   teacherLogits?: string;
   /** The teacher model when there are no soft labels (default: DEFAULT_TEACHER; patience 0). */
-  teacher?: { genome: BackboneGenome; steps: number; patience?: number };
+  teacher?: { genome: BackboneGenome; steps: number; patience?: number; lr?: number };
   /** The warm-up's loss weights and temperature (default: DEFAULT_DISTILL's). */
   distill?: Partial<Omit<DistillConfig, 'train'>>;
   /**
@@ -364,7 +366,7 @@ export async function prepareSupernet(o: {
   const task = await encodeEvaluatorTask(cfg, o.log);
   const s = o.supernet;
   const train = { ...s.train, seed: o.seed };
-  const teacher: TeacherSource = s.teacherLogits ? { logitsFile: s.teacherLogits } : { cache: { runsDir: o.runsDir, genome: s.teacher?.genome ?? BASELINES[DEFAULT_TEACHER.arch], train: teacherTraining(s.teacher?.steps ?? DEFAULT_TEACHER.steps, o.maxLen, s.teacher?.patience ?? 0) } };
+  const teacher: TeacherSource = s.teacherLogits ? { logitsFile: s.teacherLogits } : { cache: { runsDir: o.runsDir, genome: s.teacher?.genome ?? BASELINES[DEFAULT_TEACHER.arch], train: teacherTraining(s.teacher?.steps ?? DEFAULT_TEACHER.steps, o.maxLen, s.teacher?.patience ?? 0, s.teacher?.lr) } };
   const { supernet } = await ensureSupernet(checkpoint, supernetConfigFor(cfg, task), task, {
     train,
     tokenizer: tokenizerHash(o.tokenizer),

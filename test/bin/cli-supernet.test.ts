@@ -27,33 +27,37 @@ describe.concurrent('opnas teacher', { timeout: 240_000 }, () => {
     const runs = tempDir();
     const base = ['teacher', ...TASK, '--arch', 'bert-tiny', '--steps', '3', '--runs-dir', runs, '--json', '--quiet'];
     const fixed = JSON.parse((await opnas(base, { env: WASM })).stdout) as { dir: string; train: Record<string, number> };
-    const r = await opnas([...base, '--patience', '2'], { env: WASM });
+    const r = await opnas([...base, '--patience', '2', '--lr', '0.0005'], { env: WASM });
     expect(r.code, r.stderr).toBe(0);
     const conv = JSON.parse(r.stdout) as { dir: string; cached: boolean; train: Record<string, number> };
     expect(conv.cached).toBe(false);
     expect(conv.dir).not.toBe(fixed.dir);
     expect(fixed.train).toMatchObject({ steps: 3, evalEvery: 0, patience: 0 });
-    expect(conv.train).toMatchObject({ steps: 3, evalEvery: 250, patience: 2 });
+    expect(conv.train).toMatchObject({ steps: 3, evalEvery: 250, patience: 2, lr: 0.0005 });
+    expect(fixed.train.lr).toBeUndefined(); // the default rate is not part of the cache key
     const bad = await opnas([...base, '--patience', '-1']);
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toBe('opnas: --patience must be a whole number >= 0, got -1');
+    const badLr = await opnas([...base, '--lr', '0']);
+    expect(badLr.code).toBe(1);
+    expect(badLr.stderr.trim()).toBe('opnas: --lr must be a positive number, got 0');
   });
 
   it('a search with a warm-up distils from the teacher --teacher-arch/--teacher-steps/--teacher-patience name, saved in its run.json', async () => {
     const runs = tempDir();
     const args = ['search', ...TASK, '--name', 'kd', '--layers', '1-1', '--hidden', '16,32', '--heads', '1,2', '--budget', '2', '--batch', '2', '--supernet-steps', '4',
-      '--warmup-steps', '2', '--teacher-arch', 'bert-mini', '--teacher-steps', '3', '--teacher-patience', '1', '--final-top', '0', '--quiet'];
+      '--warmup-steps', '2', '--teacher-arch', 'bert-mini', '--teacher-steps', '3', '--teacher-patience', '1', '--teacher-lr', '0.0003', '--final-top', '0', '--quiet'];
     const r = await opnas(args, { env: { ...WASM, OPNAS_RUNS_DIR: runs } });
     expect(r.code, r.stderr).toBe(0);
     const cfg = (JSON.parse(readFileSync(join(runs, 'kd', 'run.json'), 'utf8')) as { config: { supernet: { teacher: { genome: { hidden: number; layers: unknown[] }; steps: number; patience: number } } } }).config;
-    expect(cfg.supernet.teacher).toMatchObject({ steps: 3, patience: 1, genome: { hidden: 256 } });
+    expect(cfg.supernet.teacher).toMatchObject({ steps: 3, patience: 1, lr: 0.0003, genome: { hidden: 256 } });
     expect(cfg.supernet.teacher.genome.layers).toHaveLength(4);
     // the teacher was trained (and cached) with those settings
     const teachers = readdirSync(join(runs, 'teachers'));
     expect(teachers).toHaveLength(1);
     const meta = (JSON.parse(readFileSync(join(runs, 'teachers', teachers[0], 'teacher.json'), 'utf8')) as { meta: { genome: { hidden: number }; train: Record<string, number> } }).meta;
     expect(meta.genome.hidden).toBe(256);
-    expect(meta.train).toMatchObject({ steps: 3, patience: 1, evalEvery: 250 });
+    expect(meta.train).toMatchObject({ steps: 3, patience: 1, evalEvery: 250, lr: 0.0003 });
     const manifest = JSON.parse(readFileSync(join(runs, 'kd', 'supernet', 'supernet.json'), 'utf8')) as { meta: { warmupSteps: number } };
     expect(manifest.meta.warmupSteps).toBe(2);
   });
