@@ -229,6 +229,8 @@ export interface RunSummary {
   tokenizer?: string;
   /** Coarse-to-fine runs: the stage the strategy is in, and how many candidates the block stage takes. */
   coarse?: { stage: 1 | 2; stage1: number };
+  /** Supernet runs with a distillation warm-up: its steps of the supernet's, and the teacher. */
+  warmup?: { steps: number; of: number; teacher: string };
   trials: number;
   counts: Record<TrialStatus, number>;
   batches: number;
@@ -264,6 +266,7 @@ export function summary(run: RunFile): RunSummary {
     objectives: runObjectives(run),
     ...(run.config.space === 'backbone' ? { latencyRuntime: run.config.latencyRuntime ?? 'tfjs', tokenizer: run.config.tokenizer ?? 'wordlevel' } : {}),
     ...coarseStage(run),
+    ...warmupOf(run),
     trials: run.trials.length,
     counts,
     batches: run.nextBatch,
@@ -275,6 +278,21 @@ export function summary(run: RunFile): RunSummary {
     evalSeconds: run.trials.reduce((a, t) => a + (t.seconds || 0), 0),
   };
   return { ...s, text: summaryText(s) };
+}
+
+/** The distillation warm-up of a supernet run, if it has one, and its teacher in words (no TF.js needed). */
+function warmupOf(run: RunFile): { warmup?: RunSummary['warmup'] } {
+  const sn = run.config.supernet;
+  if (run.config.evaluator !== 'supernet' || !sn || !(sn.warmupSteps > 0)) return {};
+  const of = sn.train?.steps ?? sn.warmupSteps;
+  if (sn.teacherLogits) return { warmup: { steps: sn.warmupSteps, of, teacher: `soft labels from ${sn.teacherLogits}` } };
+  // runs saved before the teacher was a search option used the default: bert-tiny, 2,000 steps
+  if (!sn.teacher) return { warmup: { steps: sn.warmupSteps, of, teacher: 'bert-tiny trained 2000 steps' } };
+  const g = sn.teacher.genome;
+  const mixers = g.layers.map((l) => (l.mixer.type === 'conv' ? `conv k${l.mixer.kernel}` : 'attention'));
+  const arch = `${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads${g.pool && g.pool !== 'cls' ? `, ${g.pool} pooling` : ''} (${[...new Set(mixers)].join(', ')})`;
+  const how = sn.teacher.patience ? `up to ${sn.teacher.steps} steps, to convergence (patience ${sn.teacher.patience})` : `${sn.teacher.steps} steps`;
+  return { warmup: { steps: sn.warmupSteps, of, teacher: `a teacher of ${arch} trained ${how}${sn.teacher.lr !== undefined && sn.teacher.lr !== 1e-3 /* DEFAULT_TRAIN.lr; train.ts would load TF.js */ ? `, lr ${sn.teacher.lr}` : ''}` } };
 }
 
 /** Where a coarse-to-fine run stands (its saved strategy state says the stage). */
@@ -297,6 +315,7 @@ function summaryText(s: Omit<RunSummary, 'text'>): string {
     ...(s.coarse
       ? [`  coarse-to-fine: the blocks at one fixed shape for the first ${s.coarse.stage1} candidates (to a whole batch), then the shape around the best blocks; now ${s.coarse.stage === 1 ? 'searching the blocks' : 'searching the shape'}`]
       : []),
+    ...(s.warmup ? [`  supernet: the first ${s.warmup.steps} of ${s.warmup.of} steps distilled from ${s.warmup.teacher}`] : []),
     `  ${plural(s.trials, 'trial')}${counts.length ? ` (${counts.join(', ')})` : ''} in ${plural(s.batches, 'batch')}${s.pending ? `, ${s.pending} pending` : ''}`,
     `  started ${s.created}, ${fmtDuration(s.seconds)} to the last save, ${fmtDuration(s.evalSeconds)} evaluating`,
   ];

@@ -60,6 +60,8 @@ describe.concurrent('opnas teacher', { timeout: 240_000 }, () => {
     expect(meta.train).toMatchObject({ steps: 3, patience: 1, evalEvery: 250, lr: 0.0003 });
     const manifest = JSON.parse(readFileSync(join(runs, 'kd', 'supernet', 'supernet.json'), 'utf8')) as { meta: { warmupSteps: number } };
     expect(manifest.meta.warmupSteps).toBe(2);
+    const show = await opnas(['show', 'kd'], { env: { OPNAS_RUNS_DIR: runs } });
+    expect(show.stdout).toContain('supernet: the first 2 of 4 steps distilled from a teacher of 4 layers, hidden 256, 4 heads (attention) trained up to 3 steps, to convergence (patience 1), lr 0.0003');
   });
 
   it('checks a teacher-logits file: wrong row count, wrong class count', async () => {
