@@ -11,7 +11,7 @@ import path from 'node:path';
 import { packageRoot } from '../evaluators/tasks/named.js';
 import type { TokenizerJSON } from '../evaluators/tasks/tokenizer.js';
 import { finalResult, meanStd, type FinalRow } from '../search/final.js';
-import { finalTrainConfig, type SearchConfig } from '../runs/session.js';
+import { finalTrainConfig, referenceNames, type SearchConfig } from '../runs/session.js';
 import { finalReport } from '../runs/report.js';
 import { RunStore, runsDir } from '../runs/store.js';
 import { WorkerPool } from '../evaluators/pool.js';
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     `- Date: ${started.toISOString()}; command: \`${cmd}\` (${todo.length} trainings added now, ${wall.toFixed(0)} s; ${reused} reused from an earlier bench:winner run, kept in the run folder)`,
     `- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; load average (1 min) at start / end ${load0[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
     `- Run \`${run.name}\`: ${(run.config.strategy as string) ?? ''} with the ${c.evaluator} evaluator, ${c.budget} candidates, seed ${run.seed}; ` +
-      `final stage top ${c.final.top} + baseline${c.final.references ? ' + reference' : ''} x ${c.final.seeds} seeds. Search and final stage took ${(searchSeconds / 60).toFixed(1)} min from creation to the last save.`,
+      `final stage top ${c.final.top} + baseline${referenceNames(c.final.references).map((n) => ` + ${n} reference`).join('')} x ${c.final.seeds} seeds. Search and final stage took ${(searchSeconds / 60).toFixed(1)} min from creation to the last save.`,
     `- Training: \`opnas train\`'s settings (${c.final.train.steps} steps at most, batch ${c.final.train.batchSize}, lr ${c.final.train.lr}, early stopping on dev); seeds 0..${o.seeds - 1}; test = the task's held-out test split, never used to choose.`,
     '',
     '| model | params | test per seed | test mean ± std | dev mean |',

@@ -9,7 +9,7 @@ import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import { checkLatencyRuntime, closeLatencyRuntimes, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, measuredHere, type LatencyRuntime, type LatencyShape } from '../evaluators/latency.js';
 import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
-import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
@@ -18,7 +18,7 @@ import { WorkerPool } from '../evaluators/pool.js';
 import { QueueEvaluator, QueueUnavailable } from '../evaluators/queue/coordinator.js';
 import { checkRedis } from '../evaluators/queue/redis.js';
 import { WORKER_EVALUATORS, type WorkerConfig } from '../evaluators/registry.js';
-import { backboneSpace, convReference, referenceBaseline } from '../spaces/backbone.js';
+import { backboneSpace, REFERENCES, referenceBaseline } from '../spaces/backbone.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
 import { nb201Space } from '../spaces/nb201.js';
@@ -81,6 +81,14 @@ export const DEFAULT_FINAL_TRAIN: Partial<TrainConfig> = (({ seed: _, ...rest })
 export function finalTrainConfig(c: SearchConfig): Partial<TrainConfig> {
   const train = c.final?.train ?? DEFAULT_FINAL_TRAIN;
   return { ...train, maxLen: c.train.maxLen ?? train.maxLen };
+}
+
+/**
+ * The known-good references a final stage trains: a saved list by name; `true` is what runs saved
+ * before the list existed meant (the convolution-only reference alone), so they resume unchanged.
+ */
+export function referenceNames(r: FinalConfig['references']): string[] {
+  return r === true ? ['conv'] : Array.isArray(r) ? r : [];
 }
 
 /** Candidates a search evaluates unless told otherwise: a supernet scores dozens a minute, stand-alone training about one. */
@@ -164,8 +172,10 @@ export function checkSearchConfig(c: SearchConfig): void {
     else if (sc > 0 && sc <= c.final.top) problems.push(`final screen ${sc} must be larger than final top ${c.final.top} (the screening rung keeps the best ${c.final.top} of them)`);
     const ss = c.final.screenSteps;
     if (ss !== undefined && !(Number.isInteger(ss) && ss >= 1)) problems.push(`final screen steps must be a positive integer, got ${ss}`);
-    for (const k of ['spread', 'references'] as const)
-      if (c.final[k] !== undefined && typeof c.final[k] !== 'boolean') problems.push(`final ${k} must be true or false, got ${JSON.stringify(c.final[k])}`);
+    if (c.final.spread !== undefined && typeof c.final.spread !== 'boolean') problems.push(`final spread must be true or false, got ${JSON.stringify(c.final.spread)}`);
+    const refs = c.final.references;
+    if (refs !== undefined && typeof refs !== 'boolean' && !(Array.isArray(refs) && refs.every((n) => (REFERENCE_NAMES as readonly unknown[]).includes(n))))
+      problems.push(`final references must be true, false or a list of ${REFERENCE_NAMES.join(', ')}, got ${JSON.stringify(refs)}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
   if (c.latencyRuntime !== undefined) {
@@ -361,7 +371,7 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   const space = backboneSpace(c.macro) as SearchSpace<unknown>;
   const screen = final.screen ?? 0;
   // k = 0: just the baseline's row (with its search score when the search tried it)
-  const references = final.references ? [convReference(c.macro)].filter((g) => g !== undefined) : [];
+  const references = referenceNames(final.references).map((n) => REFERENCES[n](c.macro)).filter((g) => g !== undefined);
   const [baseline, ...refs] = pickFinalists(space, run.trials, 0, referenceBaseline(c.macro), shapeOf(c, run), { references });
   const spread = final.spread === true;
   run.final ??= screen > 0

@@ -15,6 +15,9 @@ import type { Trial } from './types.js';
  * order with fixed seeds, so it ends with the same table as an uninterrupted one.
  */
 
+/** The backbone space's known-good references (spaces/backbone.ts, `REFERENCES`), by name. */
+export const REFERENCE_NAMES = ['conv', 'hybrid'] as const;
+
 export interface FinalConfig {
   /** Distinct candidates taken from the top of the search's ranking (0: no final stage). */
   top: number;
@@ -38,12 +41,13 @@ export interface FinalConfig {
    */
   spread?: boolean;
   /**
-   * Train the space's reference architectures beside the baseline (the backbone space: the
-   * convolution-only reference, `convReference`), so the winner is the best by dev of the search's
-   * finalists, the textbook baseline and the known-good references. Absent: none (runs saved
-   * before this option existed resume unchanged).
+   * Train the space's known-good reference architectures beside the baseline, by name (the
+   * backbone space's `REFERENCES`: `conv`, the convolution-only reference; `hybrid`, the textbook
+   * layer with a convolution first), so the winner is the best by dev of the search's finalists,
+   * the textbook baseline and the references. `true`: runs saved when there was one reference
+   * (`conv`). Absent or false: none (runs saved before this option existed resume unchanged).
    */
-  references?: boolean;
+  references?: boolean | string[];
 }
 
 /**
@@ -52,7 +56,7 @@ export interface FinalConfig {
  * about 20 minutes (19:21 measured; an earlier default with two trainings more took about 30). More
  * with --final-top.
  */
-export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: true };
+export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: [...REFERENCE_NAMES] };
 
 /** Training steps of a screening rung's one training per candidate. */
 export const DEFAULT_SCREEN_STEPS = 400;

@@ -87,6 +87,22 @@ export function convReference(r: MacroRanges): BackboneGenome | undefined {
 }
 
 /**
+ * The hybrid reference at the run's widths: the textbook layer with its first token mixer a
+ * lightweight convolution of kernel 3 (AutoBERT-Zero found convolution in the lower layers and
+ * attention above it; arXiv 2107.07445), everything else as the baseline. Trained alone on TREC it
+ * HYBRID_FIGURES. Undefined for one-layer ranges.
+ */
+export function hybridReference(r: MacroRanges): BackboneGenome | undefined {
+  const base = referenceBaseline(r);
+  if (base.layers.length < 2) return undefined;
+  base.layers[0].mixer = { type: 'conv', kernel: 3 };
+  return base;
+}
+
+/** The final stage's known-good references by name (`FinalConfig.references`), in the order they are trained. */
+export const REFERENCES: Record<string, (r: MacroRanges) => BackboneGenome | undefined> = { conv: convReference, hybrid: hybridReference };
+
+/**
  * Known-good starting points for a seeded search, all inside the ranges: the textbook layer at the
  * run's widths first, then variants of it that the papers (and opnas's own measurements, see the
  * README) found to help small models: AutoBERT-Zero's alternation of lightweight convolution and

@@ -3,7 +3,7 @@ import type { BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/supernet/distill.js';
 import { DEFAULT_POPULATION } from '../../evaluators/supernet/population.js';
 import type { PathSampling } from '../../evaluators/supernet/supernet.js';
-import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS } from '../../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES } from '../../search/final.js';
 import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
@@ -137,7 +137,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       top: nonNegativeInt('final-top', a['final-top']),
       seeds: positiveInt('final-seeds', a['final-seeds']),
       spread: a['final-spread'],
-      references: a['final-references'],
+      references: a['final-references'] ? [...REFERENCE_NAMES] : false,
       train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
       ...(a['final-screen'] ? { screen: nonNegativeInt('final-screen', a['final-screen']), screenSteps: positiveInt('final-screen-steps', a['final-screen-steps']) } : {}),
     },
@@ -269,7 +269,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
         .group(['train-steps', 'train-batch-size', 'lr'], 'Stand-alone training (--evaluator standalone):')
         .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
-        .option('final-references', { type: 'boolean', default: DEFAULT_FINAL.references, describe: 'also train the known-good convolution-only reference (max pooling, as Kim 2014) beside the baseline; the best mean dev of all wins' })
+        .option('final-references', { type: 'boolean', default: true, describe: 'also train the known-good references beside the baseline (convolution only with max pooling, as Kim 2014; the textbook layer with a convolution first, as AutoBERT-Zero); the best mean dev of all wins' })
         .option('final-spread', { type: 'boolean', default: DEFAULT_FINAL.spread, describe: 'give the final slots first to the best candidate of each family (all-attention, all-convolution, hybrid) the baseline does not stand for' })
         .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
         .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })

@@ -41,10 +41,11 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   expect(ref.stdout).toMatch(/winner: /);
   // the convolution-only reference is trained beside the baseline by default
   const saved = JSON.parse(readFileSync(join(dir, 'ref', 'run.json'), 'utf8')) as {
-    config: { final: { references?: boolean; spread?: boolean } };
+    config: { final: { references?: boolean | string[]; spread?: boolean } };
     final: { finalists: { reference?: boolean; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] };
   };
-  expect(saved.config.final).toMatchObject({ references: true, spread: false });
+  expect(saved.config.final).toMatchObject({ references: ['conv', 'hybrid'], spread: false });
+  // one layer: the hybrid reference (a convolution, then attention) has no room, so the conv one alone
   const refs = saved.final.finalists.filter((f) => f.reference);
   expect(refs).toHaveLength(1);
   expect(refs[0].genome.layers.every((l) => l.mixer.type === 'conv')).toBe(true);
@@ -134,3 +135,22 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
   expect(resumed.code, resumed.stderr).toBe(0);
   expect(screened('k')).toEqual(r);
 }, 600_000);
+
+it('two-layer ranges: both references (convolution only; a convolution, then attention) join the final stage', async () => {
+  const dir = tempDir();
+  const env = { ...ENV, OPNAS_RUNS_DIR: dir };
+  const args = [...ARGS, '--pool', 'cls,max'];
+  args[args.indexOf('--layers') + 1] = '2-2';
+  args[args.indexOf('--final-top') + 1] = '1';
+  args[args.indexOf('--final-seeds') + 1] = '1';
+  args[args.indexOf('--final-steps') + 1] = '10';
+  const r = await opnas(['search', '--name', 'two', ...args], { env, timeout: 300_000 });
+  expect(r.code, r.stderr).toBe(0);
+  const f = (JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')) as { final: { finalists: { reference?: boolean; baseline: boolean; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] } }).final;
+  const refs = f.finalists.filter((x) => x.reference);
+  expect(refs.map((x) => x.genome.layers.map((l) => l.mixer.type).join('+'))).toEqual(['conv+conv', 'conv+attention']);
+  expect(refs[0].genome.pool).toBe('max');
+  expect(refs[1].genome.pool).toBeUndefined();
+  expect(f.finalists.filter((x) => x.baseline)).toHaveLength(1);
+  expect(r.stdout.match(/ reference /g)).toHaveLength(2);
+}, 300_000);

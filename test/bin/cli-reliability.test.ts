@@ -72,6 +72,12 @@ describe('a hand-damaged run.json (case 12)', () => {
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
+  it('an unknown final-stage reference: resume names it and the names it knows, the file is untouched', async () => {
+    const { env, file, text } = await damaged((r) => (r.config.final = { top: 1, seeds: 2, references: ['conv', 'transformer-xl'], train: {} }));
+    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: its run.json final references must be true, false or a list of conv, hybrid, got \["conv","transformer-xl"\]/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
   it('strategyState of the wrong type: show, export and resume say so; a wrong-shaped one stops resume without touching the run', async () => {
     const a = await damaged((r) => (r.strategyState = 5));
     for (const args of [['show', 'r'], ['export', 'r', '--out', join(a.dir, 'x')], ['resume', 'r', '--budget', '12']]) {

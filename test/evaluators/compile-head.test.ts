@@ -4,7 +4,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Model } from '../../evaluators/compile.js';
 import { Rng } from '../../spaces/base/rng.js';
-import { backboneCost, backboneFamily, backboneSpace, bertBaseline, convReference, knownGood } from '../../spaces/backbone.js';
+import { backboneCost, backboneFamily, backboneSpace, bertBaseline, convReference, hybridReference, knownGood, referenceBaseline, REFERENCES } from '../../spaces/backbone.js';
+import { REFERENCE_NAMES } from '../../search/final.js';
+import { referenceNames } from '../../runs/session.js';
 import { checkAttention, renderAttention } from '../../spaces/attention-graph.js';
 import { DEFAULT_MACRO } from '../../spaces/macro.js';
 import type { BackboneGenome } from '../../spaces/types.js';
@@ -173,6 +175,22 @@ describe('pooling, factorised embedding, dconv', () => {
     expect(convReference(r)).toEqual(conv[0]);
     expect(convReference({ ...r, pool: ['cls'] })).toBeUndefined();
     expect(convReference({ ...r, heads: [1, 2, 4, 8] })!.heads).toBe(8);
+    // the hybrid reference: the baseline with a kernel-3 convolution first; none for one layer
+    const hybrid = hybridReference(r)!;
+    expect(hybrid).toMatchObject({ hidden: 128, heads: 2 });
+    expect(hybrid.pool).toBeUndefined();
+    expect(hybrid.layers.map((l) => l.mixer.type)).toEqual(['conv', 'attention']);
+    expect(hybrid.layers[0].mixer).toEqual({ type: 'conv', kernel: 3 });
+    expect(hybrid.layers[1]).toEqual(referenceBaseline(r).layers[1]);
+    expect(backboneFamily(hybrid)).toBe('hybrid');
+    expect(backboneSpace(r).check(hybrid).errors).toEqual([]);
+    expect(hybridReference({ ...r, layers: [1, 1] })).toBeUndefined();
+    expect(Object.keys(REFERENCES)).toEqual([...REFERENCE_NAMES]);
+    // what a saved final config means: `true` is a run saved when the conv reference was the only one
+    expect(referenceNames(true)).toEqual(['conv']);
+    expect(referenceNames(['conv', 'hybrid'])).toEqual(['conv', 'hybrid']);
+    expect(referenceNames(false)).toEqual([]);
+    expect(referenceNames(undefined)).toEqual([]);
     // families by token mixer
     const base = bertBaseline(2, 128, 2);
     expect(backboneFamily(base)).toBe('attention');
