@@ -111,7 +111,7 @@ export function reportCharts(run: RunFile, o: { fidelity?: FidelityData } = {}):
       out.lineageNote = w.baseline
         ? `The final stage chose the baseline, which no mutation produced; the lineage shown is that of the search's best trial, ${shortId(best.id)}.`
         : w.reference
-          ? `The final stage chose the known-good reference ${shortId(w.id)}, which no mutation produced; the lineage shown is that of the search's best trial, ${shortId(best.id)}.`
+          ? `The final stage chose a known-good reference ${shortId(w.id)}, which no mutation produced; the lineage shown is that of the search's best trial, ${shortId(best.id)}.`
         : `The final stage's winner ${shortId(w.id)} is not a trial of this run; the lineage shown is that of the search's best trial.`;
     else if (winnerTrial) out.lineageNote = `The lineage of the final stage's winner, ${shortId(winnerTrial)}.`;
     else out.lineageNote = `The lineage of the search's best trial, ${shortId(best.id)}.`;

@@ -269,7 +269,7 @@ function finalTable(r: ReportCharts): string {
     verdict = w.baseline
       ? 'Winner: the baseline itself (no candidate beat it on mean dev).'
       : w.reference && w.trial === undefined
-        ? `Winner: ${shortId(w.id)}, the known-good reference (no searched candidate beat it on mean dev).`
+        ? `Winner: ${shortId(w.id)}, a known-good reference (no searched candidate beat it on mean dev).`
         : `Winner: ${shortId(w.id)}.`;
     if (!w.baseline && b?.dev && w.dev && b.test && w.test)
       verdict += ` Against the baseline: dev ${signed(100 * (w.dev.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, ${fmtCount(w.cost.params)} parameters against ${fmtCount(b.cost.params)}.`;

@@ -406,8 +406,8 @@ export function finalReport(run: RunFile): FinalReport | undefined {
       w.baseline
         ? `winner: the baseline itself (no candidate beat it on dev)`
         : w.reference && w.trial === undefined
-          ? `winner: ${shortId(w.id)}, the known-good reference (no searched candidate beat it on dev)`
-          : `winner: ${shortId(w.id)}${w.reference ? ' (the search scored it; it is also the known-good reference)' : ''}`,
+          ? `winner: ${shortId(w.id)}, a known-good reference (no searched candidate beat it on dev)`
+          : `winner: ${shortId(w.id)}${w.reference ? ' (the search scored it; it is also a known-good reference)' : ''}`,
     );
     if (!w.baseline && b?.dev && b.test && w.test)
       lines.push(`  vs baseline: dev ${signed(100 * (w.dev!.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, params ${fmtCount(w.cost.params)} vs ${fmtCount(b.cost.params)}`);
