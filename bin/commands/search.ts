@@ -69,7 +69,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs, TeacherTrainArgs<'t
   'latency-runtime': string;
   'final-top': number;
   'final-spread': boolean;
-  'final-references': boolean;
+  'final-references': string | boolean;
   'final-seeds': number;
   'final-steps': number;
   'final-screen': number;
@@ -137,7 +137,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       top: nonNegativeInt('final-top', a['final-top']),
       seeds: positiveInt('final-seeds', a['final-seeds']),
       spread: a['final-spread'],
-      references: a['final-references'] ? [...REFERENCE_NAMES] : false,
+      references: finalReferences(a['final-references']),
       train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
       ...(a['final-screen'] ? { screen: nonNegativeInt('final-screen', a['final-screen']), screenSteps: positiveInt('final-screen-steps', a['final-screen-steps']) } : {}),
     },
@@ -216,6 +216,16 @@ export function report(run: RunFile, json?: boolean): void {
   printRunReport(run, { json, top: 10, pareto: objectives.length > 1 ? objectives : undefined });
 }
 
+/** --final-references: names of known-good references, 'none' (or --no-final-references) for none. */
+function finalReferences(v: string | boolean): string[] | false {
+  if (v === false || v === 'none' || v === 'false') return false;
+  if (v === true || v === '' || v === 'true') return [...(DEFAULT_FINAL.references as string[])];
+  const names = [...new Set(String(v).split(',').map((n) => n.trim()).filter(Boolean))];
+  const unknown = names.filter((n) => !(REFERENCE_NAMES as readonly string[]).includes(n));
+  if (unknown.length) throw new OpnasError(`--final-references: unknown reference ${unknown.map((n) => `'${n}'`).join(', ')} (known: ${REFERENCE_NAMES.join(', ')}, or none)`);
+  return names.length ? names : false;
+}
+
 export const searchCommand: CommandModule<object, SearchArgs> = {
   builder: (y) =>
     configFileOption(
@@ -269,7 +279,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('lr', { type: 'number', default: DEFAULT_SEARCH.train.lr, describe: 'peak learning rate (AdamW, linear warm-up and decay)' })
         .group(['train-steps', 'train-batch-size', 'lr'], 'Stand-alone training (--evaluator standalone):')
         .option('final-top', { type: 'number', default: DEFAULT_FINAL.top, describe: 'the top N distinct candidates (and the baseline) are trained stand-alone and the best mean dev score wins (0: no final stage)' })
-        .option('final-references', { type: 'boolean', default: true, describe: 'also train the known-good references beside the baseline (convolution only with max pooling, as Kim 2014; the textbook layer with a convolution first, as AutoBERT-Zero); the best mean dev of all wins' })
+        .option('final-references', {
+          type: 'string',
+          default: (DEFAULT_FINAL.references as string[]).join(','),
+          describe: `known-good architectures trained beside the baseline, the best mean dev of all wins: ${REFERENCE_NAMES.join(', ')} (conv: convolution only, max pooling, as Kim 2014; hybrid: the textbook layer with a kernel-3 convolution first, as AutoBERT-Zero), comma-separated; none (or --no-final-references): none`,
+        })
         .option('final-spread', { type: 'boolean', default: DEFAULT_FINAL.spread, describe: 'give the final slots first to the best candidate of each family (all-attention, all-convolution, hybrid) the baseline does not stand for' })
         .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
         .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })

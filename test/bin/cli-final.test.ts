@@ -44,8 +44,7 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
     config: { final: { references?: boolean | string[]; spread?: boolean } };
     final: { finalists: { reference?: boolean; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] };
   };
-  expect(saved.config.final).toMatchObject({ references: ['conv', 'hybrid'], spread: false });
-  // one layer: the hybrid reference (a convolution, then attention) has no room, so the conv one alone
+  expect(saved.config.final).toMatchObject({ references: ['conv'], spread: false });
   const refs = saved.final.finalists.filter((f) => f.reference);
   expect(refs).toHaveLength(1);
   expect(refs[0].genome.layers.every((l) => l.mixer.type === 'conv')).toBe(true);
@@ -136,10 +135,10 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
   expect(screened('k')).toEqual(r);
 }, 600_000);
 
-it('two-layer ranges: both references (convolution only; a convolution, then attention) join the final stage', async () => {
+it('--final-references conv,hybrid: both references (convolution only; a convolution, then attention) join the final stage', async () => {
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
-  const args = [...ARGS, '--pool', 'cls,max'];
+  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid'];
   args[args.indexOf('--layers') + 1] = '2-2';
   args[args.indexOf('--final-top') + 1] = '1';
   args[args.indexOf('--final-seeds') + 1] = '1';
@@ -153,4 +152,5 @@ it('two-layer ranges: both references (convolution only; a convolution, then att
   expect(refs[1].genome.pool).toBeUndefined();
   expect(f.finalists.filter((x) => x.baseline)).toHaveLength(1);
   expect(r.stdout.match(/ reference /g)).toHaveLength(2);
+  expect(JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')).config.final.references).toEqual(['conv', 'hybrid']);
 }, 300_000);

@@ -34,7 +34,7 @@ describe('options are checked before a run folder exists (case 1)', () => {
     oneClearLine(await opnas(['search', '--final-screen', '8', '--final-screen-steps', '0', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-screen-steps must be a positive integer, got 0/);
     // a switch given a value other than true/false would have been read as true
     oneClearLine(await opnas(['search', ...NB, '--seeded=no', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /^opnas: --seeded: expected true or false, got 'no'\n$/);
-    oneClearLine(await opnas(['search', '--final-references=maybe', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-references: expected true or false, got 'maybe'/);
+    oneClearLine(await opnas(['search', '--final-references=maybe', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-references: unknown reference 'maybe' \(known: conv, hybrid, or none\)/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 });
