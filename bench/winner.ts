@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     '',
     res.winner.baseline
       ? 'The final stage chose the baseline itself: no candidate beat it on dev.'
-      : `${res.winner.reference ? 'The final stage chose its known-good convolution-only reference, not a candidate evolution produced. ' : ''}Gap (winner - baseline), test mean: ${(100 * (w.mean - b.mean) >= 0 ? '+' : '') + (100 * (w.mean - b.mean)).toFixed(2)} points; params ${(res.winner.cost.params / 1e6).toFixed(2)}M vs ${(res.baseline.cost.params / 1e6).toFixed(2)}M.`,
+      : `${res.winner.reference ? 'The final stage chose one of its known-good references, not a candidate evolution produced. ' : ''}Gap (winner - baseline), test mean: ${(100 * (w.mean - b.mean) >= 0 ? '+' : '') + (100 * (w.mean - b.mean)).toFixed(2)} points; params ${(res.winner.cost.params / 1e6).toFixed(2)}M vs ${(res.baseline.cost.params / 1e6).toFixed(2)}M.`,
     '',
     'Winner:',
     '',
