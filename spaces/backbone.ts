@@ -101,7 +101,7 @@ export function hybridReference(r: MacroRanges): BackboneGenome | undefined {
   return base;
 }
 
-/** The final stage's known-good references by name (`FinalConfig.references`), in the order they are trained. */
+/** The final stage's known-good references by name: `FinalConfig.references` lists which, in the order they are trained. */
 export const REFERENCES: Record<string, (r: MacroRanges) => BackboneGenome | undefined> = { conv: convReference, hybrid: hybridReference };
 
 /**
