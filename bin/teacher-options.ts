@@ -45,15 +45,16 @@ export function defaultTeacher<P extends string>(a: TeacherTrainArgs<P> & { 'max
   return { genome: t.genome, train: teacherTraining(t.steps, a['max-len'], t.patience, t.lr) };
 }
 
-/** The teacher's architecture, steps and patience as a search saves them in its run.json. */
-export function teacherChoice<P extends string>(a: TeacherTrainArgs<P>, prefix: P): { genome: BackboneGenome; steps: number; patience: number; lr: number } {
+/** The teacher's architecture, steps, patience and learning rate (when not the default) as a search saves them in its run.json. */
+export function teacherChoice<P extends string>(a: TeacherTrainArgs<P>, prefix: P): { genome: BackboneGenome; steps: number; patience: number; lr?: number } {
   const get = (k: string) => (a as Record<string, unknown>)[`${prefix}${k}`];
   const steps = positiveInt(`${prefix}steps`, get('steps') as number);
   const patience = get('patience') ?? 0;
   if (typeof patience !== 'number' || !Number.isInteger(patience) || patience < 0) throw new OpnasError(`--${prefix}patience must be a whole number >= 0, got ${patience}`);
   const lr = get('lr') ?? DEFAULT_TRAIN.lr;
   if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw new OpnasError(`--${prefix}lr must be a positive number, got ${lr}`);
-  return { genome: resolveArch(get('arch') as string, undefined).genome, steps, patience, lr };
+  // the default rate is left out, as in teacherTraining: what is saved says only what was changed
+  return { genome: resolveArch(get('arch') as string, undefined).genome, steps, patience, ...(lr !== DEFAULT_TRAIN.lr ? { lr } : {}) };
 }
 
 export interface DistillArgs {

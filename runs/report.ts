@@ -292,7 +292,7 @@ function warmupOf(run: RunFile): { warmup?: RunSummary['warmup'] } {
   const mixers = g.layers.map((l) => (l.mixer.type === 'conv' ? `conv k${l.mixer.kernel}` : 'attention'));
   const arch = `${g.layers.length} layers, hidden ${g.hidden}, ${g.heads} heads${g.pool && g.pool !== 'cls' ? `, ${g.pool} pooling` : ''} (${[...new Set(mixers)].join(', ')})`;
   const how = sn.teacher.patience ? `up to ${sn.teacher.steps} steps, to convergence (patience ${sn.teacher.patience})` : `${sn.teacher.steps} steps`;
-  return { warmup: { steps: sn.warmupSteps, of, teacher: `a teacher of ${arch} trained ${how}${sn.teacher.lr !== undefined && sn.teacher.lr !== 1e-3 /* DEFAULT_TRAIN.lr; train.ts would load TF.js */ ? `, lr ${sn.teacher.lr}` : ''}` } };
+  return { warmup: { steps: sn.warmupSteps, of, teacher: `a teacher of ${arch} trained ${how}${sn.teacher.lr !== undefined ? `, lr ${sn.teacher.lr}` : ''}` } };
 }
 
 /** Where a coarse-to-fine run stands (its saved strategy state says the stage). */

@@ -19,6 +19,7 @@ import { QueueEvaluator, QueueUnavailable } from '../evaluators/queue/coordinato
 import { checkRedis } from '../evaluators/queue/redis.js';
 import { WORKER_EVALUATORS, type WorkerConfig } from '../evaluators/registry.js';
 import { backboneSpace, REFERENCES, referenceBaseline } from '../spaces/backbone.js';
+import type { ReferenceName } from '../spaces/family.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import { DEFAULT_MACRO, type MacroRanges } from '../spaces/macro.js';
 import { nb201Space } from '../spaces/nb201.js';
@@ -87,7 +88,7 @@ export function finalTrainConfig(c: SearchConfig): Partial<TrainConfig> {
  * The known-good references a final stage trains: a saved list by name; `true` is what runs saved
  * before the list existed meant (the convolution-only reference alone), so they resume unchanged.
  */
-export function referenceNames(r: FinalConfig['references']): string[] {
+export function referenceNames(r: FinalConfig['references']): ReferenceName[] {
   return r === true ? ['conv'] : Array.isArray(r) ? r : [];
 }
 

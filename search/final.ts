@@ -15,8 +15,8 @@ import type { Trial } from './types.js';
  * order with fixed seeds, so it ends with the same table as an uninterrupted one.
  */
 
-/** The backbone space's known-good references (spaces/backbone.ts, `REFERENCES`), by name. */
-export const REFERENCE_NAMES = ['conv', 'hybrid'] as const;
+import type { ReferenceName } from '../spaces/family.js';
+export { REFERENCE_NAMES } from '../spaces/family.js';
 
 export interface FinalConfig {
   /** Distinct candidates taken from the top of the search's ranking (0: no final stage). */
@@ -47,7 +47,7 @@ export interface FinalConfig {
    * the textbook baseline and the references. `true`: runs saved when there was one reference
    * (`conv`). Absent or false: none (runs saved before this option existed resume unchanged).
    */
-  references?: boolean | string[];
+  references?: boolean | ReferenceName[];
 }
 
 /**

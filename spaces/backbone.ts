@@ -14,7 +14,7 @@ import { checkConv, convCost, mutateConv, renderConv, sampleConv } from './conv.
 import { checkFfn, ffnCost, ffnSpace, FFN_RATIOS, mutateFfn, parseFfnFormula, STANDARD_FFN } from './ffn-tree.js';
 import { hashId } from './base/hash.js';
 import { ATTN_OPS } from './ops.js';
-import { backboneFamily } from './family.js';
+import { backboneFamily, type ReferenceName } from './family.js';
 import { checkWidth, DEFAULT_MACRO, headsFor, type MacroRanges, sampleHead, sampleWidth } from './macro.js';
 import {
   type BackboneGenome,
@@ -102,7 +102,7 @@ export function hybridReference(r: MacroRanges): BackboneGenome | undefined {
 }
 
 /** The final stage's known-good references by name: `FinalConfig.references` lists which, in the order they are trained. */
-export const REFERENCES: Record<string, (r: MacroRanges) => BackboneGenome | undefined> = { conv: convReference, hybrid: hybridReference };
+export const REFERENCES: Record<ReferenceName, (r: MacroRanges) => BackboneGenome | undefined> = { conv: convReference, hybrid: hybridReference };
 
 /**
  * Known-good starting points for a seeded search, all inside the ranges: the textbook layer at the

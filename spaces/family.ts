@@ -9,3 +9,11 @@ export function backboneFamily(g: Pick<BackboneGenome, 'layers'>): 'attention' |
   const kinds = new Set(g.layers.map((l) => l.mixer.type));
   return kinds.size > 1 ? 'hybrid' : kinds.has('conv') ? 'conv' : 'attention';
 }
+
+/**
+ * The backbone space's known-good references by name (`REFERENCES` in backbone.ts builds each one;
+ * the final stage's `references` lists which it trains). Here, free of TF.js, so the CLI can check
+ * names without loading it.
+ */
+export const REFERENCE_NAMES = ['conv', 'hybrid'] as const;
+export type ReferenceName = (typeof REFERENCE_NAMES)[number];

@@ -4,6 +4,7 @@ import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/supernet/distill.js';
 import { DEFAULT_POPULATION } from '../../evaluators/supernet/population.js';
 import type { PathSampling } from '../../evaluators/supernet/supernet.js';
 import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES } from '../../search/final.js';
+import type { ReferenceName } from '../../spaces/family.js';
 import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
 import type { RunFile } from '../../runs/types.js';
@@ -217,13 +218,14 @@ export function report(run: RunFile, json?: boolean): void {
 }
 
 /** --final-references: names of known-good references, 'none' (or --no-final-references) for none. */
-function finalReferences(v: string | boolean): string[] | false {
+function finalReferences(v: string | boolean): ReferenceName[] | false {
   if (v === false || v === 'none' || v === 'false') return false;
-  if (v === true || v === '' || v === 'true') return [...(DEFAULT_FINAL.references as string[])];
+  if (v === true || v === '' || v === 'true') return [...(DEFAULT_FINAL.references as ReferenceName[])];
   const names = [...new Set(String(v).split(',').map((n) => n.trim()).filter(Boolean))];
-  const unknown = names.filter((n) => !(REFERENCE_NAMES as readonly string[]).includes(n));
+  const known = (n: string): n is ReferenceName => (REFERENCE_NAMES as readonly string[]).includes(n);
+  const unknown = names.filter((n) => !known(n));
   if (unknown.length) throw new OpnasError(`--final-references: unknown reference ${unknown.map((n) => `'${n}'`).join(', ')} (known: ${REFERENCE_NAMES.join(', ')}, or none)`);
-  return names.length ? names : false;
+  return names.length ? names.filter(known) : false;
 }
 
 export const searchCommand: CommandModule<object, SearchArgs> = {

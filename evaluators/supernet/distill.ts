@@ -324,7 +324,7 @@ export interface SupernetSearchConfig {
   warmupSteps: number;
   /** Soft labels for the warm-up; without them the cached teacher is used (trained first if missing). */
   teacherLogits?: string;
-  /** The teacher model when there are no soft labels (default: DEFAULT_TEACHER; patience 0). */
+  /** The teacher model when there are no soft labels (default: DEFAULT_TEACHER; patience 0; lr absent: the default rate). */
   teacher?: { genome: BackboneGenome; steps: number; patience?: number; lr?: number };
   /** The warm-up's loss weights and temperature (default: DEFAULT_DISTILL's). */
   distill?: Partial<Omit<DistillConfig, 'train'>>;
