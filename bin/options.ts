@@ -19,3 +19,9 @@ export function nonNegativeInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0) throw new OpnasError(`--${name} must be an integer >= 0, got ${v}`);
   return v;
 }
+
+/** A dropout rate: at least 0 (none), below 1. */
+export function dropoutRate(name: string, v: number): number {
+  if (!(v >= 0 && v < 1)) throw new OpnasError(`--${name} must be a rate from 0 (no dropout) up to but not including 1, got ${v}`);
+  return v;
+}

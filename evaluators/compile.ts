@@ -39,6 +39,9 @@ export interface WeightSource {
   get: (name: string, shape: number[]) => tf.Tensor;
 }
 
+/** Training-time dropout of a [N, d] activation (the trainer draws its seeds; see evaluators/train.ts). */
+export type Dropout = (x: tf.Tensor2D) => tf.Tensor2D;
+
 export interface ForwardOut {
   logits: tf.Tensor2D;
   /** Hidden state after each layer, [B, T, d] (for distillation). */
@@ -208,8 +211,13 @@ export class Model {
     return v;
   }
 
-  /** ids: int32 [B, T]; mask: float32 [B, T], 1 for real tokens. Call inside tf.tidy. */
-  forward(ids: tf.Tensor2D, mask: tf.Tensor2D, o: { maps?: boolean } = {}): ForwardOut {
+  /**
+   * ids: int32 [B, T]; mask: float32 [B, T], 1 for real tokens. Call inside tf.tidy. `dropout`
+   * (training only) is applied where BERT applies its hidden dropout: to the embeddings, to each
+   * mixer's and each FFN's output before its residual sum, and to the pooled summary before the
+   * classifier. Attention probabilities are not dropped: a searched graph need not have any.
+   */
+  forward(ids: tf.Tensor2D, mask: tf.Tensor2D, o: { maps?: boolean; dropout?: Dropout } = {}): ForwardOut {
     const [B, T] = ids.shape;
     if (T > this.cfg.maxLen) throw new Error(`Model: sequence length ${T} exceeds maxLen ${this.cfg.maxLen}`);
     const d = this.d;
@@ -219,7 +227,8 @@ export class Model {
     const looked = tf.gather(this.p('emb.tok'), tf.reshape(ids, [B * T])) as tf.Tensor2D;
     const tok = tf.reshape(this.genome.embed ? this.dense(looked, 'emb.proj') : looked, [B, T, d]);
     const pos = tf.slice(this.p('emb.pos'), [0, 0], [T, d]);
-    let x = this.layerNorm(tf.reshape(tf.add(tok, pos), [B * T, d]), 'emb.ln') as tf.Tensor2D; // [B*T, d]
+    const drop = o.dropout ?? ((t: tf.Tensor2D) => t);
+    let x = drop(this.layerNorm(tf.reshape(tf.add(tok, pos), [B * T, d]), 'emb.ln')); // [B*T, d]
     const hidden: tf.Tensor3D[] = [];
     const maps: (tf.Tensor3D | undefined)[] | undefined = o.maps ? [] : undefined;
     this.genome.layers.forEach((layer, i) => {
@@ -233,12 +242,12 @@ export class Model {
         mixed = this.conv(x, layer.mixer.kernel, p, { B, T, rowMask });
         maps?.push(undefined);
       }
-      x = this.layerNorm(tf.add(x, mixed), `${p}.mix.ln`);
-      for (let s = 0; s < layer.ffn.stack; s++) x = this.layerNorm(tf.add(x, this.ffn(x, layer.ffn, `${p}.ffn${s}`)), `${p}.ffn${s}.ln`);
+      x = this.layerNorm(tf.add(x, drop(mixed)), `${p}.mix.ln`);
+      for (let s = 0; s < layer.ffn.stack; s++) x = this.layerNorm(tf.add(x, drop(this.ffn(x, layer.ffn, `${p}.ffn${s}`))), `${p}.ffn${s}.ln`);
       hidden.push(tf.reshape(x, [B, T, d]));
     });
     const pooled = tanh(this.dense(this.readout(x, mask, B, T), 'pool'));
-    return { logits: this.dense(pooled, 'cls') as tf.Tensor2D, hidden, ...(maps ? { maps } : {}) };
+    return { logits: this.dense(drop(pooled as tf.Tensor2D), 'cls') as tf.Tensor2D, hidden, ...(maps ? { maps } : {}) };
   }
 
   /** The sequence summary the classifier reads: [CLS]'s state, or the mean or max over real tokens. */

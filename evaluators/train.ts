@@ -3,7 +3,7 @@ import { Rng } from '../spaces/base/rng.js';
 import { backboneCost } from '../spaces/backbone.js';
 import type { BackboneGenome } from '../spaces/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
-import { Model } from './compile.js';
+import { Model, type Dropout } from './compile.js';
 import { AdamW, DEFAULT_ADAMW, learningRate } from './optimizer.js';
 import { BatchIterator, evalBatches, type Batch } from './tasks/batching.js';
 import { computeMetric, type TaskMetric } from './tasks/metrics.js';
@@ -34,6 +34,11 @@ export interface TrainConfig {
   patience: number;
   /** Group examples of similar length into batches (arXiv 2305.13144). */
   bucket: boolean;
+  /**
+   * Hidden dropout rate while training (0: none): embeddings, each mixer's and FFN's output, the
+   * pooled summary (Model.forward). BERT trains with 0.1 (Devlin et al. 2019, section A.2).
+   */
+  dropout: number;
   seed: number;
 }
 
@@ -48,6 +53,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   evalEvery: 250,
   patience: 4,
   bucket: true,
+  dropout: 0,
   seed: 0,
 };
 
@@ -179,14 +185,23 @@ export function measureLatency(model: Model, maxLen: number, reps = 5): number {
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
 
+/**
+ * Dropout at `rate` whose masks are drawn from `rng` (one seed per mask), so a seeded training run
+ * drops the same units every time; undefined for rate 0 (the forward pass is then exactly as without).
+ */
+export function seededDropout(rate: number, rng: Rng): Dropout | undefined {
+  if (!(rate > 0)) return undefined;
+  return (x) => tf.dropout(x, rate, undefined, Math.floor(rng.next() * 2 ** 31)) as tf.Tensor2D;
+}
+
 /** One optimizer step; returns the loss tensor (the caller decides when to read it). */
-export function trainStep(model: Model, opt: AdamW, b: Batch, lr: number): tf.Scalar {
+export function trainStep(model: Model, opt: AdamW, b: Batch, lr: number, dropout?: Dropout): tf.Scalar {
   return tf.tidy(() => {
     const t = batchTensors(b);
     const onehot = tf.oneHot(t.labels, model.cfg.numClasses);
     const names = [...model.params.keys()];
     const { value, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(onehot, model.forward(t.ids, t.mask).logits) as tf.Scalar,
+      () => tf.losses.softmaxCrossEntropy(onehot, model.forward(t.ids, t.mask, { dropout }).logits) as tf.Scalar,
       model.weights(),
     );
     const byName: Record<string, tf.Tensor> = {};
@@ -214,6 +229,8 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
   const model = new Model(genome, { vocabSize: task.tokenizer.vocabSize, maxLen: cfg.maxLen, numClasses: task.numClasses }, rng);
   const opt = new AdamW(model.params, { ...DEFAULT_ADAMW, weightDecay: cfg.weightDecay, clipNorm: cfg.clipNorm });
   const batches = new BatchIterator(task.train.seqs, task.train.labels, { batchSize: cfg.batchSize, maxLen: cfg.maxLen, bucket: cfg.bucket }, rng.fork().next());
+  // forked after everything else that draws from rng, so a run without dropout draws as before
+  const dropout = cfg.dropout > 0 ? seededDropout(cfg.dropout, rng.fork()) : undefined;
   const logEvery = hooks.logEvery ?? 20;
   let best = -Infinity;
   let bestStep = 0;
@@ -246,7 +263,7 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
       allTokens += b.mask.length;
       windowTokens += tokens;
       pendingLoss?.dispose();
-      pendingLoss = trainStep(model, opt, b, learningRate(step, cfg.steps, cfg.lr, cfg.warmup));
+      pendingLoss = trainStep(model, opt, b, learningRate(step, cfg.steps, cfg.lr, cfg.warmup), dropout);
       step++;
       const last = step === cfg.steps;
       const evalNow = (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || last;

@@ -395,8 +395,9 @@ export function finalReport(run: RunFile): FinalReport | undefined {
   const total = run.final.finalists.length * seeds;
   const lines = screenLines(run.final);
   if (!run.final.finalists.length) return { result, seeds, text: lines.join('\n') }; // still screening
+  const dropout = run.config.final?.train?.dropout ?? 0;
   lines.push(
-    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}${spread ? '; finalists spread over families' : ''}`,
+    `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each${dropout > 0 ? ` with dropout ${dropout}` : ''} (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}${spread ? '; finalists spread over families' : ''}`,
     ...table([header, ...cells], (c) => !['', 'id', 'family', 'seeds'].includes(header[c])).map((l) => '  ' + l),
   );
   const w = result.winner;

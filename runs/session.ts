@@ -177,6 +177,8 @@ export function checkSearchConfig(c: SearchConfig): void {
     const refs = c.final.references;
     if (refs !== undefined && typeof refs !== 'boolean' && !(Array.isArray(refs) && refs.every((n) => (REFERENCE_NAMES as readonly unknown[]).includes(n))))
       problems.push(`final references must be true, false or a list of ${REFERENCE_NAMES.join(', ')}, got ${JSON.stringify(refs)}`);
+    const drop = c.final.train?.dropout;
+    if (drop !== undefined && !(typeof drop === 'number' && drop >= 0 && drop < 1)) problems.push(`final dropout must be a rate from 0 up to but not including 1, got ${JSON.stringify(drop)}`);
   }
   if (!Number.isSafeInteger(c.seed)) problems.push(`seed must be an integer, got ${c.seed}`);
   if (c.latencyRuntime !== undefined) {

@@ -16,7 +16,7 @@ import { OpnasError } from '../../spaces/base/errors.js';
 import { checkTokenizerModel } from '../../evaluators/tasks/tokenizer.js';
 import { checkLatencyRuntime, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIME_NAMES } from '../../evaluators/latency.js';
 import { configFileOption } from '../config-file.js';
-import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
+import { backendOption, dropoutRate, nonNegativeInt, positiveInt } from '../options.js';
 import { note, onOutputClosed } from '../output.js';
 import { makeMultiBar, progressEnabled } from '../progress.js';
 import { taskOptions, taskSpecFrom, type TaskArgs } from '../task-options.js';
@@ -73,6 +73,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs, TeacherTrainArgs<'t
   'final-references': string | boolean;
   'final-seeds': number;
   'final-steps': number;
+  'final-dropout': number;
   'final-screen': number;
   'final-screen-steps': number;
 }
@@ -139,7 +140,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       seeds: positiveInt('final-seeds', a['final-seeds']),
       spread: a['final-spread'],
       references: finalReferences(a['final-references']),
-      train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']) },
+      train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']), dropout: dropoutRate('final-dropout', a['final-dropout']) },
       ...(a['final-screen'] ? { screen: nonNegativeInt('final-screen', a['final-screen']), screenSteps: positiveInt('final-screen-steps', a['final-screen-steps']) } : {}),
     },
     seed: seedOption(a.seed),
@@ -289,9 +290,10 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('final-spread', { type: 'boolean', default: DEFAULT_FINAL.spread, describe: 'give the final slots first to the best candidate of each family (all-attention, all-convolution, hybrid) the baseline does not stand for' })
         .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
         .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })
+        .option('final-dropout', { type: 'number', default: DEFAULT_FINAL_TRAIN.dropout, describe: 'hidden dropout rate of the final trainings (as opnas train --dropout)' })
         .option('final-screen', { type: 'number', default: 0, describe: 'screen this many top candidates first with one short training each; the best --final-top of them go on (0: no screening)' })
         .option('final-screen-steps', { type: 'number', default: DEFAULT_SCREEN_STEPS, describe: 'training steps of each screening training (seed 0)' })
-        .group(['final-top', 'final-references', 'final-spread', 'final-seeds', 'final-steps', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
+        .group(['final-top', 'final-references', 'final-spread', 'final-seeds', 'final-steps', 'final-dropout', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
         .example([
           ['$0 search', 'the main job: op-priority evolution on SST-2, scored by the supernet (minutes)'],
           ['$0 search --name mine --objective dev,latency --max-params 2e6', 'a Pareto front of accuracy and latency under 2M parameters'],

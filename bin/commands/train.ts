@@ -5,7 +5,7 @@ import { saveModelFolder, weightsOf } from '../../evaluators/model-dir/folder.js
 import type { NamedTensor } from '../../evaluators/model-dir/safetensors.js';
 import type { CommandModule } from 'yargs';
 import { initBackend, type BackendChoice } from '../../evaluators/backend.js';
-import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
+import { backendOption, dropoutRate, nonNegativeInt, positiveInt } from '../options.js';
 import { DEFAULT_TRAIN, encodeTask, trainStandalone, type TrainConfig, type TrainResult } from '../../evaluators/train.js';
 import { BASELINES } from '../../spaces/backbone.js';
 import { OpnasError } from '../../spaces/base/errors.js';
@@ -31,6 +31,7 @@ interface Args extends TaskArgs {
   'eval-every': number;
   patience: number;
   bucket: boolean;
+  dropout: number;
   backend?: BackendChoice;
   json?: boolean;
   quiet?: boolean;
@@ -72,6 +73,7 @@ export const trainCommand: CommandModule<object, Args> = {
         .option('tokenizer', { type: 'string', default: 'wordlevel', describe: 'tokenizer trained on the task: wordlevel (one id per word, unseen words [UNK]) or wordpiece (## sub-words, so unseen words become pieces)' })
         .option('eval-every', { type: 'number', default: DEFAULT_TRAIN.evalEvery, describe: 'dev evaluation interval in steps' })
         .option('patience', { type: 'number', default: DEFAULT_TRAIN.patience, describe: 'evaluations without improvement before stopping (0: never)' })
+        .option('dropout', { type: 'number', default: DEFAULT_TRAIN.dropout, describe: 'hidden dropout rate while training (BERT: 0.1): embeddings, each mixer and FFN output, the pooled summary' })
         .option('bucket', { type: 'boolean', default: true, describe: 'length-bucketed batches (--no-bucket to pad every batch to --max-len)' })
         .option('quiet', { type: 'boolean', describe: 'no progress output' })
         .option('out', { type: 'string', describe: 'save the trained model folder here (config.json, tokenizer.json, model.safetensors, model.onnx, README.md; checked before training) for opnas predict and other tools' })
@@ -89,6 +91,7 @@ export const trainCommand: CommandModule<object, Args> = {
       evalEvery: nonNegativeInt('eval-every', argv['eval-every']),
       patience: nonNegativeInt('patience', argv.patience),
       bucket: argv.bucket,
+      dropout: dropoutRate('dropout', argv.dropout),
     };
     if (!(argv.lr > 0)) throw new OpnasError(`--lr must be positive, got ${argv.lr}`);
     if (!Number.isFinite(argv.seed)) throw new OpnasError(`--seed must be a number, got ${argv.seed}`);

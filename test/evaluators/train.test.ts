@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../evaluators/backend.js';
 import { Model } from '../../evaluators/compile.js';
 import { AdamW, DEFAULT_ADAMW, learningRate, type AdamWConfig } from '../../evaluators/optimizer.js';
-import { encodeTask, predict, scoreSplit, trainStandalone, trainStep, type EncodedTask, type StepInfo } from '../../evaluators/train.js';
+import { encodeTask, predict, scoreSplit, seededDropout, trainStandalone, trainStep, type EncodedTask, type StepInfo } from '../../evaluators/train.js';
 import type { Batch } from '../../evaluators/tasks/batching.js';
 import type { Split, TaskData } from '../../evaluators/tasks/named.js';
 import { CLS, SEP, UNK } from '../../evaluators/tasks/tokenizer.js';
@@ -180,6 +180,47 @@ describe('trainStandalone', () => {
     expect(evals.find((s) => s.step === r.bestStep)!.devScore).toBe(best);
     expect(evals.at(-1)!.devScore).toBeLessThan(best); // the weights at the stop were worse...
     expect(r.dev.score).toBe(best); // ...and the reported dev score is the best one's: its weights were restored
+  });
+
+  it('dropout: seeded (the same run twice is identical), changes the curve, still learns, and leaves no tensors behind', async () => {
+    const before = tf.memory().numTensors;
+    const plain = await curve(1);
+    const run = async () => {
+      const log: StepInfo[] = [];
+      const r = await trainStandalone(TINY, TASK, { ...BASE, steps: 30, evalEvery: 10, seed: 1, dropout: 0.3 }, { logEvery: 5, onStep: (s) => log.push(s) });
+      return { r, losses: log.map((s) => s.loss) };
+    };
+    const a = await run();
+    const b = await run();
+    expect(b.losses).toEqual(a.losses);
+    expect(b.r.dev).toEqual(a.r.dev);
+    expect(a.losses).not.toEqual(plain.losses);
+    expect(a.losses[0]).not.toBe(plain.losses[0]); // the very first step already dropped units
+    expect(tf.memory().numTensors).toBe(before);
+    const learnt = await trainStandalone(TINY, TASK, { ...BASE, steps: 150, evalEvery: 50, dropout: 0.1 });
+    expect(learnt.dev.accuracy).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('dropout 0 trains exactly as no dropout option at all', async () => {
+    const plain = await curve(2);
+    const log: StepInfo[] = [];
+    await trainStandalone(TINY, TASK, { ...BASE, steps: 30, evalEvery: 10, seed: 2, dropout: 0 }, { logEvery: 5, onStep: (s) => log.push(s) });
+    expect(log.map((s) => s.loss)).toEqual(plain.losses);
+  });
+
+  it('dropout acts only in training: a forward pass without it is deterministic, one with it is not the same', () => {
+    const model = new Model(TINY, { vocabSize: TASK.tokenizer.vocabSize, maxLen: MAX_LEN, numClasses: 2 }, new Rng(4));
+    try {
+      const s = TASK.dev.seqs[0];
+      const logits = (dropout?: (x: tf.Tensor2D) => tf.Tensor2D) =>
+        tf.tidy(() => Array.from(model.forward(tf.tensor2d(s, [1, s.length], 'int32'), tf.ones([1, s.length]) as tf.Tensor2D, { dropout }).logits.dataSync()));
+      expect(logits()).toEqual(logits());
+      const drop = seededDropout(0.5, new Rng(1))!;
+      expect(logits(drop)).not.toEqual(logits());
+      expect(seededDropout(0, new Rng(1))).toBeUndefined();
+    } finally {
+      model.dispose();
+    }
   });
 
   it('with patience 0 trains every step even when dev never improves', async () => {
