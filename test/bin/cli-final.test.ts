@@ -138,7 +138,7 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
 it('--final-references conv,hybrid: both references (convolution only; a convolution, then attention) join the final stage', async () => {
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
-  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid'];
+  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid', '--final-dropout', '0.1'];
   args[args.indexOf('--layers') + 1] = '2-2';
   args[args.indexOf('--final-top') + 1] = '1';
   args[args.indexOf('--final-seeds') + 1] = '1';
@@ -152,5 +152,8 @@ it('--final-references conv,hybrid: both references (convolution only; a convolu
   expect(refs[1].genome.pool).toBeUndefined();
   expect(f.finalists.filter((x) => x.baseline)).toHaveLength(1);
   expect(r.stdout.match(/ reference /g)).toHaveLength(2);
-  expect(JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')).config.final.references).toEqual(['conv', 'hybrid']);
+  const saved = JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')).config.final;
+  expect(saved.references).toEqual(['conv', 'hybrid']);
+  expect(saved.train.dropout).toBe(0.1);
+  expect(r.stdout).toMatch(/final stage: 4 finalists trained stand-alone, 1 seed each with dropout 0.1 \(4\/4 trainings done\)/);
 }, 300_000);

@@ -35,6 +35,7 @@ describe('options are checked before a run folder exists (case 1)', () => {
     // a switch given a value other than true/false would have been read as true
     oneClearLine(await opnas(['search', ...NB, '--seeded=no', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /^opnas: --seeded: expected true or false, got 'no'\n$/);
     oneClearLine(await opnas(['search', '--final-references=maybe', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-references: unknown reference 'maybe' \(known: conv, hybrid, or none\)/);
+    oneClearLine(await opnas(['search', '--final-dropout', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-dropout must be a rate from 0 \(no dropout\) up to but not including 1, got 1.5/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 });
@@ -75,6 +76,12 @@ describe('a hand-damaged run.json (case 12)', () => {
   it('an unknown final-stage reference: resume names it and the names it knows, the file is untouched', async () => {
     const { env, file, text } = await damaged((r) => (r.config.final = { top: 1, seeds: 2, references: ['conv', 'transformer-xl'], train: {} }));
     oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: its run.json final references must be true, false or a list of conv, hybrid, got \["conv","transformer-xl"\]/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('a final-stage dropout out of range: resume names it, the file is untouched', async () => {
+    const { env, file, text } = await damaged((r) => (r.config.final = { top: 1, seeds: 2, train: { dropout: 2 } }));
+    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: its run.json final dropout must be a rate from 0 up to but not including 1, got 2/);
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 

@@ -35,7 +35,7 @@ interface TrainJson {
   arch: string;
   task: string;
   metric: string;
-  config: { steps: number; maxLen: number; evalEvery: number; seed: number };
+  config: { steps: number; maxLen: number; evalEvery: number; seed: number; dropout: number };
   dev: { score: number; accuracy: number; f1: number; mcc: number };
   test: { score: number; accuracy: number; f1: number; mcc: number };
   params: number;
@@ -84,10 +84,18 @@ describe.concurrent('opnas train: runs', () => {
     const r = await train(['--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--steps', '30', ...SMALL, '--eval-every', '10', '--batch-size', '8', '--json']);
     const j = expectResult(r);
     expect(j).toMatchObject({ arch: 'bert-tiny', task: 'custom', metric: 'accuracy' });
-    expect(j.config).toMatchObject({ steps: 30, maxLen: 16, evalEvery: 10, batchSize: 8, seed: 0 });
+    expect(j.config).toMatchObject({ steps: 30, maxLen: 16, evalEvery: 10, batchSize: 8, seed: 0, dropout: 0 });
     expect(j.steps).toBeLessThanOrEqual(30);
     expect(r.stderr).toMatch(/72 train \/ 8 dev \/ 8 test, 2 classes/);
     expect(r.stderr).toMatch(/step 10\/30/);
+  });
+
+  it('--dropout 0.2: recorded in the JSON, and the same seed gives the same scores twice', async () => {
+    const args = ['--baseline', 'bert-tiny', '--train', fx('reviews.csv'), '--steps', '12', ...SMALL, '--eval-every', '6', '--batch-size', '8', '--dropout', '0.2', '--json'];
+    const [a, b] = await Promise.all([train(args), train(args)]);
+    const ja = expectResult(a);
+    expect(ja.config).toMatchObject({ dropout: 0.2 });
+    expect(expectResult(b).dev).toEqual(ja.dev);
   });
 
   it('trains a sampled backbone genome file (opnas sample --space backbone --seed 3)', async () => {
@@ -167,6 +175,8 @@ describe.concurrent('opnas train: bad input is one clear error line', () => {
     expectError(await tiny('--lr', '-1'), /--lr must be positive, got -1/);
     expectError(await tiny('--max-len', '1'), /--max-len must be at least 2/);
     expectError(await tiny('--eval-every', '-5'), /--eval-every must be an integer >= 0, got -5/);
+    expectError(await tiny('--dropout', '1'), /--dropout must be a rate from 0 \(no dropout\) up to but not including 1, got 1/);
+    expectError(await tiny('--dropout', '-0.1'), /--dropout must be a rate .* got -0.1/);
   });
 
   it('unknown task name', async () => {
