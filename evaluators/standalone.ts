@@ -48,7 +48,7 @@ export class StandaloneEvaluator implements Evaluator<BackboneGenome> {
     const r = await trainStandalone(c.genome, this.task, { ...this.cfg.train, seed: ctx.seed }, { signal: ctx.signal, onStep: onStep && ((s) => onStep(s.step, s.steps)) });
     // TF.js: the trained model's latency, measured as training ends; another runtime measures the genome
     const latency = (this.cfg.latencyRuntime ?? 'tfjs') === 'tfjs' ? r.latencyMs : await this.latency(c);
-    return { scores: { dev: r.dev.score, test: r.test.score, latency }, seconds: r.wallSeconds };
+    return { scores: { dev: r.dev.score, test: r.test.score, latency }, seconds: r.wallSeconds, devCorrect: r.devCorrect.join('') };
   }
 
   /** Forward latency of one example, from freshly initialised weights: no training needed. */

@@ -112,6 +112,8 @@ export interface StepInfo {
 
 export interface TrainResult {
   dev: SplitScores;
+  /** Per dev example, in split order: 1 where the trained model's prediction is right (for paired comparisons). */
+  devCorrect: Uint8Array;
   test: SplitScores;
   params: number;
   /** Analytic FLOPs per token of the forward pass. */
@@ -160,7 +162,11 @@ export function predict(model: Model, split: EncodedSplit, batchSize: number, ma
 }
 
 export function scoreSplit(model: Model, split: EncodedSplit, task: Pick<EncodedTask, 'metric' | 'numClasses' | 'maxLen'>, batchSize = 64): SplitScores {
-  const pred = predict(model, split, batchSize, task.maxLen);
+  return scoresOf(predict(model, split, batchSize, task.maxLen), split, task);
+}
+
+/** A split's scores from its predictions. */
+export function scoresOf(pred: number[], split: EncodedSplit, task: Pick<EncodedTask, 'metric' | 'numClasses'>): SplitScores {
   return {
     score: computeMetric(task.metric, pred, split.labels, task.numClasses),
     accuracy: computeMetric('accuracy', pred, split.labels, task.numClasses),
@@ -293,12 +299,14 @@ export async function trainStandalone(genome: BackboneGenome, task: EncodedTask,
     pendingLoss = undefined;
     if (bestWeights) model.weights().forEach((w, i) => w.assign(bestWeights![i]));
     const trainWall = (performance.now() - t0) / 1000;
-    const dev = scoreSplit(model, task.dev, task, cfg.batchSize);
+    const devPred = predict(model, task.dev, cfg.batchSize, task.maxLen);
+    const dev = scoresOf(devPred, task.dev, task);
     const test = scoreSplit(model, task.test, task, cfg.batchSize);
     const cost = backboneCost(genome, { seqLen: cfg.maxLen, vocabSize: task.tokenizer.vocabSize, numClasses: task.numClasses });
     hooks.onTrained?.(model);
     return {
       dev,
+      devCorrect: Uint8Array.from(devPred, (p, i) => (p === task.dev.labels[i] ? 1 : 0)),
       test,
       params: model.paramCount(),
       flopsPerToken: cost.flops,

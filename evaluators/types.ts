@@ -11,6 +11,11 @@ export interface EvalResult {
   scores: Scores;
   /** Seconds the evaluation took. */
   seconds: number;
+  /**
+   * Stand-alone training only: per dev example, in split order, '1' where the trained model is
+   * right and '0' where not, so the final stage can compare two finalists example by example.
+   */
+  devCorrect?: string;
 }
 
 /** Scores one candidate. Implementations: stand-alone training, NAS-Bench-201 lookup, supernet. */

@@ -412,6 +412,11 @@ export function finalReport(run: RunFile): FinalReport | undefined {
     );
     if (!w.baseline && b?.dev && b.test && w.test)
       lines.push(`  vs baseline: dev ${signed(100 * (w.dev!.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, params ${fmtCount(w.cost.params)} vs ${fmtCount(b.cost.params)}`);
+    const l = result.lead;
+    if (l)
+      lines.push(
+        `  dev accuracy, example by example: ${signed(l.points)} points, 95% bootstrap interval ${signed(l.low)} to ${signed(l.high)} over the ${l.n} dev examples${l.low > 0 ? '' : ': within what another sample of dev examples could reverse'}`,
+      );
     lines.push(indent(w.formula, '    '));
   }
   return { result, seeds, text: lines.join('\n') };

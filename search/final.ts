@@ -1,5 +1,6 @@
 import type { Evaluator } from '../evaluators/types.js';
 import type { Cost, SearchSpace, Shape } from '../spaces/types.js';
+import { Rng } from '../spaces/base/rng.js';
 import { SearchAborted } from './loop.js';
 import type { Trial } from './types.js';
 
@@ -85,6 +86,8 @@ export interface FinalRun {
   test?: number;
   latency?: number;
   seconds: number;
+  /** Per dev example, '1' where this training's model is right (EvalResult.devCorrect); absent in older runs. */
+  devCorrect?: string;
 }
 
 export interface FinalState<G = unknown> {
@@ -222,7 +225,7 @@ export async function runFinal<G>(o: FinalOptions<G>): Promise<Pick<FinalState<G
         const bad = ['dev', 'test'].find((k) => !Number.isFinite(r.scores[k]));
         run = bad
           ? { ...job, status: 'failed', reason: `training gave no finite ${bad} score (did the loss diverge?)`, seconds: r.seconds }
-          : { ...job, status: 'ok', dev: r.scores.dev, test: r.scores.test, latency: r.scores.latency, seconds: r.seconds };
+          : { ...job, status: 'ok', dev: r.scores.dev, test: r.scores.test, latency: r.scores.latency, seconds: r.seconds, ...(typeof r.devCorrect === 'string' ? { devCorrect: r.devCorrect } : {}) };
       } catch (e) {
         if (o.signal?.aborted) return;
         run = { ...job, status: 'failed', reason: (e as Error)?.message ?? String(e), seconds: (performance.now() - t0) / 1000 };
@@ -265,6 +268,50 @@ export interface FinalResult<G = unknown> {
   winner?: FinalRow<G>;
   baseline?: FinalRow<G>;
   complete: boolean;
+  /** The winner's dev accuracy lead over the baseline, example by example (when every run kept its dev record). */
+  lead?: DevLead;
+}
+
+/**
+ * A paired comparison of two finalists on the same dev examples: the mean over seeds of the winner's
+ * accuracy minus the baseline's, in points, and a 95% percentile bootstrap interval over the dev
+ * examples (Efron and Tibshirani 1993; resampling examples, not seeds, since the question is
+ * whether another sample of dev sentences would likely agree).
+ */
+export interface DevLead {
+  points: number;
+  low: number;
+  high: number;
+  /** Dev examples compared. */
+  n: number;
+  resamples: number;
+}
+
+/** Bootstrap resamples for DevLead: enough for a stable 95% interval; a few ms for 1,000 examples. */
+export const LEAD_RESAMPLES = 2000;
+
+/**
+ * DevLead of `a` over `b` from their runs' per-example dev records, seeds paired by position (both
+ * lists the same length; every record the same length); undefined when a record is missing or
+ * they do not fit. Seeded: the same records give the same interval.
+ */
+export function devLead(a: readonly (string | undefined)[], b: readonly (string | undefined)[], resamples = LEAD_RESAMPLES): DevLead | undefined {
+  const all = [...a, ...b];
+  if (!a.length || a.length !== b.length || all.some((r) => typeof r !== 'string')) return undefined;
+  const n = (all[0] as string).length;
+  if (!n || all.some((r) => r!.length !== n || /[^01]/.test(r!))) return undefined;
+  // per example: the mean over seeds of (a right) - (b right), in -1..1
+  const diff = new Float64Array(n);
+  for (let s = 0; s < a.length; s++) for (let j = 0; j < n; j++) diff[j] += (a[s]!.charCodeAt(j) - b[s]!.charCodeAt(j)) / a.length;
+  const mean = (pick: (j: number) => number) => {
+    let t = 0;
+    for (let j = 0; j < n; j++) t += diff[pick(j)];
+    return (100 * t) / n;
+  };
+  const rng = new Rng(0);
+  const means = Array.from({ length: resamples }, () => mean(() => rng.int(n))).sort((x, y) => x - y);
+  const at = (q: number) => means[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
+  return { points: mean((j) => j), low: at(0.025), high: at(0.975), n, resamples };
 }
 
 /** The final table: mean ± std over seeds per finalist, and the winner by mean dev score. */
@@ -283,5 +330,11 @@ export function finalResult<G>(state: FinalState<G>, seeds: number): FinalResult
   });
   let winner: FinalRow<G> | undefined;
   for (const r of rows) if (r.dev && r.dev.n === seeds && (!winner || r.dev.mean > winner.dev!.mean)) winner = r;
-  return { rows, winner, baseline: rows.find((r) => r.baseline), complete: state.runs.length >= finalJobs(state, seeds).length };
+  const baseline = rows.find((r) => r.baseline);
+  const records = (id: string) => {
+    const ok = state.runs.filter((r) => r.id === id && r.status === 'ok').sort((x, y) => x.seed - y.seed);
+    return ok.length === seeds ? ok.map((r) => r.devCorrect) : [];
+  };
+  const lead = winner && baseline && winner.id !== baseline.id ? devLead(records(winner.id), records(baseline.id)) : undefined;
+  return { rows, winner, baseline, complete: state.runs.length >= finalJobs(state, seeds).length, ...(lead ? { lead } : {}) };
 }

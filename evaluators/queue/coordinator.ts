@@ -204,8 +204,8 @@ export class QueueEvaluator implements Evaluator<BackboneGenome> {
   }
 
   async score(c: Candidate<BackboneGenome>, ctx: EvalContext): Promise<EvalResult> {
-    const r = (await this.run('score', c, ctx.seed, ctx.signal)) as { scores: EvalResult['scores']; seconds: number };
-    return { scores: r.scores, seconds: r.seconds };
+    const r = (await this.run('score', c, ctx.seed, ctx.signal)) as EvalResult;
+    return { scores: r.scores, seconds: r.seconds, ...(typeof r.devCorrect === 'string' ? { devCorrect: r.devCorrect } : {}) };
   }
 
   async latency(c: Candidate<BackboneGenome>): Promise<number> {

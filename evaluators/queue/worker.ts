@@ -162,7 +162,7 @@ export class QueueWorker {
       this.info.done++;
       const dev = r.scores.dev;
       this.o.log?.(`job ${job.id}: scored${typeof dev === 'number' ? ` dev ${dev.toFixed(4)}` : ''} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      return { job: job.id!, scores: r.scores, seconds: r.seconds };
+      return { job: job.id!, scores: r.scores, seconds: r.seconds, ...(r.devCorrect !== undefined ? { devCorrect: r.devCorrect } : {}) };
     } catch (e) {
       const m = (e as Error)?.message ?? String(e);
       if (e instanceof SetupError) {

@@ -57,6 +57,16 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   const exported = JSON.parse(readFileSync(join(out, 'genome.json'), 'utf8'));
   const show = JSON.parse((await opnas(['show', 'ref', '--json'], { env })).stdout);
   expect(exported.id).toBe(show.final.winner);
+  // every training keeps its dev record (one character per dev example), so the winner is compared
+  // with the baseline example by example whenever it is not the baseline itself
+  const devSize = (JSON.parse(readFileSync(join(dir, 'ref', 'run.json'), 'utf8')) as { final: { runs: { devCorrect: string }[] } }).final.runs.map((r) => r.devCorrect.length);
+  expect(new Set(devSize).size).toBe(1);
+  expect(devSize[0]).toBeGreaterThan(0);
+  const baselineId = reference.finalists.find((f) => f.baseline)!.id;
+  if (show.final.winner !== baselineId) {
+    expect(show.final.lead).toMatchObject({ n: devSize[0] });
+    expect(ref.stdout).toMatch(new RegExp(`dev accuracy, example by example: [+-]\\d+\\.\\d\\d points, 95% bootstrap interval [+-]\\d+\\.\\d\\d to [+-]\\d+\\.\\d\\d over the ${devSize[0]} dev examples`));
+  } else expect(show.final.lead).toBeUndefined();
   expect(exported.final.seeds).toBe(2);
   expect((await opnas(['check', join(out, 'genome.json')], { env })).code).toBe(0);
 

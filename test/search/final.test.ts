@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { finalJobs, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalState } from '../../search/final.js';
+import { Rng } from '../../spaces/base/rng.js';
+import { devLead, finalJobs, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalState } from '../../search/final.js';
 import { SearchAborted } from '../../search/loop.js';
 import type { Trial } from '../../search/types.js';
 import type { Evaluator } from '../../evaluators/types.js';
@@ -124,6 +125,55 @@ describe('final stage', () => {
     expect(r.rows[0].dev!.std).toBeCloseTo(Math.sqrt(0.005));
     expect(r.baseline).toMatchObject({ id: 'g3', failed: 1 });
     expect(r.baseline!.dev!.n).toBe(1);
+  });
+
+  it("devLead: the winner's dev accuracy lead, paired example by example over seeds, with a seeded bootstrap interval", () => {
+    const rng = new Rng(5);
+    const bits = (p: number, n = 400) => Array.from({ length: n }, () => (rng.bool(p) ? '1' : '0')).join('');
+    const same = bits(0.8);
+    expect(devLead([same, same], [same, same])).toMatchObject({ points: 0, low: 0, high: 0, n: 400 });
+    // right everywhere the other is, and on 40 more of 400: +10 points, and every resample agrees it is positive
+    const b = '0'.repeat(40) + bits(0.75, 360);
+    const a = '1'.repeat(40) + b.slice(40);
+    const l = devLead([a], [b])!;
+    expect(l.points).toBeCloseTo(10);
+    expect(l.low).toBeGreaterThan(5);
+    expect(l.high).toBeLessThanOrEqual(15);
+    expect(devLead([a], [b])).toEqual(l); // seeded
+    // two seeds averaged: a lead on one seed and a loss as large on the other is no lead
+    const mixed = devLead([a, b], [b, a])!;
+    expect(mixed.points).toBeCloseTo(0);
+    expect(mixed.low).toBe(0);
+    expect(mixed.high).toBe(0);
+    // independent noise: the interval straddles the small difference
+    const n1 = devLead([bits(0.8), bits(0.8)], [bits(0.8), bits(0.8)])!;
+    expect(n1.low).toBeLessThan(n1.points);
+    expect(n1.high).toBeGreaterThan(n1.points);
+    expect(n1.high - n1.low).toBeGreaterThan(2);
+    // missing or mismatched records: no comparison
+    expect(devLead([a, undefined], [b, b])).toBeUndefined();
+    expect(devLead([a], [b, b])).toBeUndefined();
+    expect(devLead([a], [b.slice(1)])).toBeUndefined();
+    expect(devLead([], [])).toBeUndefined();
+  });
+
+  it('finalResult compares the winner with the baseline example by example when every run kept its dev record', () => {
+    const rec = (k: number) => '1'.repeat(k) + '0'.repeat(10 - k);
+    const state: FinalState<number> = {
+      finalists: pickFinalists(space, [trial(0, 1, 0.9)], 1, 3),
+      runs: [
+        { id: 'g1', seed: 0, status: 'ok', dev: 0.9, test: 0.9, seconds: 1, devCorrect: rec(9) },
+        { id: 'g1', seed: 1, status: 'ok', dev: 0.8, test: 0.9, seconds: 1, devCorrect: rec(8) },
+        { id: 'g3', seed: 0, status: 'ok', dev: 0.7, test: 0.6, seconds: 1, devCorrect: rec(7) },
+        { id: 'g3', seed: 1, status: 'ok', dev: 0.6, test: 0.6, seconds: 1, devCorrect: rec(6) },
+      ],
+    };
+    const r = finalResult(state, 2);
+    expect(r.winner?.id).toBe('g1');
+    expect(r.lead).toMatchObject({ n: 10 });
+    expect(r.lead!.points).toBeCloseTo(20);
+    delete state.runs[3].devCorrect; // a run saved before dev records were kept
+    expect(finalResult(state, 2).lead).toBeUndefined();
   });
 
   it('trains only what is missing, seed by seed, and stops on abort', async () => {
