@@ -273,6 +273,9 @@ function finalTable(r: ReportCharts): string {
         : `Winner: ${shortId(w.id)}.`;
     if (!w.baseline && b?.dev && w.dev && b.test && w.test)
       verdict += ` Against the baseline: dev ${signed(100 * (w.dev.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, ${fmtCount(w.cost.params)} parameters against ${fmtCount(b.cost.params)}.`;
+    const l = f.lead;
+    if (l)
+      verdict += ` Example by example, its dev accuracy lead is ${signed(l.points)} points, 95% bootstrap interval ${signed(l.low)} to ${signed(l.high)} over the ${l.n} dev examples${l.low > 0 ? '.' : ': another sample of dev examples could reverse it.'}`;
   }
   return `<p class="caption">${esc(verdict)}</p>
 <div class="scroll"><table class="final"><thead><tr><th></th><th>id</th><th class="num">dev % (mean ± std)</th><th class="num">test % (mean ± std)</th><th class="num">seeds</th><th class="num">params</th><th class="num">FLOPs/token</th><th class="num">latency</th><th class="num">search</th><th>formula</th></tr></thead><tbody>

@@ -56,4 +56,20 @@ describe('report charts', () => {
     expect(Object.keys(specs)).toEqual(['history', 'params', 'op-priorities', 'lineage']);
     expect(html).not.toContain('<b>x</b>');
   });
+
+  it("the final table's verdict gives the winner's example-by-example dev lead, and says when another dev sample could reverse it", async () => {
+    const run = await nb201Run('op-evolution', 8);
+    const row = (id: string, dev: number, baseline: boolean) => ({
+      id, genome: 0, formula: id, baseline, cost: { params: 1000, flops: 2000 }, failed: 0,
+      dev: { mean: dev, std: 0, n: 2 }, test: { mean: dev, std: 0, n: 2 },
+    });
+    const w = row('aaaaaaaa1', 0.82, false);
+    const b = row('bbbbbbbb2', 0.8, true);
+    const r = { ...reportCharts(run), final: { rows: [w, b], winner: w, baseline: b, complete: true, lead: { points: 2, low: -0.5, high: 4.5, n: 1000, resamples: 2000 } } };
+    r.charts.push({ name: 'final', title: 'Final stage', caption: '', spec: {} } as never);
+    const html = reportHtml(run, r as never, []);
+    expect(html).toContain('Example by example, its dev accuracy lead is +2.00 points, 95% bootstrap interval -0.50 to +4.50 over the 1000 dev examples: another sample of dev examples could reverse it.');
+    r.final.lead = { ...r.final.lead, low: 0.5 };
+    expect(reportHtml(run, r as never, [])).toContain('interval +0.50 to +4.50 over the 1000 dev examples.');
+  });
 });
