@@ -39,7 +39,7 @@ export interface CandidateJob {
 }
 
 /** What a worker returns: the job's id, so a result can only land where it was asked for. */
-export type JobResult = { job: string; scores: Record<string, number>; seconds: number } | { job: string; latency: number };
+export type JobResult = { job: string; scores: Record<string, number>; seconds: number; devCorrect?: string } | { job: string; latency: number };
 
 /**
  * The evaluator config a worker builds (WorkerConfig) with every file replaced by a hash: the task's
@@ -167,5 +167,7 @@ export function checkResult(id: string, type: JobType, rv: unknown): JobResult |
     // JSON has no NaN: a diverged training's NaN arrives as null, as it does from a local worker process
     scores[k] = v as number;
   }
-  return { job: id, scores, seconds: rv.seconds };
+  // a stand-alone training's per-example dev record (EvalResult.devCorrect), kept only when well formed
+  const rec = typeof rv.devCorrect === 'string' && /^[01]+$/.test(rv.devCorrect) ? { devCorrect: rv.devCorrect } : {};
+  return { job: id, scores, seconds: rv.seconds, ...rec };
 }

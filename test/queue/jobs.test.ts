@@ -76,6 +76,10 @@ describe('jobs', () => {
     expect(checkResult('j1', 'score', { job: 'j1', scores: { dev: '0.5' }, seconds: 1 })).toBeUndefined();
     expect(checkResult('j1', 'latency', { job: 'j1', latency: 2 })).toEqual({ job: 'j1', latency: 2 });
     expect(checkResult('j1', 'score', null)).toBeUndefined();
+    // a stand-alone training's per-example dev record travels with it; a malformed one is dropped, not the result
+    expect(checkResult('j1', 'score', { job: 'j1', scores: { dev: 0.5 }, seconds: 1, devCorrect: '0110' })).toEqual({ job: 'j1', scores: { dev: 0.5 }, seconds: 1, devCorrect: '0110' });
+    expect(checkResult('j1', 'score', { job: 'j1', scores: { dev: 0.5 }, seconds: 1, devCorrect: '01x0' })).toEqual({ job: 'j1', scores: { dev: 0.5 }, seconds: 1 });
+    expect(checkResult('j1', 'score', { job: 'j1', scores: { dev: 0.5 }, seconds: 1, devCorrect: 7 })).toEqual({ job: 'j1', scores: { dev: 0.5 }, seconds: 1 });
   });
 
   it('URLs: only redis:// and rediss:// with a host; the password never shows in labels', () => {
