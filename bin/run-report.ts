@@ -10,7 +10,7 @@ export function printRunReport(run: RunFile, o: { json?: boolean; compact?: bool
   const steps = board.rows.length ? lineage(run).steps : [];
   const final = finalReport(run);
   if (o.json) {
-    const f = final && { seeds: final.seeds, complete: final.result.complete, winner: final.result.winner?.id, ...(final.result.lead ? { lead: final.result.lead } : {}), rows: final.result.rows };
+    const f = final && { seeds: final.seeds, complete: final.result.complete, winner: final.result.winner?.id, ...(final.result.lead ? { lead: final.result.lead } : {}), ...(final.result.runnerUp ? { runnerUp: final.result.runnerUp } : {}), rows: final.result.rows };
     return print(JSON.stringify({ name: run.name, status: run.status, summary: summary(run), leaderboard: board.rows, lineage: steps, pareto: front, final: f }, null, o.compact ? undefined : 2));
   }
   print(summary(run).text);

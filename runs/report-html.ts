@@ -276,6 +276,9 @@ function finalTable(r: ReportCharts): string {
     const l = f.lead;
     if (l)
       verdict += ` Example by example, its dev accuracy lead is ${signed(l.points)} points, 95% bootstrap interval ${signed(l.low)} to ${signed(l.high)} over the ${l.n} dev examples${l.low > 0 ? '.' : ': another sample of dev examples could reverse it.'}`;
+    const u = f.runnerUp;
+    if (u)
+      verdict += ` The next best, ${shortId(u.id)}, against it, example by example: dev accuracy ${signed(u.lead.points)} points, 95% bootstrap interval ${signed(u.lead.low)} to ${signed(u.lead.high)} over the ${u.lead.n} dev examples${u.lead.high < 0 ? '.' : ': another sample of dev examples could reverse it.'}`;
   }
   return `<p class="caption">${esc(verdict)}</p>
 <div class="scroll"><table class="final"><thead><tr><th></th><th>id</th><th class="num">dev % (mean ± std)</th><th class="num">test % (mean ± std)</th><th class="num">seeds</th><th class="num">params</th><th class="num">FLOPs/token</th><th class="num">latency</th><th class="num">search</th><th>formula</th></tr></thead><tbody>

@@ -417,6 +417,11 @@ export function finalReport(run: RunFile): FinalReport | undefined {
       lines.push(
         `  dev accuracy, example by example: ${signed(l.points)} points, 95% bootstrap interval ${signed(l.low)} to ${signed(l.high)} over the ${l.n} dev examples${l.low > 0 ? '' : ': within what another sample of dev examples could reverse'}`,
       );
+    const u = result.runnerUp;
+    if (u)
+      lines.push(
+        `  the next best, ${shortId(u.id)}, against it, example by example: dev accuracy ${signed(u.lead.points)} points, 95% bootstrap interval ${signed(u.lead.low)} to ${signed(u.lead.high)} over the ${u.lead.n} dev examples${u.lead.high < 0 ? '' : ': within what another sample of dev examples could reverse'}`,
+      );
     lines.push(indent(w.formula, '    '));
   }
   return { result, seeds, text: lines.join('\n') };

@@ -270,6 +270,8 @@ export interface FinalResult<G = unknown> {
   complete: boolean;
   /** The winner's dev accuracy lead over the baseline, example by example (when every run kept its dev record). */
   lead?: DevLead;
+  /** When the baseline itself wins: the best other finalist by mean dev, and its lead (negative) over the baseline. */
+  runnerUp?: { id: string; lead: DevLead };
 }
 
 /**
@@ -336,5 +338,15 @@ export function finalResult<G>(state: FinalState<G>, seeds: number): FinalResult
     return ok.length === seeds ? ok.map((r) => r.devCorrect) : [];
   };
   const lead = winner && baseline && winner.id !== baseline.id ? devLead(records(winner.id), records(baseline.id)) : undefined;
-  return { rows, winner, baseline, complete: state.runs.length >= finalJobs(state, seeds).length, ...(lead ? { lead } : {}) };
+  let next: FinalRow<G> | undefined;
+  if (winner && winner === baseline) for (const r of rows) if (r !== baseline && r.dev && r.dev.n === seeds && (!next || r.dev.mean > next.dev!.mean)) next = r;
+  const nextLead = next && baseline ? devLead(records(next.id), records(baseline.id)) : undefined;
+  return {
+    rows,
+    winner,
+    baseline,
+    complete: state.runs.length >= finalJobs(state, seeds).length,
+    ...(lead ? { lead } : {}),
+    ...(next && nextLead ? { runnerUp: { id: next.id, lead: nextLead } } : {}),
+  };
 }

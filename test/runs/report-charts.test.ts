@@ -71,5 +71,8 @@ describe('report charts', () => {
     expect(html).toContain('Example by example, its dev accuracy lead is +2.00 points, 95% bootstrap interval -0.50 to +4.50 over the 1000 dev examples: another sample of dev examples could reverse it.');
     r.final.lead = { ...r.final.lead, low: 0.5 };
     expect(reportHtml(run, r as never, [])).toContain('interval +0.50 to +4.50 over the 1000 dev examples.');
+    // the baseline won: the next best is compared with it instead
+    const base = { ...r, final: { rows: [w, b], winner: b, baseline: b, complete: true, runnerUp: { id: w.id, lead: { points: -1, low: -2.5, high: 0.5, n: 546, resamples: 2000 } } } };
+    expect(reportHtml(run, base as never, [])).toContain('The next best, aaaaaaaa, against it, example by example: dev accuracy -1.00 points, 95% bootstrap interval -2.50 to +0.50 over the 546 dev examples: another sample of dev examples could reverse it.');
   });
 });

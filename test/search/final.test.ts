@@ -172,8 +172,27 @@ describe('final stage', () => {
     expect(r.winner?.id).toBe('g1');
     expect(r.lead).toMatchObject({ n: 10 });
     expect(r.lead!.points).toBeCloseTo(20);
+    expect(r.runnerUp).toBeUndefined();
     delete state.runs[3].devCorrect; // a run saved before dev records were kept
     expect(finalResult(state, 2).lead).toBeUndefined();
+  });
+
+  it('finalResult: when the baseline itself wins, the best other finalist is compared with it example by example', () => {
+    const rec = (k: number) => '1'.repeat(k) + '0'.repeat(10 - k);
+    const state: FinalState<number> = {
+      finalists: pickFinalists(space, [trial(0, 1, 0.9), trial(1, 2, 0.8)], 2, 3),
+      runs: [
+        { id: 'g1', seed: 0, status: 'ok', dev: 0.5, test: 0.9, seconds: 1, devCorrect: rec(5) },
+        { id: 'g2', seed: 0, status: 'ok', dev: 0.7, test: 0.5, seconds: 1, devCorrect: rec(7) },
+        { id: 'g3', seed: 0, status: 'ok', dev: 0.8, test: 0.6, seconds: 1, devCorrect: rec(8) },
+      ],
+    };
+    const r = finalResult(state, 1);
+    expect(r.winner?.id).toBe('g3');
+    expect(r.lead).toBeUndefined();
+    expect(r.runnerUp?.id).toBe('g2');
+    expect(r.runnerUp!.lead.points).toBeCloseTo(-10);
+    expect(r.runnerUp!.lead.high).toBeLessThanOrEqual(0);
   });
 
   it('trains only what is missing, seed by seed, and stops on abort', async () => {
