@@ -99,7 +99,9 @@ export interface TeacherMeta {
 
 /** Where `opnas teacher` caches a teacher: one folder per task, tokenizer, architecture and training settings. */
 export function teacherDir(runsDir: string, taskName: string, tok: TokenizerJSON, genome: BackboneGenome, train: Partial<TrainConfig>): string {
-  const key = hashId(taskName, tokenizerHash(tok), backboneSpace().id(genome), JSON.stringify({ ...DEFAULT_TRAIN, ...train }));
+  // settings added after teachers were first cached join the key only when set, so older folders are still found
+  const { dropout, ...settings } = { ...DEFAULT_TRAIN, ...train };
+  const key = hashId(taskName, tokenizerHash(tok), backboneSpace().id(genome), JSON.stringify(dropout ? { ...settings, dropout } : settings));
   return join(runsDir, 'teachers', `${taskName.replace(/[^A-Za-z0-9._-]/g, '_')}-${key}`);
 }
 

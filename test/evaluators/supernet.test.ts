@@ -6,13 +6,14 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../evaluators/backend.js';
 import { LATENCY_RUNTIMES } from '../../evaluators/latency.js';
 import { attentionMapNode } from '../../evaluators/compile.js';
-import { distillWarmup, ensureTeacher, loadTeacher, mappedLayer, maskedMse, readTeacherLogits, softCrossEntropy } from '../../evaluators/supernet/distill.js';
+import { distillWarmup, ensureTeacher, loadTeacher, mappedLayer, maskedMse, readTeacherLogits, softCrossEntropy, teacherDir } from '../../evaluators/supernet/distill.js';
 import { devSubset, scoreWithSupernet, Supernet, SupernetEvaluator, tokenizerHash, trainSupernet, type SupernetConfig } from '../../evaluators/supernet/supernet.js';
 import { loadTask } from '../../evaluators/tasks/named.js';
 import { encodeTask, type EncodedTask } from '../../evaluators/train.js';
 import { Rng } from '../../spaces/base/rng.js';
 import { parseAttentionFormula } from '../../spaces/attention-graph.js';
-import { bertBaseline } from '../../spaces/backbone.js';
+import { backboneSpace, bertBaseline } from '../../spaces/backbone.js';
+import { hashId } from '../../spaces/base/hash.js';
 import type { BackboneGenome } from '../../spaces/types.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/train');
@@ -291,6 +292,18 @@ describe('distillation', () => {
     writeFileSync(f, '{"logits": [1, 2]}\n[0.5, -1]\n\n');
     expect([...readTeacherLogits(f, 2, 2)]).toEqual([1, 2, 0.5, -1]);
     expect(() => readTeacherLogits(join(dir, 'none.jsonl'), 2, 2)).toThrow(/no such file/);
+  });
+
+  it("a teacher's cache folder hashes the training settings teachers were first cached with, so folders of earlier versions are still found; a dropout joins it only when set", () => {
+    const tok = task.tokenizer.toJSON();
+    const g = bertBaseline(2, 48, 2);
+    const train = { steps: 2000, maxLen: 64, evalEvery: 0, patience: 0, seed: 0 };
+    // every setting of `opnas train` before --dropout existed, in their order then
+    const before = { steps: 2000, batchSize: 32, maxLen: 64, lr: 1e-3, warmup: 0.06, weightDecay: 0.01, clipNorm: 1, evalEvery: 0, patience: 0, bucket: true, seed: 0 };
+    const want = join('/runs', 'teachers', `${task.name}-${hashId(task.name, tokenizerHash(tok), backboneSpace().id(g), JSON.stringify(before))}`);
+    expect(teacherDir('/runs', task.name, tok, g, train)).toBe(want);
+    expect(teacherDir('/runs', task.name, tok, g, { ...train, dropout: 0 })).toBe(want);
+    expect(teacherDir('/runs', task.name, tok, g, { ...train, dropout: 0.1 })).not.toBe(want);
   });
 
   it('warm-up from a cached teacher trains the path and the projections; from logits, without projections', async () => {
