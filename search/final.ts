@@ -289,7 +289,7 @@ export interface DevLead {
   resamples: number;
 }
 
-/** Bootstrap resamples for DevLead: enough for a stable 95% interval; a few ms for 1,000 examples. */
+/** Bootstrap resamples for DevLead: enough for a stable 95% interval (about 0.1-0.2 s for 1,000 examples and 2 seeds on the 2-core machine). */
 export const LEAD_RESAMPLES = 2000;
 
 /**
@@ -305,15 +305,18 @@ export function devLead(a: readonly (string | undefined)[], b: readonly (string 
   // per example: the mean over seeds of (a right) - (b right), in -1..1
   const diff = new Float64Array(n);
   for (let s = 0; s < a.length; s++) for (let j = 0; j < n; j++) diff[j] += (a[s]!.charCodeAt(j) - b[s]!.charCodeAt(j)) / a.length;
-  const mean = (pick: (j: number) => number) => {
-    let t = 0;
-    for (let j = 0; j < n; j++) t += diff[pick(j)];
-    return (100 * t) / n;
-  };
+  let total = 0;
+  for (let j = 0; j < n; j++) total += diff[j];
   const rng = new Rng(0);
-  const means = Array.from({ length: resamples }, () => mean(() => rng.int(n))).sort((x, y) => x - y);
+  const means = new Float64Array(resamples);
+  for (let k = 0; k < resamples; k++) {
+    let t = 0;
+    for (let j = 0; j < n; j++) t += diff[rng.int(n)];
+    means[k] = (100 * t) / n;
+  }
+  means.sort();
   const at = (q: number) => means[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
-  return { points: mean((j) => j), low: at(0.025), high: at(0.975), n, resamples };
+  return { points: (100 * total) / n, low: at(0.025), high: at(0.975), n, resamples };
 }
 
 /** The final table: mean ± std over seeds per finalist, and the winner by mean dev score. */
