@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   await store.close();
   const c = run.config as unknown as SearchConfig;
   if (!run.final || !c.final) benchFail('winner', USAGE, `run '${o.run}' has no final stage`);
-  const res = finalResult(run.final, c.final.seeds);
+  const res = finalResult(run.final, c.final.seeds, { leads: false });
   if (!res.complete || !res.winner || !res.baseline) benchFail('winner', USAGE, `run '${o.run}' has not finished its final stage (opnas resume ${o.run})`);
   const models: FinalRow[] = res.winner.baseline ? [res.winner] : [res.winner, res.baseline];
 

@@ -33,7 +33,7 @@ export function exportTrial<G>(run: RunFile<G>, rank: number | undefined, outDir
 
 /** What exportTrial writes: the trial ranked `rank`, or without a rank the final stage's winner (else rank 1). */
 export function chooseExport<G>(run: RunFile<G>, rank: number | undefined): ExportedGenome<G> {
-  const final = rank === undefined ? finalReport(run as RunFile) : undefined;
+  const final = rank === undefined ? finalReport(run as RunFile, { leads: false }) : undefined;
   const w = final?.result.complete ? final.result.winner : undefined;
   if (w) {
     const out: ExportedGenome<G> = {

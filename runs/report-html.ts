@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OpnasError } from '../spaces/base/errors.js';
 import { fmtCount } from '../spaces/base/format.js';
-import { fmtScore, runObjectives, shortId, summary } from './report.js';
+import { fmtScore, leadFigures, runObjectives, shortId, signed, summary } from './report.js';
 import { reportCharts, type Chart, type ChartName, type FidelityData, type ReportCharts } from './report-charts.js';
 import type { RunFile } from './types.js';
 
@@ -274,11 +274,9 @@ function finalTable(r: ReportCharts): string {
     if (!w.baseline && b?.dev && w.dev && b.test && w.test)
       verdict += ` Against the baseline: dev ${signed(100 * (w.dev.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, ${fmtCount(w.cost.params)} parameters against ${fmtCount(b.cost.params)}.`;
     const l = f.lead;
-    if (l)
-      verdict += ` Example by example, its dev accuracy lead is ${signed(l.points)} points, 95% bootstrap interval ${signed(l.low)} to ${signed(l.high)} over the ${l.n} dev examples${l.low > 0 ? '.' : ': another sample of dev examples could reverse it.'}`;
+    if (l) verdict += ` Example by example, its dev accuracy lead is ${leadFigures(l)}${l.low > 0 ? '.' : ': another sample of dev examples could reverse it.'}`;
     const u = f.runnerUp;
-    if (u)
-      verdict += ` The next best, ${shortId(u.id)}, against it, example by example: dev accuracy ${signed(u.lead.points)} points, 95% bootstrap interval ${signed(u.lead.low)} to ${signed(u.lead.high)} over the ${u.lead.n} dev examples${u.lead.high < 0 ? '.' : ': another sample of dev examples could reverse it.'}`;
+    if (u) verdict += ` The next best, ${shortId(u.id)}, against it, example by example: dev accuracy ${leadFigures(u.lead)}${u.lead.high < 0 ? '.' : ': another sample of dev examples could reverse it.'}`;
   }
   return `<p class="caption">${esc(verdict)}</p>
 <div class="scroll"><table class="final"><thead><tr><th></th><th>id</th><th class="num">dev % (mean ± std)</th><th class="num">test % (mean ± std)</th><th class="num">seeds</th><th class="num">params</th><th class="num">FLOPs/token</th><th class="num">latency</th><th class="num">search</th><th>formula</th></tr></thead><tbody>
@@ -286,6 +284,3 @@ ${rows.join('\n')}
 </tbody></table></div>`;
 }
 
-function signed(x: number): string {
-  return `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
-}

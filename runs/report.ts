@@ -1,6 +1,6 @@
 import { fmtCount } from '../spaces/base/format.js';
 import { latencyLabel, type LatencyRuntime } from '../evaluators/latency.js';
-import { finalResult, type FinalResult, type MeanStd } from '../search/final.js';
+import { finalResult, type DevLead, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import { backboneFamily } from '../spaces/family.js';
@@ -370,11 +370,14 @@ export interface FinalReport {
   text: string;
 }
 
-/** The final-stage table of a run that has one: mean ± std over seeds, the winner against the baseline. */
-export function finalReport(run: RunFile): FinalReport | undefined {
+/**
+ * The final-stage table of a run that has one: mean ± std over seeds, the winner against the baseline
+ * (`leads` false: without the example-by-example comparison, for callers that only need the winner).
+ */
+export function finalReport(run: RunFile, o: { leads?: boolean } = {}): FinalReport | undefined {
   if (!run.final) return undefined;
   const seeds = (run.config.final as { seeds?: number } | undefined)?.seeds ?? 1;
-  const result = finalResult(run.final, seeds);
+  const result = finalResult(run.final, seeds, o);
   const pct = (m?: MeanStd) => (m ? `${(100 * m.mean).toFixed(2)} ± ${(100 * m.std).toFixed(2)}` : '-');
   // a spread final stage says each finalist's family (the slots went first to the families the baseline is not)
   const spread = (run.config.final as { spread?: boolean } | undefined)?.spread === true;
@@ -413,14 +416,11 @@ export function finalReport(run: RunFile): FinalReport | undefined {
     if (!w.baseline && b?.dev && b.test && w.test)
       lines.push(`  vs baseline: dev ${signed(100 * (w.dev!.mean - b.dev.mean))}, test ${signed(100 * (w.test.mean - b.test.mean))} points, params ${fmtCount(w.cost.params)} vs ${fmtCount(b.cost.params)}`);
     const l = result.lead;
-    if (l)
-      lines.push(
-        `  dev accuracy, example by example: ${signed(l.points)} points, 95% bootstrap interval ${signed(l.low)} to ${signed(l.high)} over the ${l.n} dev examples${l.low > 0 ? '' : ': within what another sample of dev examples could reverse'}`,
-      );
+    if (l) lines.push(`  dev accuracy, example by example: ${leadFigures(l)}${l.low > 0 ? '' : ': within what another sample of dev examples could reverse'}`);
     const u = result.runnerUp;
     if (u)
       lines.push(
-        `  the next best, ${shortId(u.id)}, against it, example by example: dev accuracy ${signed(u.lead.points)} points, 95% bootstrap interval ${signed(u.lead.low)} to ${signed(u.lead.high)} over the ${u.lead.n} dev examples${u.lead.high < 0 ? '' : ': within what another sample of dev examples could reverse'}`,
+        `  the next best, ${shortId(u.id)}, against it, example by example: dev accuracy ${leadFigures(u.lead)}${u.lead.high < 0 ? '' : ': within what another sample of dev examples could reverse'}`,
       );
     lines.push(indent(w.formula, '    '));
   }
@@ -450,6 +450,12 @@ function screenLines(final: NonNullable<RunFile['final']>): string[] {
   ];
 }
 
-function signed(x: number): string {
+/** A signed figure with two decimals: +1.05, -0.45. */
+export function signed(x: number): string {
   return `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
+}
+
+/** A DevLead's figures: "+1.05 points, 95% bootstrap interval -0.45 to +2.60 over the 1000 dev examples". */
+export function leadFigures(l: DevLead): string {
+  return `${signed(l.points)} points, 95% bootstrap interval ${signed(l.low)} to ${signed(l.high)} over the ${l.n} dev examples`;
 }

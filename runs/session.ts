@@ -402,7 +402,7 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
     `final ${run.final!.runs.length}/${total}: ${r.id.slice(0, 8)} seed ${r.seed} ` +
       (r.status === 'ok' ? `dev ${(100 * r.dev!).toFixed(2)} test ${(100 * r.test!).toFixed(2)}` : `failed (${r.reason})`),
   );
-  const res = finalResult(run.final, final.seeds);
+  const res = finalResult(run.final, final.seeds, { leads: false });
   if (res.winner) o.log?.(`final stage: winner ${res.winner.id.slice(0, 8)}${res.winner.baseline ? ' (the baseline)' : ''}, mean dev ${(100 * res.winner.dev!.mean).toFixed(2)}`);
 }
 

@@ -319,8 +319,12 @@ export function devLead(a: readonly (string | undefined)[], b: readonly (string 
   return { points: (100 * total) / n, low: at(0.025), high: at(0.975), n, resamples };
 }
 
-/** The final table: mean ± std over seeds per finalist, and the winner by mean dev score. */
-export function finalResult<G>(state: FinalState<G>, seeds: number): FinalResult<G> {
+/**
+ * The final table: mean ± std over seeds per finalist, and the winner by mean dev score. With
+ * `leads` (the default) also the example-by-example comparison with the baseline, a bootstrap:
+ * callers that only need the winner pass false.
+ */
+export function finalResult<G>(state: FinalState<G>, seeds: number, o: { leads?: boolean } = {}): FinalResult<G> {
   const rows = state.finalists.map((f) => {
     const runs = state.runs.filter((r) => r.id === f.id);
     const ok = runs.filter((r) => r.status === 'ok');
@@ -333,23 +337,23 @@ export function finalResult<G>(state: FinalState<G>, seeds: number): FinalResult
       failed: runs.length - ok.length,
     };
   });
-  let winner: FinalRow<G> | undefined;
-  for (const r of rows) if (r.dev && r.dev.n === seeds && (!winner || r.dev.mean > winner.dev!.mean)) winner = r;
+  /** The best mean dev over complete seeds among `among`. */
+  const best = (among: FinalRow<G>[]) => {
+    let top: FinalRow<G> | undefined;
+    for (const r of among) if (r.dev && r.dev.n === seeds && (!top || r.dev.mean > top.dev!.mean)) top = r;
+    return top;
+  };
+  const winner = best(rows);
   const baseline = rows.find((r) => r.baseline);
+  const result: FinalResult<G> = { rows, winner, baseline, complete: state.runs.length >= finalJobs(state, seeds).length };
+  if (o.leads === false || !winner || !baseline) return result;
   const records = (id: string) => {
     const ok = state.runs.filter((r) => r.id === id && r.status === 'ok').sort((x, y) => x.seed - y.seed);
     return ok.length === seeds ? ok.map((r) => r.devCorrect) : [];
   };
-  const lead = winner && baseline && winner.id !== baseline.id ? devLead(records(winner.id), records(baseline.id)) : undefined;
-  let next: FinalRow<G> | undefined;
-  if (winner && winner === baseline) for (const r of rows) if (r !== baseline && r.dev && r.dev.n === seeds && (!next || r.dev.mean > next.dev!.mean)) next = r;
-  const nextLead = next && baseline ? devLead(records(next.id), records(baseline.id)) : undefined;
-  return {
-    rows,
-    winner,
-    baseline,
-    complete: state.runs.length >= finalJobs(state, seeds).length,
-    ...(lead ? { lead } : {}),
-    ...(next && nextLead ? { runnerUp: { id: next.id, lead: nextLead } } : {}),
-  };
+  // the winner against the baseline; when the baseline itself wins, the best other finalist against it
+  const other = winner === baseline ? best(rows.filter((r) => r !== baseline)) : winner;
+  const lead = other && devLead(records(other.id), records(baseline.id));
+  if (lead) Object.assign(result, other === winner ? { lead } : { runnerUp: { id: other!.id, lead } });
+  return result;
 }
