@@ -9,7 +9,7 @@ import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import { checkLatencyRuntime, closeLatencyRuntimes, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, measuredHere, type LatencyRuntime, type LatencyShape } from '../evaluators/latency.js';
 import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
-import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES, finalMaxParams, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
@@ -177,6 +177,8 @@ export function checkSearchConfig(c: SearchConfig): void {
     const refs = c.final.references;
     if (refs !== undefined && typeof refs !== 'boolean' && !(Array.isArray(refs) && refs.every((n) => (REFERENCE_NAMES as readonly unknown[]).includes(n))))
       problems.push(`final references must be true, false or a list of ${REFERENCE_NAMES.join(', ')}, got ${JSON.stringify(refs)}`);
+    const mp = c.final.maxParams;
+    if (mp !== undefined && mp !== 'baseline' && !(typeof mp === 'number' && mp > 0)) problems.push(`final max params must be a positive number or 'baseline', got ${JSON.stringify(mp)}`);
     const drop = c.final.train?.dropout;
     if (drop !== undefined && !(typeof drop === 'number' && drop >= 0 && drop < 1)) problems.push(`final dropout must be a rate from 0 up to but not including 1, got ${JSON.stringify(drop)}`);
   }
@@ -377,10 +379,11 @@ async function finalStage(store: RunStore, c: SearchConfig, o: SessionOptions): 
   const references = referenceNames(final.references).map((n) => REFERENCES[n](c.macro)).filter((g) => g !== undefined);
   const [baseline, ...refs] = pickFinalists(space, run.trials, 0, referenceBaseline(c.macro), shapeOf(c, run), { references });
   const spread = final.spread === true;
+  const maxParams = finalMaxParams(final, baseline.cost.params);
   run.final ??= screen > 0
-    ? { finalists: [], runs: [], screen: { steps: final.screenSteps ?? DEFAULT_SCREEN_STEPS, candidates: pickFinalists(space, run.trials, screen, baseline.genome, shapeOf(c, run), { withBaseline: false, spread }), runs: [] } }
+    ? { finalists: [], runs: [], screen: { steps: final.screenSteps ?? DEFAULT_SCREEN_STEPS, candidates: pickFinalists(space, run.trials, screen, baseline.genome, shapeOf(c, run), { withBaseline: false, spread, maxParams }), runs: [] } }
     : // runs saved before references existed keep the top k they started with (the baseline could take a slot)
-      { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run), { spread, references, skipKnown: final.references !== undefined }), runs: [] };
+      { finalists: pickFinalists(space, run.trials, final.top, baseline.genome, shapeOf(c, run), { spread, references, skipKnown: final.references !== undefined, maxParams }), runs: [] };
   await store.save();
   if (run.final.screen && !run.final.finalists.length) {
     const sc = run.final.screen;

@@ -49,6 +49,15 @@ export interface FinalConfig {
    * (`conv`). Absent or false: none (runs saved before this option existed resume unchanged).
    */
   references?: boolean | ReferenceName[];
+  /**
+   * The most parameters a search candidate may have to become a finalist: a number, or `'baseline'`
+   * for the baseline's own count, so the winner is never larger than the layer it has to beat (and
+   * the final stage does not spend its longest trainings on candidates that could not be taken: on
+   * TREC the search's best other than bert-tiny had 1.87M parameters and took 9-11 minutes to train,
+   * against bert-tiny's 4). The baseline and the references are trained whatever their size. Absent:
+   * no limit (runs saved before this option existed resume unchanged).
+   */
+  maxParams?: number | 'baseline';
 }
 
 /**
@@ -57,7 +66,12 @@ export interface FinalConfig {
  * about 20 minutes (19:21 measured; an earlier default with two trainings more took about 30). More
  * with --final-top.
  */
-export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: ['conv'] };
+export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: ['conv'], maxParams: 'baseline' };
+
+/** A final stage's parameter limit for search candidates (`FinalConfig.maxParams`), given the baseline's count. */
+export function finalMaxParams(final: Pick<FinalConfig, 'maxParams'>, baselineParams: number): number | undefined {
+  return final.maxParams === 'baseline' ? baselineParams : final.maxParams;
+}
 
 /** Training steps of a screening rung's one training per candidate. */
 export const DEFAULT_SCREEN_STEPS = 400;
@@ -113,7 +127,8 @@ export interface ScreenState<G = unknown> {
  * then the rest by fitness; the finalists stay in search order. `references` (known-good
  * architectures) follow the baseline unless already there. With `skipKnown` the top `k` are
  * searched candidates other than the baseline and the references (both are trained anyway), so a
- * search whose best score is the baseline's still sends a candidate of its own.
+ * search whose best score is the baseline's still sends a candidate of its own. With `maxParams`
+ * only candidates of at most that many parameters are taken (the baseline and references always are).
  */
 export function pickFinalists<G>(
   space: SearchSpace<G>,
@@ -121,9 +136,9 @@ export function pickFinalists<G>(
   k: number,
   baseline: G,
   shape?: Shape,
-  opts: { withBaseline?: boolean; spread?: boolean; references?: readonly G[]; skipKnown?: boolean } = {},
+  opts: { withBaseline?: boolean; spread?: boolean; references?: readonly G[]; skipKnown?: boolean; maxParams?: number } = {},
 ): Finalist<G>[] {
-  const { withBaseline = true, spread = false, references = [], skipKnown = false } = opts;
+  const { withBaseline = true, spread = false, references = [], skipKnown = false, maxParams } = opts;
   const baselineId = space.id(baseline);
   const known = new Set(skipKnown ? [baselineId, ...references.map((g) => space.id(g))] : []);
   const seen = new Set<string>(); // the best-scored trial of each id
@@ -131,12 +146,14 @@ export function pickFinalists<G>(
     .filter((t) => t.status === 'ok' && typeof t.fitness === 'number' && Number.isFinite(t.fitness))
     .sort((a, b) => b.fitness! - a.fitness! || a.index - b.index)
     .filter((t) => !seen.has(t.id) && (withBaseline || t.id !== baselineId) && Boolean(seen.add(t.id)));
+  const fits = (t: Trial<G>) => maxParams === undefined || t.id === baselineId || t.cost.params <= maxParams;
+  const eligible = ranked.filter(fits);
   const taken = new Set<string>(known); // the baseline and references come after the top k anyway
   k += known.size;
   const family = spread ? space.family?.bind(space) : undefined;
   if (family) {
     const covered = new Set(withBaseline ? [family(baseline)] : []);
-    for (const t of ranked) {
+    for (const t of eligible) {
       if (taken.size >= k) break;
       const f = family(t.genome);
       if (covered.has(f)) continue;
@@ -144,7 +161,7 @@ export function pickFinalists<G>(
       taken.add(t.id);
     }
   }
-  for (const t of ranked) {
+  for (const t of eligible) {
     if (taken.size >= k) break;
     taken.add(t.id);
   }

@@ -74,6 +74,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs, TeacherTrainArgs<'t
   'final-seeds': number;
   'final-steps': number;
   'final-dropout': number;
+  'final-max-params': string;
   'final-screen': number;
   'final-screen-steps': number;
 }
@@ -140,6 +141,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
       seeds: positiveInt('final-seeds', a['final-seeds']),
       spread: a['final-spread'],
       references: finalReferences(a['final-references']),
+      maxParams: finalMaxParamsOption(a['final-max-params']),
       train: { ...DEFAULT_FINAL_TRAIN, steps: positiveInt('final-steps', a['final-steps']), dropout: dropoutRate('final-dropout', a['final-dropout']) },
       ...(a['final-screen'] ? { screen: nonNegativeInt('final-screen', a['final-screen']), screenSteps: positiveInt('final-screen-steps', a['final-screen-steps']) } : {}),
     },
@@ -218,6 +220,16 @@ export function report(run: RunFile, json?: boolean): void {
   printRunReport(run, { json, top: 10, pareto: objectives.length > 1 ? objectives : undefined });
 }
 
+/** --final-max-params: 'baseline' (the baseline's count), 'none', or a positive number such as 1.2e6. */
+function finalMaxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
+  const s = String(v ?? 'baseline').trim();
+  if (s === 'baseline') return 'baseline';
+  if (s === 'none') return undefined;
+  const n = Number(s);
+  if (s === '' || !Number.isFinite(n) || n <= 0) throw new OpnasError(`--final-max-params must be a positive number, 'baseline' or 'none', got '${s}'`);
+  return n;
+}
+
 /** --final-references: names of known-good references, 'none' (or --no-final-references) for none. */
 function finalReferences(v: string | boolean): ReferenceName[] | false {
   if (v === false || v === 'none' || v === 'false') return false;
@@ -287,13 +299,18 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
           default: (DEFAULT_FINAL.references as string[]).join(','),
           describe: `known-good architectures trained beside the baseline, the best mean dev of all wins: ${REFERENCE_NAMES.join(', ')} (conv: convolution only, max pooling, as Kim 2014; hybrid: the textbook layer with a kernel-3 convolution first, as AutoBERT-Zero), comma-separated; none (or --no-final-references): none`,
         })
+        .option('final-max-params', {
+          type: 'string',
+          default: DEFAULT_FINAL.maxParams as string,
+          describe: "the most parameters a search candidate may have to become a finalist: a number (1.2e6), baseline (the baseline's own count, so the winner is never the larger model), or none; the baseline and references are trained whatever their size",
+        })
         .option('final-spread', { type: 'boolean', default: DEFAULT_FINAL.spread, describe: 'give the final slots first to the best candidate of each family (all-attention, all-convolution, hybrid) the baseline does not stand for' })
         .option('final-seeds', { type: 'number', default: DEFAULT_FINAL.seeds, describe: 'trainings per finalist (seeds 0..N-1, as opnas train --seed)' })
         .option('final-steps', { type: 'number', default: DEFAULT_FINAL_TRAIN.steps, describe: 'training steps at most (early stopping on dev, as opnas train)' })
         .option('final-dropout', { type: 'number', default: DEFAULT_FINAL_TRAIN.dropout, describe: 'hidden dropout rate of the final trainings (as opnas train --dropout)' })
         .option('final-screen', { type: 'number', default: 0, describe: 'screen this many top candidates first with one short training each; the best --final-top of them go on (0: no screening)' })
         .option('final-screen-steps', { type: 'number', default: DEFAULT_SCREEN_STEPS, describe: 'training steps of each screening training (seed 0)' })
-        .group(['final-top', 'final-references', 'final-spread', 'final-seeds', 'final-steps', 'final-dropout', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
+        .group(['final-top', 'final-references', 'final-max-params', 'final-spread', 'final-seeds', 'final-steps', 'final-dropout', 'final-screen', 'final-screen-steps'], 'Final selection stage (backbone searches):')
         .example([
           ['$0 search', 'the main job: op-priority evolution on SST-2, scored by the supernet (minutes)'],
           ['$0 search --name mine --objective dev,latency --max-params 2e6', 'a Pareto front of accuracy and latency under 2M parameters'],

@@ -41,10 +41,16 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   expect(ref.stdout).toMatch(/winner: /);
   // the convolution-only reference is trained beside the baseline by default
   const saved = JSON.parse(readFileSync(join(dir, 'ref', 'run.json'), 'utf8')) as {
-    config: { final: { references?: boolean | string[]; spread?: boolean } };
-    final: { finalists: { reference?: boolean; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] };
+    config: { final: { references?: boolean | string[]; spread?: boolean; maxParams?: number | string } };
+    final: { finalists: { reference?: boolean; baseline: boolean; cost: { params: number }; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] };
   };
-  expect(saved.config.final).toMatchObject({ references: ['conv'], spread: false });
+  // by default no search candidate larger than the baseline becomes a finalist
+  const baselineParams = saved.final.finalists.find((f) => f.baseline)!.cost.params;
+  const searched = saved.final.finalists.filter((f) => !f.baseline && !f.reference);
+  expect(searched.length).toBeGreaterThan(0);
+  expect(searched.every((f) => f.cost.params <= baselineParams)).toBe(true);
+  expect(ref.stdout).toMatch(/search candidates of at most [\d.]+k? \(the baseline's\) parameters/);
+  expect(saved.config.final).toMatchObject({ references: ['conv'], spread: false, maxParams: 'baseline' });
   const refs = saved.final.finalists.filter((f) => f.reference);
   expect(refs).toHaveLength(1);
   expect(refs[0].genome.layers.every((l) => l.mixer.type === 'conv')).toBe(true);
@@ -145,10 +151,11 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
   expect(screened('k')).toEqual(r);
 }, 600_000);
 
-it('--final-references conv,hybrid: both references (convolution only; a convolution, then attention) join the final stage', async () => {
+it('--final-references conv,hybrid: both references (convolution only; a convolution, then attention) join the final stage; --final-max-params keeps out every larger candidate', async () => {
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
-  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid', '--final-dropout', '0.1'];
+  // a limit of 1 parameter: no search candidate fits, the baseline and the references are trained anyway
+  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid', '--final-dropout', '0.1', '--final-max-params', '1'];
   args[args.indexOf('--layers') + 1] = '2-2';
   args[args.indexOf('--final-top') + 1] = '1';
   args[args.indexOf('--final-seeds') + 1] = '1';
@@ -161,9 +168,11 @@ it('--final-references conv,hybrid: both references (convolution only; a convolu
   expect(refs[0].genome.pool).toBe('max');
   expect(refs[1].genome.pool).toBeUndefined();
   expect(f.finalists.filter((x) => x.baseline)).toHaveLength(1);
+  expect(f.finalists).toHaveLength(3);
   expect(r.stdout.match(/ reference /g)).toHaveLength(2);
   const saved = JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')).config.final;
   expect(saved.references).toEqual(['conv', 'hybrid']);
   expect(saved.train.dropout).toBe(0.1);
-  expect(r.stdout).toMatch(/final stage: 4 finalists trained stand-alone, 1 seed each with dropout 0.1 \(4\/4 trainings done\)/);
+  expect(saved.maxParams).toBe(1);
+  expect(r.stdout).toMatch(/final stage: 3 finalists trained stand-alone, 1 seed each with dropout 0.1 \(3\/3 trainings done\); chosen by mean dev, test never used; latency measured with [^;]+; search candidates of at most 1 parameters/);
 }, 300_000);

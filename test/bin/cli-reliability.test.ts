@@ -36,6 +36,8 @@ describe('options are checked before a run folder exists (case 1)', () => {
     oneClearLine(await opnas(['search', ...NB, '--seeded=no', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /^opnas: --seeded: expected true or false, got 'no'\n$/);
     oneClearLine(await opnas(['search', '--final-references=maybe', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-references: unknown reference 'maybe' \(known: conv, hybrid, or none\)/);
     oneClearLine(await opnas(['search', '--final-dropout', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-dropout must be a rate from 0 \(no dropout\) up to but not including 1, got 1.5/);
+    oneClearLine(await opnas(['search', '--final-max-params', 'small', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-max-params must be a positive number, 'baseline' or 'none', got 'small'/);
+    oneClearLine(await opnas(['search', '--final-max-params', '-5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-max-params must be a positive number, 'baseline' or 'none', got '-5'/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 });
@@ -82,6 +84,12 @@ describe('a hand-damaged run.json (case 12)', () => {
   it('a final-stage dropout out of range: resume names it, the file is untouched', async () => {
     const { env, file, text } = await damaged((r) => (r.config.final = { top: 1, seeds: 2, train: { dropout: 2 } }));
     oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: its run.json final dropout must be a rate from 0 up to but not including 1, got 2/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('a final-stage parameter limit that is neither a positive number nor "baseline": resume names it, the file is untouched', async () => {
+    const { env, file, text } = await damaged((r) => (r.config.final = { top: 1, seeds: 2, maxParams: 'half', train: {} }));
+    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: its run.json final max params must be a positive number or 'baseline', got "half"/);
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 

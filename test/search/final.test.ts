@@ -30,6 +30,25 @@ describe('final stage', () => {
     expect(g[3]).toMatchObject({ id: 'g99', baseline: true, trial: 6, searchFitness: 0.1 });
   });
 
+  it('takes only candidates within a parameter limit, the baseline and references whatever their size', () => {
+    // params are 100 x the genome: g9 (900) and g8 (800) are over a limit of 700, g5 and g3 are not
+    const trials = [trial(0, 9, 0.95), trial(1, 8, 0.9), trial(2, 5, 0.8), trial(3, 3, 0.7), trial(4, 7, 0.6)];
+    expect(pickFinalists(space, trials, 2, 7).map((x) => x.id)).toEqual(['g9', 'g8', 'g7']);
+    expect(pickFinalists(space, trials, 2, 7, undefined, { maxParams: 700 }).map((x) => x.id)).toEqual(['g5', 'g3', 'g7']);
+    // the limit is inclusive, and the baseline in the ranking counts as one of the top k as before
+    expect(pickFinalists(space, trials, 2, 7, undefined, { maxParams: 500 }).map((x) => x.id)).toEqual(['g5', 'g3', 'g7']);
+    expect(pickFinalists(space, [trial(0, 9, 0.95), trial(1, 7, 0.9), trial(2, 2, 0.5)], 2, 7, undefined, { maxParams: 700 }).map((x) => x.id)).toEqual(['g7', 'g2']);
+    // a reference over the limit is still trained, a screening rung's candidates keep to it
+    expect(pickFinalists(space, trials, 1, 7, undefined, { maxParams: 700, references: [9], skipKnown: true }).map((x) => [x.id, x.reference ?? false])).toEqual([
+      ['g5', false],
+      ['g7', false],
+      ['g9', true],
+    ]);
+    expect(pickFinalists(space, trials, 3, 7, undefined, { maxParams: 700, withBaseline: false }).map((x) => x.id)).toEqual(['g5', 'g3']);
+    // nothing fits: the baseline alone
+    expect(pickFinalists(space, trials, 2, 7, undefined, { maxParams: 100 }).map((x) => x.id)).toEqual(['g7']);
+  });
+
   it('does not add the baseline twice when the search found it', () => {
     const f = pickFinalists(space, [trial(0, 7, 0.6), trial(1, 1, 0.4)], 2, 7);
     expect(f.map((x) => [x.id, x.baseline])).toEqual([
