@@ -61,12 +61,12 @@ export interface FinalConfig {
 }
 
 /**
- * The search's best candidate, the baseline and the convolution-only reference, two seeds each: six
- * trainings, so the default search (about 9 minutes before its final stage on a 2-core CPU) ends in
- * about 20 minutes (19:21 measured; an earlier default with two trainings more took about 30). More
- * with --final-top.
+ * The search's best candidate (within the baseline's parameters), the baseline and two known-good
+ * references (`conv`, convolution only; `deep`, two convolutions below attention), two seeds each:
+ * eight trainings, so the default search (about 9.5 minutes before its final stage on a 2-core CPU)
+ * ends within 25 minutes (bench/RESULTS.md). More with --final-top.
  */
-export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: ['conv'], maxParams: 'baseline' };
+export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: ['conv', 'deep'], maxParams: 'baseline' };
 
 /** A final stage's parameter limit for search candidates (`FinalConfig.maxParams`), given the baseline's count. */
 export function finalMaxParams(final: Pick<FinalConfig, 'maxParams'>, baselineParams: number): number | undefined {

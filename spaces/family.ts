@@ -15,5 +15,5 @@ export function backboneFamily(g: Pick<BackboneGenome, 'layers'>): 'attention' |
  * the final stage's `references` lists which it trains). Here, free of TF.js, so the CLI can check
  * names without loading it.
  */
-export const REFERENCE_NAMES = ['conv', 'hybrid'] as const;
+export const REFERENCE_NAMES = ['conv', 'hybrid', 'deep'] as const;
 export type ReferenceName = (typeof REFERENCE_NAMES)[number];

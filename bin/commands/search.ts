@@ -297,7 +297,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('final-references', {
           type: 'string',
           default: (DEFAULT_FINAL.references as string[]).join(','),
-          describe: `known-good architectures trained beside the baseline, the best mean dev of all wins: ${REFERENCE_NAMES.join(', ')} (conv: convolution only, max pooling, as Kim 2014; hybrid: the textbook layer with a kernel-3 convolution first, as AutoBERT-Zero), comma-separated; none (or --no-final-references): none`,
+          describe: `known-good architectures trained beside the baseline, the best mean dev of all wins: ${REFERENCE_NAMES.join(', ')} (conv: convolution only, max pooling, as Kim 2014; hybrid: the textbook layer with a kernel-3 convolution first, as AutoBERT-Zero; deep: convolutions k3 and k7 below the attention layer, FFN ratio 2, max pooling), comma-separated; none (or --no-final-references): none`,
         })
         .option('final-max-params', {
           type: 'string',

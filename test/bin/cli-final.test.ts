@@ -50,7 +50,8 @@ it('trains the top candidates and the baseline stand-alone; a kill -9 during the
   expect(searched.length).toBeGreaterThan(0);
   expect(searched.every((f) => f.cost.params <= baselineParams)).toBe(true);
   expect(ref.stdout).toMatch(/search candidates of at most [\d.]+k? \(the baseline's\) parameters/);
-  expect(saved.config.final).toMatchObject({ references: ['conv'], spread: false, maxParams: 'baseline' });
+  expect(saved.config.final).toMatchObject({ references: ['conv', 'deep'], spread: false, maxParams: 'baseline' });
+  // one layer deep: the deep reference (two convolutions below attention) needs two, so only conv is trained
   const refs = saved.final.finalists.filter((f) => f.reference);
   expect(refs).toHaveLength(1);
   expect(refs[0].genome.layers.every((l) => l.mixer.type === 'conv')).toBe(true);
@@ -151,11 +152,11 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
   expect(screened('k')).toEqual(r);
 }, 600_000);
 
-it('--final-references conv,hybrid: both references (convolution only; a convolution, then attention) join the final stage; --final-max-params keeps out every larger candidate', async () => {
+it('--final-references conv,hybrid,deep: all three references join the final stage; --final-max-params keeps out every larger candidate', async () => {
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
   // a limit of 1 parameter: no search candidate fits, the baseline and the references are trained anyway
-  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid', '--final-dropout', '0.1', '--final-max-params', '1'];
+  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid,deep', '--final-dropout', '0.1', '--final-max-params', '1'];
   args[args.indexOf('--layers') + 1] = '2-2';
   args[args.indexOf('--final-top') + 1] = '1';
   args[args.indexOf('--final-seeds') + 1] = '1';
@@ -164,15 +165,14 @@ it('--final-references conv,hybrid: both references (convolution only; a convolu
   expect(r.code, r.stderr).toBe(0);
   const f = (JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')) as { final: { finalists: { reference?: boolean; baseline: boolean; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] } }).final;
   const refs = f.finalists.filter((x) => x.reference);
-  expect(refs.map((x) => x.genome.layers.map((l) => l.mixer.type).join('+'))).toEqual(['conv+conv', 'conv+attention']);
-  expect(refs[0].genome.pool).toBe('max');
-  expect(refs[1].genome.pool).toBeUndefined();
+  expect(refs.map((x) => x.genome.layers.map((l) => l.mixer.type).join('+'))).toEqual(['conv+conv', 'conv+attention', 'conv+conv+attention']);
+  expect(refs.map((x) => x.genome.pool)).toEqual(['max', undefined, 'max']);
   expect(f.finalists.filter((x) => x.baseline)).toHaveLength(1);
-  expect(f.finalists).toHaveLength(3);
-  expect(r.stdout.match(/ reference /g)).toHaveLength(2);
+  expect(f.finalists).toHaveLength(4);
+  expect(r.stdout.match(/ reference /g)).toHaveLength(3);
   const saved = JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')).config.final;
-  expect(saved.references).toEqual(['conv', 'hybrid']);
+  expect(saved.references).toEqual(['conv', 'hybrid', 'deep']);
   expect(saved.train.dropout).toBe(0.1);
   expect(saved.maxParams).toBe(1);
-  expect(r.stdout).toMatch(/final stage: 3 finalists trained stand-alone, 1 seed each with dropout 0.1 \(3\/3 trainings done\); chosen by mean dev, test never used; latency measured with [^;]+; search candidates of at most 1 parameters/);
+  expect(r.stdout).toMatch(/final stage: 4 finalists trained stand-alone, 1 seed each with dropout 0.1 \(4\/4 trainings done\); chosen by mean dev, test never used; latency measured with [^;]+; search candidates of at most 1 parameters/);
 }, 300_000);

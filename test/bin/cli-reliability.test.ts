@@ -34,7 +34,7 @@ describe('options are checked before a run folder exists (case 1)', () => {
     oneClearLine(await opnas(['search', '--final-screen', '8', '--final-screen-steps', '0', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-screen-steps must be a positive integer, got 0/);
     // a switch given a value other than true/false would have been read as true
     oneClearLine(await opnas(['search', ...NB, '--seeded=no', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /^opnas: --seeded: expected true or false, got 'no'\n$/);
-    oneClearLine(await opnas(['search', '--final-references=maybe', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-references: unknown reference 'maybe' \(known: conv, hybrid, or none\)/);
+    oneClearLine(await opnas(['search', '--final-references=maybe', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-references: unknown reference 'maybe' \(known: conv, hybrid, deep, or none\)/);
     oneClearLine(await opnas(['search', '--final-dropout', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-dropout must be a rate from 0 \(no dropout\) up to but not including 1, got 1.5/);
     oneClearLine(await opnas(['search', '--final-max-params', 'small', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-max-params must be a positive number, 'baseline' or 'none', got 'small'/);
     oneClearLine(await opnas(['search', '--final-max-params', '-5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-max-params must be a positive number, 'baseline' or 'none', got '-5'/);
@@ -77,7 +77,7 @@ describe('a hand-damaged run.json (case 12)', () => {
 
   it('an unknown final-stage reference: resume names it and the names it knows, the file is untouched', async () => {
     const { env, file, text } = await damaged((r) => (r.config.final = { top: 1, seeds: 2, references: ['conv', 'transformer-xl'], train: {} }));
-    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: its run.json final references must be true, false or a list of conv, hybrid, got \["conv","transformer-xl"\]/);
+    oneClearLine(await opnas(['resume', 'r', '--budget', '12'], { env }), /run 'r' cannot resume: its run.json final references must be true, false or a list of conv, hybrid, deep, got \["conv","transformer-xl"\]/);
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Model } from '../../evaluators/compile.js';
 import { Rng } from '../../spaces/base/rng.js';
-import { backboneCost, backboneFamily, backboneSpace, bertBaseline, convReference, hybridReference, knownGood, referenceBaseline, REFERENCES } from '../../spaces/backbone.js';
+import { backboneCost, backboneFamily, backboneSpace, bertBaseline, convReference, deepReference, hybridReference, knownGood, referenceBaseline, REFERENCES } from '../../spaces/backbone.js';
 import { REFERENCE_NAMES } from '../../search/final.js';
 import { referenceNames } from '../../runs/session.js';
 import { checkAttention, renderAttention } from '../../spaces/attention-graph.js';
@@ -185,6 +185,19 @@ describe('pooling, factorised embedding, dconv', () => {
     expect(backboneFamily(hybrid)).toBe('hybrid');
     expect(backboneSpace(r).check(hybrid).errors).toEqual([]);
     expect(hybridReference({ ...r, layers: [1, 1] })).toBeUndefined();
+    // the deep reference: the conv reference's two convolutions, then the baseline's attention above
+    // them, every FFN at ratio 2; no more parameters than the baseline
+    const r8 = { ...r, heads: [1, 2, 4, 8] };
+    const deep = deepReference(r8)!;
+    expect(deep).toMatchObject({ hidden: 128, heads: 8, pool: 'max' });
+    expect(deep.layers.map((l) => (l.mixer.type === 'conv' ? `conv${l.mixer.kernel}` : 'attention'))).toEqual(['conv3', 'conv7', 'attention']);
+    expect(deep.layers[2].mixer).toEqual(referenceBaseline(r8).layers[1].mixer);
+    expect(deep.layers.map((l) => l.ffn.ratio)).toEqual([2, 2, 2]);
+    expect(backboneCost(deep).params).toBeLessThanOrEqual(backboneCost(referenceBaseline(r8)).params);
+    expect(backboneSpace(r8).check(deep).errors).toEqual([]);
+    expect(deepReference({ ...r8, layers: [1, 3] })!.layers.map((l) => l.mixer.type)).toEqual(['conv', 'conv', 'attention', 'attention']);
+    expect(deepReference({ ...r8, layers: [1, 1] })).toBeUndefined();
+    expect(deepReference({ ...r8, pool: ['cls'] })).toBeUndefined();
     expect(Object.keys(REFERENCES)).toEqual([...REFERENCE_NAMES]);
     // what a saved final config means: `true` is a run saved when the conv reference was the only one
     expect(referenceNames(true)).toEqual(['conv']);
