@@ -93,7 +93,7 @@ export function referenceNames(r: FinalConfig['references']): ReferenceName[] {
 }
 
 /** Candidates a search evaluates unless told otherwise: a supernet scores dozens a minute, stand-alone training about one. */
-export const DEFAULT_BUDGET: Record<SearchConfig['evaluator'], number> = { supernet: 40, standalone: 12, nb201: 12 };
+export const DEFAULT_BUDGET: Record<SearchConfig['evaluator'], number> = { supernet: 32, standalone: 12, nb201: 12 };
 
 /** A default search that finishes in minutes on a 2-core CPU: small models, a supernet trained once, then scored. */
 export const DEFAULT_SEARCH: SearchConfig = {

@@ -206,10 +206,17 @@ export function screenedFinalists<G>(screen: ScreenState<G>, k: number, baseline
   return out;
 }
 
-/** Every (finalist, seed) training, in the order they are started. */
+/**
+ * Every (finalist, seed) training, in the order they are started: seed by seed, and within a seed
+ * the finalists with the most FLOPs per token first, so a pool of workers does not end on one long
+ * training while the others wait (longest-first scheduling; FLOPs stand in for training time). The
+ * order changes no result, since every training is seeded; it shortened the default SST-2 search's
+ * final stage (bench/RESULTS.md).
+ */
 export function finalJobs(state: Pick<FinalState, 'finalists'>, seeds: number): { id: string; seed: number }[] {
+  const order = state.finalists.map((f, i) => ({ id: f.id, flops: f.cost?.flops ?? 0, i })).sort((a, b) => b.flops - a.flops || a.i - b.i);
   const jobs: { id: string; seed: number }[] = [];
-  for (let seed = 0; seed < seeds; seed++) for (const f of state.finalists) jobs.push({ id: f.id, seed });
+  for (let seed = 0; seed < seeds; seed++) for (const f of order) jobs.push({ id: f.id, seed });
   return jobs;
 }
 

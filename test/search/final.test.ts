@@ -214,16 +214,20 @@ describe('final stage', () => {
     expect(r.runnerUp!.lead.high).toBeLessThanOrEqual(0);
   });
 
-  it('trains only what is missing, seed by seed, and stops on abort', async () => {
+  it('trains only what is missing, seed by seed, the costliest finalist first, and stops on abort', async () => {
     const state: FinalState<number> = { finalists: pickFinalists(space, [trial(0, 1, 0.9), trial(1, 2, 0.8)], 2, 3), runs: [] };
+    // the toy genome g has g FLOPs: g3 (the baseline here) first, g1 last, within each seed
+    expect(state.finalists.map((f) => f.id)).toEqual(['g1', 'g2', 'g3']);
     expect(finalJobs(state, 2)).toEqual([
-      { id: 'g1', seed: 0 },
-      { id: 'g2', seed: 0 },
       { id: 'g3', seed: 0 },
-      { id: 'g1', seed: 1 },
-      { id: 'g2', seed: 1 },
+      { id: 'g2', seed: 0 },
+      { id: 'g1', seed: 0 },
       { id: 'g3', seed: 1 },
+      { id: 'g2', seed: 1 },
+      { id: 'g1', seed: 1 },
     ]);
+    // equal FLOPs keep the finalists' order
+    expect(finalJobs({ finalists: state.finalists.map((f) => ({ ...f, cost: { params: 1, flops: 7 } })) }, 1).map((j) => j.id)).toEqual(['g1', 'g2', 'g3']);
     const calls: string[] = [];
     const controller = new AbortController();
     const evaluator: Evaluator<number> = {
@@ -238,12 +242,12 @@ describe('final stage', () => {
     };
     let saves = 0;
     await expect(runFinal({ state, seeds: 2, evaluator, concurrency: 1, persist: async () => void saves++, signal: controller.signal })).rejects.toBeInstanceOf(SearchAborted);
-    expect(state.runs.map((r) => `${r.id}:${r.seed}:${r.status}`)).toEqual(['g1:0:ok', 'g2:0:failed', 'g3:0:ok', 'g1:1:ok']);
+    expect(state.runs.map((r) => `${r.id}:${r.seed}:${r.status}`)).toEqual(['g3:0:ok', 'g2:0:failed', 'g1:0:ok', 'g3:1:ok']);
     expect(state.runs[1].reason).toMatch(/no finite dev score/);
     expect(saves).toBe(4);
     calls.length = 0;
     await runFinal({ state, seeds: 2, evaluator, concurrency: 2, persist: async () => {} });
-    expect(calls.sort()).toEqual(['g2:1', 'g3:1']);
+    expect(calls.sort()).toEqual(['g1:1', 'g2:1']);
     expect(finalResult(state, 2).winner?.id).toBe('g3');
   });
 });
