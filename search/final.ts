@@ -53,8 +53,8 @@ export interface FinalConfig {
    * The most parameters a search candidate may have to become a finalist: a number, or `'baseline'`
    * for the baseline's own count, so the winner is never larger than the layer it has to beat (and
    * the final stage does not spend its longest trainings on candidates that could not be taken: on
-   * TREC the search's best other than bert-tiny had 1.87M parameters and took 9-11 minutes to train,
-   * against bert-tiny's 4). The baseline and the references are trained whatever their size. Absent:
+   * TREC the search's best other than bert-tiny had 1.87M parameters and took 8.5 and 11 minutes to
+   * train, against bert-tiny's 4). The baseline and the references are trained whatever their size. Absent:
    * no limit (runs saved before this option existed resume unchanged).
    */
   maxParams?: number | 'baseline';
@@ -63,8 +63,8 @@ export interface FinalConfig {
 /**
  * The search's best candidate (within the baseline's parameters), the baseline and two known-good
  * references (`conv`, convolution only; `deep`, two convolutions below attention), two seeds each:
- * eight trainings, so the default search (about 9.5 minutes before its final stage on a 2-core CPU)
- * ends within 25 minutes (bench/RESULTS.md). More with --final-top.
+ * eight trainings, so the default search (about 8 to 9 minutes before its final stage on a 2-core
+ * CPU) ends within 25 minutes: 23:06 on SST-2, 24:10 on TREC (bench/RESULTS.md). More with --final-top.
  */
 export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: ['conv', 'deep'], maxParams: 'baseline' };
 
