@@ -1,6 +1,6 @@
 import { fmtCount } from '../spaces/base/format.js';
 import { latencyLabel, type LatencyRuntime } from '../evaluators/latency.js';
-import { finalResult, type DevLead, type FinalResult, type MeanStd } from '../search/final.js';
+import { finalMaxParams, finalResult, type DevLead, type FinalConfig, type FinalResult, type MeanStd } from '../search/final.js';
 import type { Trial, TrialStatus } from '../search/types.js';
 import { OpnasError } from '../spaces/base/errors.js';
 import { backboneFamily } from '../spaces/family.js';
@@ -399,10 +399,9 @@ export function finalReport(run: RunFile, o: { leads?: boolean } = {}): FinalRep
   const lines = screenLines(run.final);
   if (!run.final.finalists.length) return { result, seeds, text: lines.join('\n') }; // still screening
   const dropout = run.config.final?.train?.dropout ?? 0;
-  const maxParams = (run.config.final as { maxParams?: number | 'baseline' } | undefined)?.maxParams;
-  const baselineParams = result.baseline?.cost.params;
-  const limit =
-    maxParams === undefined ? '' : maxParams === 'baseline' ? `; search candidates of at most ${baselineParams === undefined ? "the baseline's" : `${fmtCount(baselineParams)} (the baseline's)`} parameters` : `; search candidates of at most ${fmtCount(maxParams)} parameters`;
+  const final = (run.config.final ?? {}) as Pick<FinalConfig, 'maxParams'>;
+  const cap = result.baseline ? finalMaxParams(final, result.baseline.cost.params) : undefined;
+  const limit = cap === undefined ? '' : `; search candidates of at most ${fmtCount(cap)}${final.maxParams === 'baseline' ? " (the baseline's)" : ''} parameters`;
   lines.push(
     `final stage: ${result.rows.length} finalists trained stand-alone, ${seeds} seed${seeds === 1 ? '' : 's'} each${dropout > 0 ? ` with dropout ${dropout}` : ''} (${done}/${total} trainings done); chosen by mean dev, test never used; latency measured with ${latencyLabel(run.config.latencyRuntime)}${limit}${spread ? '; finalists spread over families' : ''}`,
     ...table([header, ...cells], (c) => !['', 'id', 'family', 'seeds'].includes(header[c])).map((l) => '  ' + l),

@@ -9,7 +9,7 @@ import { loadTask, type TaskSpec } from '../evaluators/tasks/named.js';
 import { checkLatencyRuntime, closeLatencyRuntimes, DEFAULT_LATENCY_RUNTIME, LATENCY_RUNTIMES, measuredHere, type LatencyRuntime, type LatencyShape } from '../evaluators/latency.js';
 import { checkTokenizerModel, type TokenizerJSON, type TokenizerModel } from '../evaluators/tasks/tokenizer.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../evaluators/train.js';
-import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES, finalMaxParams, finalResult, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES, finalMaxParams, finalResult, isMaxParams, pickFinalists, runFinal, screenedFinalists, type FinalConfig, type FinalRun, type FinalState } from '../search/final.js';
 import type { Evaluator } from '../evaluators/types.js';
 import { evaluatedCount, search, SearchAborted, type Limits } from '../search/loop.js';
 import { makeStrategy } from '../search/strategies.js';
@@ -178,7 +178,7 @@ export function checkSearchConfig(c: SearchConfig): void {
     if (refs !== undefined && typeof refs !== 'boolean' && !(Array.isArray(refs) && refs.every((n) => (REFERENCE_NAMES as readonly unknown[]).includes(n))))
       problems.push(`final references must be true, false or a list of ${REFERENCE_NAMES.join(', ')}, got ${JSON.stringify(refs)}`);
     const mp = c.final.maxParams;
-    if (mp !== undefined && mp !== 'baseline' && !(typeof mp === 'number' && mp > 0)) problems.push(`final max params must be a positive number or 'baseline', got ${JSON.stringify(mp)}`);
+    if (mp !== undefined && !isMaxParams(mp)) problems.push(`final max params must be a positive number or 'baseline', got ${JSON.stringify(mp)}`);
     const drop = c.final.train?.dropout;
     if (drop !== undefined && !(typeof drop === 'number' && drop >= 0 && drop < 1)) problems.push(`final dropout must be a rate from 0 up to but not including 1, got ${JSON.stringify(drop)}`);
   }

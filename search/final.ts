@@ -68,6 +68,11 @@ export interface FinalConfig {
  */
 export const DEFAULT_FINAL: FinalConfig = { top: 1, seeds: 2, spread: false, references: ['conv', 'deep'], maxParams: 'baseline' };
 
+/** Whether `v` is a valid `FinalConfig.maxParams` other than absent: a positive number or 'baseline'. */
+export function isMaxParams(v: unknown): v is number | 'baseline' {
+  return v === 'baseline' || (typeof v === 'number' && Number.isFinite(v) && v > 0);
+}
+
 /** A final stage's parameter limit for search candidates (`FinalConfig.maxParams`), given the baseline's count. */
 export function finalMaxParams(final: Pick<FinalConfig, 'maxParams'>, baselineParams: number): number | undefined {
   return final.maxParams === 'baseline' ? baselineParams : final.maxParams;

@@ -3,7 +3,7 @@ import type { BackendChoice } from '../../evaluators/backend.js';
 import { DEFAULT_SUPERNET_SEARCH } from '../../evaluators/supernet/distill.js';
 import { DEFAULT_POPULATION } from '../../evaluators/supernet/population.js';
 import type { PathSampling } from '../../evaluators/supernet/supernet.js';
-import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, REFERENCE_NAMES } from '../../search/final.js';
+import { DEFAULT_FINAL, DEFAULT_SCREEN_STEPS, isMaxParams, REFERENCE_NAMES } from '../../search/final.js';
 import type { ReferenceName } from '../../spaces/family.js';
 import { DEFAULT_BUDGET, DEFAULT_FINAL_TRAIN, DEFAULT_SEARCH, resumeSearch, startSearch, type SearchConfig, type SessionOptions } from '../../runs/session.js';
 import { defaultRunName, RunStore, runsDir, validateRunName } from '../../runs/store.js';
@@ -223,11 +223,10 @@ export function report(run: RunFile, json?: boolean): void {
 /** --final-max-params: 'baseline' (the baseline's count), 'none', or a positive number such as 1.2e6. */
 function finalMaxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
   const s = String(v ?? 'baseline').trim();
-  if (s === 'baseline') return 'baseline';
   if (s === 'none') return undefined;
-  const n = Number(s);
-  if (s === '' || !Number.isFinite(n) || n <= 0) throw new OpnasError(`--final-max-params must be a positive number, 'baseline' or 'none', got '${s}'`);
-  return n;
+  const limit = s === 'baseline' ? s : Number(s);
+  if (!isMaxParams(limit)) throw new OpnasError(`--final-max-params must be a positive number, 'baseline' or 'none', got '${s}'`);
+  return limit;
 }
 
 /** --final-references: names of known-good references, 'none' (or --no-final-references) for none. */
