@@ -118,7 +118,8 @@ export function deepReference(r: MacroRanges): BackboneGenome | undefined {
   if (!conv || base.layers.length < 2) return undefined;
   const ratio = Math.max(1, Math.floor(STANDARD_FFN.ratio / 2));
   const convs: MixerGenome[] = [3, 7].map((kernel) => ({ type: 'conv', kernel }));
-  const layers = [...convs, ...base.layers.slice(1).map((l) => structuredClone(l.mixer))].map((mixer) => ({ mixer, ffn: { ...structuredClone(STANDARD_FFN), ratio } }));
+  // the baseline is built afresh here (standardLayer clones), so its mixers are taken, not copied
+  const layers = [...convs, ...base.layers.slice(1).map((l) => l.mixer)].map((mixer) => ({ mixer, ffn: { ...structuredClone(STANDARD_FFN), ratio } }));
   return { ...conv, layers };
 }
 
