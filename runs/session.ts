@@ -53,7 +53,8 @@ export interface SearchConfig {
   budget: number;
   /** Candidates per ask (fixed, so results do not depend on --workers). */
   batch: number;
-  limits: Limits;
+  /** `maxParams: 'baseline'`: the reference baseline's own count at the run's sizes (`searchLimits`). */
+  limits: SearchLimits;
   task: string | TaskSpec;
   taskSeed: number;
   vocabSize: number;
@@ -164,7 +165,10 @@ export function checkSearchConfig(c: SearchConfig): void {
   if (c.objectives.length < 1 || c.objectives.length > 2) problems.push(`--objective takes one or two scores, got ${c.objectives.length}`);
   if (!(Number.isInteger(c.budget) && c.budget > 0)) problems.push(`budget must be a positive integer, got ${c.budget}`);
   if (!(Number.isInteger(c.batch) && c.batch > 0)) problems.push(`batch must be a positive integer, got ${c.batch}`);
-  for (const [k, v] of Object.entries(c.limits)) if (v !== undefined && !(v > 0)) problems.push(`${k} must be positive, got ${v}`);
+  for (const [k, v] of Object.entries(c.limits))
+    if (k === 'maxParams' && v === 'baseline') {
+      if (c.space !== 'backbone') problems.push(`max params 'baseline' applies to backbone searches (the ${c.space} space has no baseline)`);
+    } else if (v !== undefined && !(typeof v === 'number' && v > 0)) problems.push(`${k} must be positive, got ${v}`);
   if (c.final) {
     if (!(Number.isInteger(c.final.top) && c.final.top >= 0)) problems.push(`final top must be an integer >= 0, got ${c.final.top}`);
     if (!(Number.isInteger(c.final.seeds) && c.final.seeds >= 1)) problems.push(`final seeds must be a positive integer, got ${c.final.seeds}`);
@@ -304,6 +308,21 @@ function latencyShape(c: SearchConfig, run: RunFile): LatencyShape {
   return { vocabSize: (run.extra!.tokenizer as TokenizerJSON).vocab.length, maxLen: c.train.maxLen ?? 64, numClasses: (run.extra?.numClasses as number) ?? 2 };
 }
 
+/** A search's limits, `Limits` but for `maxParams`, which may also be `'baseline'`. */
+export type SearchLimits = Omit<Limits, 'maxParams'> & { maxParams?: number | 'baseline' };
+
+/**
+ * The limits the loop checks: `maxParams: 'baseline'` becomes the reference baseline's parameter
+ * count at the run's widths, vocabulary and classes (bert-tiny's 1,470,338 on a two-class task with
+ * the defaults, 1,470,854 on TREC's six), so a search never spends its budget on candidates larger
+ * than the layer they have to beat.
+ */
+export function searchLimits(c: Pick<SearchConfig, 'limits' | 'macro'>, shape: Shape): Limits {
+  const { maxParams, ...rest } = c.limits;
+  if (maxParams !== 'baseline') return { ...rest, maxParams };
+  return { ...rest, maxParams: backboneSpace(c.macro).cost(referenceBaseline(c.macro), shape).params };
+}
+
 /** Sizes analytic costs are computed for: the run's sequence length, vocabulary and classes. */
 function shapeOf(c: SearchConfig, run: RunFile): Shape {
   return { seqLen: c.train.maxLen ?? 64, vocabSize: c.vocabSize, numClasses: (run.extra?.numClasses as number) ?? 2 };
@@ -332,7 +351,7 @@ async function runLoop(store: RunStore, o: SessionOptions): Promise<RunFile> {
         batch: c.batch,
         concurrency: concurrencyOf(o, c),
         objectives: c.objectives,
-        limits: c.limits,
+        limits: searchLimits(c, shapeOf(c, run)),
         shape: shapeOf(c, run),
         measureLatency: ev.latency,
         state: run,

@@ -49,7 +49,7 @@ interface SearchArgs extends TaskArgs, RunArgs, DistillArgs, TeacherTrainArgs<'t
   budget?: number;
   batch: number;
   seed: number;
-  'max-params'?: number;
+  'max-params'?: string;
   'max-flops'?: number;
   'max-latency-ms'?: number;
   population?: number;
@@ -116,7 +116,7 @@ export function configFrom(a: SearchArgs): SearchConfig {
     objectives: (a.objective ?? (evaluator === 'nb201' ? 'cifar10' : 'dev')).split(',').map((s) => s.trim()).filter(Boolean),
     budget: positiveInt('budget', a.budget ?? DEFAULT_BUDGET[evaluator]),
     batch: positiveInt('batch', a.batch),
-    limits: { maxParams: a['max-params'], maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
+    limits: { maxParams: maxParamsOption(a['max-params']), maxFlops: a['max-flops'], maxLatencyMs: a['max-latency-ms'] },
     latencyRuntime: checkLatencyRuntime(a['latency-runtime']),
     task: taskSpecFrom(a),
     vocabSize: positiveInt('vocab-size', a['vocab-size']),
@@ -221,6 +221,15 @@ export function report(run: RunFile, json?: boolean): void {
 }
 
 /** --final-max-params: 'baseline' (the baseline's count), 'none', or a positive number such as 1.2e6. */
+/** --max-params: a positive number, or 'baseline' (resolved when the run starts: `searchLimits`). */
+function maxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  const limit = s === 'baseline' ? s : Number(s);
+  if (!isMaxParams(limit)) throw new OpnasError(`--max-params must be a positive number or 'baseline', got '${s}'`);
+  return limit;
+}
+
 function finalMaxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
   const s = String(v ?? 'baseline').trim();
   if (s === 'none') return undefined;
@@ -262,7 +271,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         .option('layers', { type: 'string', default: DEFAULT_SEARCH.macro.layers.join('-'), describe: 'encoder depth range, N or N-M' })
         .option('hidden', { type: 'string', default: DEFAULT_SEARCH.macro.hidden.join(','), describe: 'hidden widths to choose from' })
         .option('heads', { type: 'string', default: DEFAULT_SEARCH.macro.heads.join(','), describe: 'head counts to choose from' })
-        .option('max-params', { type: 'number', describe: 'reject candidates with more parameters (before training)' })
+        .option('max-params', { type: 'string', describe: "reject candidates with more parameters (before training): a number (2e6), or baseline (the textbook baseline's own count at the run's widths)" })
         .option('max-flops', { type: 'number', describe: 'reject candidates with more FLOPs per token' })
         .option('max-latency-ms', { type: 'number', describe: 'reject candidates slower than this per example (measured, untrained)' })
         .option('latency-runtime', { type: 'string', default: DEFAULT_LATENCY_RUNTIME, describe: `where latency (--objective dev,latency, --max-latency-ms) is measured: ${LATENCY_RUNTIME_NAMES.join(' or ')} (onnx: ONNX Runtime on the candidate's ONNX graph, needs onnxruntime-node; browser: that graph in ONNX Runtime Web in headless Chromium, one browser per search, needs chromium)` })

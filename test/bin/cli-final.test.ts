@@ -176,3 +176,29 @@ it('--final-references conv,hybrid,deep: all three references join the final sta
   expect(saved.maxParams).toBe(1);
   expect(r.stdout).toMatch(/final stage: 4 finalists trained stand-alone, 1 seed each with dropout 0.1 \(4\/4 trainings done\); chosen by mean dev, test never used; latency measured with [^;]+; search candidates of at most 1 parameters/);
 }, 300_000);
+
+it('--max-params baseline: the search rejects every candidate larger than the baseline the final stage trains, and saves the limit as given', async () => {
+  const dir = tempDir();
+  const env = { ...ENV, OPNAS_RUNS_DIR: dir };
+  // all 32 wide like the baseline, FFN ratios and stacks drawn at random: the larger FFNs outgrow it
+  const args = [...ARGS, '--max-params', 'baseline'];
+  args[args.indexOf('--hidden') + 1] = '32';
+  args[args.indexOf('--budget') + 1] = '8';
+  args[args.indexOf('--final-top') + 1] = '1';
+  args[args.indexOf('--final-seeds') + 1] = '1';
+  args[args.indexOf('--final-steps') + 1] = '6';
+  const r = await opnas(['search', '--name', 'lim', ...args], { env, timeout: 300_000 });
+  expect(r.code, r.stderr).toBe(0);
+  const run = JSON.parse(readFileSync(join(dir, 'lim', 'run.json'), 'utf8')) as {
+    config: { limits: { maxParams?: unknown } };
+    trials: { status: string; reason?: string; cost: { params: number } }[];
+    final: { finalists: { baseline: boolean; cost: { params: number } }[] };
+  };
+  expect(run.config.limits.maxParams).toBe('baseline');
+  const limit = run.final.finalists.find((f) => f.baseline)!.cost.params;
+  const over = run.trials.filter((t) => t.status === 'over-budget');
+  expect(over.length).toBeGreaterThan(0);
+  for (const t of over) expect(t.reason).toBe(`params ${t.cost.params} > --max-params ${limit}`);
+  expect(over.every((t) => t.cost.params > limit)).toBe(true);
+  expect(run.trials.filter((t) => t.status === 'ok').every((t) => t.cost.params <= limit)).toBe(true);
+}, 300_000);

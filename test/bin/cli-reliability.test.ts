@@ -38,6 +38,8 @@ describe('options are checked before a run folder exists (case 1)', () => {
     oneClearLine(await opnas(['search', '--final-dropout', '1.5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-dropout must be a rate from 0 \(no dropout\) up to but not including 1, got 1.5/);
     oneClearLine(await opnas(['search', '--final-max-params', 'small', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-max-params must be a positive number, 'baseline' or 'none', got 'small'/);
     oneClearLine(await opnas(['search', '--final-max-params', '-5', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--final-max-params must be a positive number, 'baseline' or 'none', got '-5'/);
+    oneClearLine(await opnas(['search', '--max-params', 'small', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /--max-params must be a positive number or 'baseline', got 'small'/);
+    oneClearLine(await opnas(['search', ...NB, '--max-params', 'baseline', '--name', 's'], { env: { OPNAS_RUNS_DIR: dir } }), /max params 'baseline' applies to backbone searches \(the nb201 space has no baseline\)/);
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 });
