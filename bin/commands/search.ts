@@ -220,7 +220,6 @@ export function report(run: RunFile, json?: boolean): void {
   printRunReport(run, { json, top: 10, pareto: objectives.length > 1 ? objectives : undefined });
 }
 
-/** --final-max-params: 'baseline' (the baseline's count), 'none', or a positive number such as 1.2e6. */
 /** --max-params: a positive number, or 'baseline' (resolved when the run starts: `searchLimits`). */
 function maxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
   if (v === undefined) return undefined;
@@ -230,6 +229,7 @@ function maxParamsOption(v: string | number | undefined): number | 'baseline' | 
   return limit;
 }
 
+/** --final-max-params: 'baseline' (the baseline's count), 'none', or a positive number such as 1.2e6. */
 function finalMaxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
   const s = String(v ?? 'baseline').trim();
   if (s === 'none') return undefined;
