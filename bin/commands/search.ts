@@ -220,22 +220,22 @@ export function report(run: RunFile, json?: boolean): void {
   printRunReport(run, { json, top: 10, pareto: objectives.length > 1 ? objectives : undefined });
 }
 
+/** A parameter limit's value: a positive number or 'baseline'; `also` names any other accepted words for the message. */
+function paramLimit(flag: string, s: string, also = ''): number | 'baseline' {
+  const limit = s === 'baseline' ? s : Number(s);
+  if (!isMaxParams(limit)) throw new OpnasError(`--${flag} must be a positive number${also ? `, 'baseline' or ${also}` : " or 'baseline'"}, got '${s}'`);
+  return limit;
+}
+
 /** --max-params: a positive number, or 'baseline' (resolved when the run starts: `searchLimits`). */
 function maxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v).trim();
-  const limit = s === 'baseline' ? s : Number(s);
-  if (!isMaxParams(limit)) throw new OpnasError(`--max-params must be a positive number or 'baseline', got '${s}'`);
-  return limit;
+  return v === undefined ? undefined : paramLimit('max-params', String(v).trim());
 }
 
 /** --final-max-params: 'baseline' (the baseline's count), 'none', or a positive number such as 1.2e6. */
 function finalMaxParamsOption(v: string | number | undefined): number | 'baseline' | undefined {
   const s = String(v ?? 'baseline').trim();
-  if (s === 'none') return undefined;
-  const limit = s === 'baseline' ? s : Number(s);
-  if (!isMaxParams(limit)) throw new OpnasError(`--final-max-params must be a positive number, 'baseline' or 'none', got '${s}'`);
-  return limit;
+  return s === 'none' ? undefined : paramLimit('final-max-params', s, "'none'");
 }
 
 /** --final-references: names of known-good references, 'none' (or --no-final-references) for none. */

@@ -15,6 +15,13 @@ const ARGS = [
 ];
 const ENV = { OPNAS_BACKEND: 'wasm' };
 
+/** ARGS with some of its values replaced (by flag) and more flags after them. */
+function argsWith(values: Record<string, string>, more: string[] = []): string[] {
+  const args = [...ARGS, ...more];
+  for (const [flag, v] of Object.entries(values)) args[args.indexOf(flag) + 1] = v;
+  return args;
+}
+
 interface Final {
   finalists: { id: string; baseline: boolean }[];
   runs: { id: string; seed: number; status: string; dev: number; test: number }[];
@@ -106,9 +113,7 @@ it('a screening rung picks the finalists by a short training; a kill -9 while sc
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
   // no reference here, and the screened candidates spread over families (the flags reach the saved config)
-  const args = [...ARGS, '--final-screen', '3', '--final-screen-steps', '20', '--no-final-references', '--final-spread'];
-  args[args.indexOf('--final-top') + 1] = '1';
-  args[args.indexOf('--final-seeds') + 1] = '1';
+  const args = argsWith({ '--final-top': '1', '--final-seeds': '1' }, ['--final-screen', '3', '--final-screen-steps', '20', '--no-final-references', '--final-spread']);
   const screened = (name: string) => {
     const f = (JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')) as { final: Final & { screen: { steps: number; candidates: { id: string }[]; runs: { id: string; status: string; dev: number }[] } } }).final;
     return { ...finalOf(dir, name), screen: { steps: f.screen.steps, candidates: f.screen.candidates.map((c) => c.id), runs: f.screen.runs.map(({ id, status, dev }) => ({ id, status, dev })).sort((a, b) => a.id.localeCompare(b.id)) } };
@@ -156,11 +161,10 @@ it('--final-references conv,hybrid,deep: all three references join the final sta
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
   // a limit of 1 parameter: no search candidate fits, the baseline and the references are trained anyway
-  const args = [...ARGS, '--pool', 'cls,max', '--final-references', 'conv,hybrid,deep', '--final-dropout', '0.1', '--final-max-params', '1'];
-  args[args.indexOf('--layers') + 1] = '2-2';
-  args[args.indexOf('--final-top') + 1] = '1';
-  args[args.indexOf('--final-seeds') + 1] = '1';
-  args[args.indexOf('--final-steps') + 1] = '10';
+  const args = argsWith(
+    { '--layers': '2-2', '--final-top': '1', '--final-seeds': '1', '--final-steps': '10' },
+    ['--pool', 'cls,max', '--final-references', 'conv,hybrid,deep', '--final-dropout', '0.1', '--final-max-params', '1'],
+  );
   const r = await opnas(['search', '--name', 'two', ...args], { env, timeout: 300_000 });
   expect(r.code, r.stderr).toBe(0);
   const f = (JSON.parse(readFileSync(join(dir, 'two', 'run.json'), 'utf8')) as { final: { finalists: { reference?: boolean; baseline: boolean; genome: { pool?: string; layers: { mixer: { type: string } }[] } }[] } }).final;
@@ -181,12 +185,7 @@ it('--max-params baseline: the search rejects every candidate larger than the ba
   const dir = tempDir();
   const env = { ...ENV, OPNAS_RUNS_DIR: dir };
   // all 32 wide like the baseline, FFN ratios and stacks drawn at random: the larger FFNs outgrow it
-  const args = [...ARGS, '--max-params', 'baseline'];
-  args[args.indexOf('--hidden') + 1] = '32';
-  args[args.indexOf('--budget') + 1] = '8';
-  args[args.indexOf('--final-top') + 1] = '1';
-  args[args.indexOf('--final-seeds') + 1] = '1';
-  args[args.indexOf('--final-steps') + 1] = '6';
+  const args = argsWith({ '--hidden': '32', '--budget': '8', '--final-top': '1', '--final-seeds': '1', '--final-steps': '6' }, ['--max-params', 'baseline']);
   const r = await opnas(['search', '--name', 'lim', ...args], { env, timeout: 300_000 });
   expect(r.code, r.stderr).toBe(0);
   const run = JSON.parse(readFileSync(join(dir, 'lim', 'run.json'), 'utf8')) as {
